@@ -1,0 +1,18 @@
+//! The rules of the postmortem process, as pure types and functions.
+//!
+//! This crate holds what Hindsight knows about incidents (and, later, postmortems, policy and
+//! action items) independent of how they are stored or served. It must not do IO: no files,
+//! no network, no database, no async, no reading of the system clock. Whatever depends on the
+//! current time takes it as an argument, so the rules are tested with fixed instants.
+
+pub mod clock;
+pub mod incident;
+pub mod validation;
+
+pub use clock::{Clock, FixedClock};
+pub use incident::{
+    CauseOrigin, Detection, Impact, ImpactDraft, ImpactPatch, Incident, IncidentContent,
+    IncidentCursor, IncidentDraft, IncidentFilter, IncidentId, IncidentPage, IncidentPatch,
+    IncidentQuery, IncidentStatus, Severity, ValidIncident,
+};
+pub use validation::{FieldError, ValidationErrors};

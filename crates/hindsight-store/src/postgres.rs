@@ -1,0 +1,405 @@
+//! The PostgreSQL backend, for several Hindsight instances sharing one database.
+//!
+//! Every write is one transaction; read-modify-write changes lock their row (`for update`), so
+//! instances never overwrite each other's edits. Migrations run under an advisory lock, so
+//! instances starting together apply each migration once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use hindsight_domain::incident::IncidentContent;
+use hindsight_domain::{
+    CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
+    IncidentPage, IncidentStatus, Severity, ValidIncident,
+};
+use jiff::Timestamp;
+use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::{NoTls, Row};
+
+use crate::migration::{Migration, MigrationReport, check_not_newer};
+use crate::{IncidentChange, Store, StoreError};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incident",
+    sql: include_str!("../migrations/postgres/0001_incident.sql"),
+}];
+
+/// Any fixed number, shared by every Hindsight instance, so that migrations run one at a time.
+const MIGRATION_LOCK: i64 = 0x6869_6e64_7369_6768;
+const POOL_SIZE: usize = 16;
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names and checks that it answers.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|error| {
+            StoreError::backend_message(format!("invalid PostgreSQL URL: {error}"))
+        })?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(10)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(StoreError::backend)?;
+        let store = Self { pool };
+        store.ping().await.map_err(|error| {
+            StoreError::backend_message(format!(
+                "cannot reach PostgreSQL at {}: {error}",
+                crate::redact_url(url)
+            ))
+        })?;
+        Ok(store)
+    }
+}
+
+const INCIDENT_COLUMNS: &str = "incident_id, title, summary, severity, status, services, \
+     started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, detection, \
+     cause_origin, user_visible_minutes, users_affected, requests_failed, data_loss, \
+     security_breach, business, owner, tags, created_at, updated_at";
+
+fn unexpected(column: &str, value: &str) -> StoreError {
+    StoreError::backend_message(format!("unexpected value `{value}` in column {column}"))
+}
+
+fn incident_from_row(row: &Row) -> Result<Incident, StoreError> {
+    let text = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
+    let count = |column: &str| -> Result<Option<u64>, StoreError> {
+        Ok(row
+            .try_get::<_, Option<i64>>(column)?
+            .map(|count| count as u64))
+    };
+    let severity = text("severity")?;
+    let status = text("status")?;
+    let detection: Option<String> = row.try_get("detection")?;
+    let cause_origin: Option<String> = row.try_get("cause_origin")?;
+    let id: i64 = row.try_get("incident_id")?;
+    let Json(business): Json<BTreeMap<String, f64>> = row.try_get("business")?;
+    Ok(Incident {
+        id: IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?,
+        content: IncidentContent {
+            title: row.try_get("title")?,
+            summary: row.try_get("summary")?,
+            severity: Severity::parse(&severity).ok_or_else(|| unexpected("severity", &severity))?,
+            status: IncidentStatus::parse(&status).ok_or_else(|| unexpected("status", &status))?,
+            services: row.try_get("services")?,
+            started_at: row.try_get("started_at")?,
+            detected_at: row.try_get("detected_at")?,
+            acknowledged_at: row.try_get("acknowledged_at")?,
+            mitigated_at: row.try_get("mitigated_at")?,
+            resolved_at: row.try_get("resolved_at")?,
+            detection: detection
+                .map(|value| Detection::parse(&value).ok_or_else(|| unexpected("detection", &value)))
+                .transpose()?,
+            cause_origin: cause_origin
+                .map(|value| {
+                    CauseOrigin::parse(&value).ok_or_else(|| unexpected("cause_origin", &value))
+                })
+                .transpose()?,
+            impact: Impact {
+                user_visible_minutes: count("user_visible_minutes")?,
+                users_affected: count("users_affected")?,
+                requests_failed: count("requests_failed")?,
+                data_loss: row.try_get("data_loss")?,
+                security_breach: row.try_get("security_breach")?,
+                business,
+            },
+            owner: row.try_get("owner")?,
+            tags: row.try_get("tags")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// The incident's columns as SQL parameters, in the order of [`CONTENT_COLUMNS`].
+struct ContentParams<'a> {
+    content: &'a IncidentContent,
+    severity: &'static str,
+    status: &'static str,
+    detection: Option<&'static str>,
+    cause_origin: Option<&'static str>,
+    user_visible_minutes: Option<i64>,
+    users_affected: Option<i64>,
+    requests_failed: Option<i64>,
+    business: Json<&'a BTreeMap<String, f64>>,
+}
+
+const CONTENT_COLUMNS: &str = "title, summary, severity, status, services, started_at, \
+     detected_at, acknowledged_at, mitigated_at, resolved_at, detection, cause_origin, \
+     user_visible_minutes, users_affected, requests_failed, data_loss, security_breach, \
+     business, owner, tags";
+
+impl<'a> ContentParams<'a> {
+    fn new(content: &'a IncidentContent) -> Self {
+        let count = |count: Option<u64>| count.map(|count| count as i64);
+        Self {
+            content,
+            severity: content.severity.as_str(),
+            status: content.status.as_str(),
+            detection: content.detection.map(Detection::as_str),
+            cause_origin: content.cause_origin.map(CauseOrigin::as_str),
+            user_visible_minutes: count(content.impact.user_visible_minutes),
+            users_affected: count(content.impact.users_affected),
+            requests_failed: count(content.impact.requests_failed),
+            business: Json(&content.impact.business),
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let content = self.content;
+        vec![
+            &content.title,
+            &content.summary,
+            &self.severity,
+            &self.status,
+            &content.services,
+            &content.started_at,
+            &content.detected_at,
+            &content.acknowledged_at,
+            &content.mitigated_at,
+            &content.resolved_at,
+            &self.detection,
+            &self.cause_origin,
+            &self.user_visible_minutes,
+            &self.users_affected,
+            &self.requests_failed,
+            &content.impact.data_loss,
+            &content.impact.security_breach,
+            &self.business,
+            &content.owner,
+            &content.tags,
+        ]
+    }
+}
+
+/// Adds a parameter and gives its placeholder.
+fn bind<'a>(params: &mut Vec<&'a (dyn ToSql + Sync)>, value: &'a (dyn ToSql + Sync)) -> String {
+    params.push(value);
+    format!("${}", params.len())
+}
+
+async fn select_incident(
+    client: &impl GenericClient,
+    id: IncidentId,
+    lock: bool,
+) -> Result<Option<Incident>, StoreError> {
+    let sql = format!(
+        "select {INCIDENT_COLUMNS} from incident where incident_id = $1{}",
+        if lock { " for update" } else { "" }
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query_opt(&statement, &[&id.get()])
+        .await?
+        .map(|row| incident_from_row(&row))
+        .transpose()
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .execute("select pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        transaction
+            .batch_execute(
+                "create table if not exists schema_migration (
+                     version bigint primary key,
+                     name text not null,
+                     created_at timestamptz not null default now(),
+                     updated_at timestamptz not null default now()
+                 )",
+            )
+            .await?;
+        let current: i64 = transaction
+            .query_one(
+                "select coalesce(max(version), 0)::bigint from schema_migration",
+                &[],
+            )
+            .await?
+            .get(0);
+        check_not_newer(MIGRATIONS, current)?;
+        let mut report = MigrationReport {
+            applied: Vec::new(),
+            current_version: current,
+        };
+        for migration in MIGRATIONS.iter().filter(|migration| migration.version > current) {
+            transaction
+                .batch_execute(migration.sql)
+                .await
+                .map_err(|error| {
+                    StoreError::Schema(format!(
+                        "migration {} ({}) failed: {error}",
+                        migration.version, migration.name
+                    ))
+                })?;
+            transaction
+                .execute(
+                    "insert into schema_migration (version, name) values ($1, $2)",
+                    &[&migration.version, &migration.name],
+                )
+                .await?;
+            report
+                .applied
+                .push((migration.version, migration.name.to_owned()));
+            report.current_version = migration.version;
+        }
+        transaction.commit().await?;
+        Ok(report)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.query_one("select 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn create_incident(
+        &self,
+        incident: ValidIncident,
+        now: Timestamp,
+    ) -> Result<Incident, StoreError> {
+        let content = incident.into_content();
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "insert into incident ({CONTENT_COLUMNS}, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18, $19, $20, $21, $21) returning incident_id"
+            ))
+            .await?;
+        let values = ContentParams::new(&content);
+        let mut params = values.params();
+        params.push(&now);
+        let id: i64 = client.query_one(&statement, &params).await?.get(0);
+        Ok(Incident {
+            id: IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?,
+            content,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        let client = self.pool.get().await?;
+        select_incident(&client, id, false).await
+    }
+
+    async fn update_incident(
+        &self,
+        id: IncidentId,
+        now: Timestamp,
+        change: IncidentChange,
+    ) -> Result<Incident, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let current = select_incident(&transaction, id, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let content = change(&current)?.into_content();
+        let updated_at = now.max(current.updated_at);
+        let statement = transaction
+            .prepare_cached(
+                "update incident set title = $1, summary = $2, severity = $3, status = $4, \
+                 services = $5, started_at = $6, detected_at = $7, acknowledged_at = $8, \
+                 mitigated_at = $9, resolved_at = $10, detection = $11, cause_origin = $12, \
+                 user_visible_minutes = $13, users_affected = $14, requests_failed = $15, \
+                 data_loss = $16, security_breach = $17, business = $18, owner = $19, \
+                 tags = $20, updated_at = $21 where incident_id = $22",
+            )
+            .await?;
+        let values = ContentParams::new(&content);
+        let id_value = id.get();
+        let mut params = values.params();
+        params.push(&updated_at);
+        params.push(&id_value);
+        transaction.execute(&statement, &params).await?;
+        transaction.commit().await?;
+        Ok(Incident {
+            id,
+            content,
+            created_at: current.created_at,
+            updated_at,
+        })
+    }
+
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError> {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        let severities: Vec<&str> = filter.severities.iter().map(|s| s.as_str()).collect();
+        let cursor_started = filter.cursor.map(|cursor| cursor.started_at);
+        let cursor_id = filter.cursor.map(|cursor| cursor.id.get());
+        let limit = i64::from(filter.limit) + 1;
+        let mut sql = format!("select {INCIDENT_COLUMNS} from incident where true");
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if !statuses.is_empty() {
+            sql += &format!(" and status = any({}::text[])", bind(&mut params, &statuses));
+        }
+        if !severities.is_empty() {
+            sql += &format!(" and severity = any({}::text[])", bind(&mut params, &severities));
+        }
+        if let Some(service) = &filter.service {
+            sql += &format!(" and services @> array[{}::text]", bind(&mut params, service));
+        }
+        if let Some(after) = &filter.started_after {
+            sql += &format!(" and started_at >= {}", bind(&mut params, after));
+        }
+        if let Some(before) = &filter.started_before {
+            sql += &format!(" and started_at < {}", bind(&mut params, before));
+        }
+        if let (Some(started), Some(id)) = (&cursor_started, &cursor_id) {
+            let started = bind(&mut params, started);
+            let id = bind(&mut params, id);
+            sql += &format!(
+                " and (started_at < {started} or (started_at = {started} and incident_id < {id}))"
+            );
+        }
+        sql += &format!(
+            " order by started_at desc, incident_id desc limit {}",
+            bind(&mut params, &limit)
+        );
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let mut items = client
+            .query(&statement, &params)
+            .await?
+            .iter()
+            .map(incident_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > filter.limit as usize {
+            items.truncate(filter.limit as usize);
+            items.last().map(IncidentCursor::after)
+        } else {
+            None
+        };
+        Ok(IncidentPage { items, next_cursor })
+    }
+
+    async fn count_incidents(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let count: i64 = client
+            .query_one("select count(*) from incident", &[])
+            .await?
+            .get(0);
+        Ok(count as u64)
+    }
+}

@@ -1,0 +1,564 @@
+//! The SQLite backend: one file, write-ahead log, `synchronous=FULL`.
+//!
+//! Writes go through one writer thread that owns the only writing connection. It commits in
+//! groups: whatever writes are waiting when it starts a transaction go into that transaction,
+//! each inside its own savepoint, so one failing write is rolled back alone while the others
+//! share a single fsync. Callers hear back only after the commit is durable.
+//! Reads run on a small pool of read-only connections on tokio's blocking threads; WAL lets them
+//! proceed while the writer writes.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hindsight_domain::incident::IncidentContent;
+use hindsight_domain::{
+    CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
+    IncidentPage, IncidentStatus, Severity, ValidIncident,
+};
+use jiff::Timestamp;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::migration::{Migration, MigrationReport, check_not_newer};
+use crate::{IncidentChange, Store, StoreError};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incident",
+    sql: include_str!("../migrations/sqlite/0001_incident.sql"),
+}];
+
+/// Writes committed together at most; bounds the latency a batch adds to its last member.
+const MAX_BATCH: usize = 256;
+const READ_CONNECTIONS: usize = 4;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+type WriteResult = Result<Box<dyn Any + Send>, StoreError>;
+
+struct WriteJob {
+    work: Box<dyn FnOnce(&Connection) -> WriteResult + Send>,
+    reply: oneshot::Sender<WriteResult>,
+}
+
+pub struct SqliteStore {
+    writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_permits: Semaphore,
+}
+
+fn configure(connection: &Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.execute_batch(
+        "pragma journal_mode = wal;
+         pragma synchronous = full;
+         pragma foreign_keys = on;",
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .map_err(StoreError::backend)?
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+        let writer_connection = Connection::open(path).map_err(|error| {
+            StoreError::backend_message(format!(
+                "cannot open SQLite database {}: {error}",
+                path.display()
+            ))
+        })?;
+        configure(&writer_connection)?;
+        let mut readers = Vec::with_capacity(READ_CONNECTIONS);
+        for _ in 0..READ_CONNECTIONS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&reader)?;
+            reader.execute_batch("pragma query_only = on")?;
+            readers.push(reader);
+        }
+        let (sender, receiver) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(writer_connection, receiver))
+            .map_err(StoreError::backend)?;
+        Ok(Self {
+            writer: Mutex::new(Some(sender)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Semaphore::new(READ_CONNECTIONS),
+        })
+    }
+
+    /// Runs `work` in the writer's transaction; answers after the commit.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = WriteJob {
+            work: Box::new(move |connection| {
+                work(connection).map(|value| Box::new(value) as Box<dyn Any + Send>)
+            }),
+            reply,
+        };
+        self.writer
+            .lock()
+            .expect("writer lock")
+            .as_ref()
+            .ok_or_else(|| StoreError::backend_message("the SQLite store is closed"))?
+            .send(job)
+            .map_err(|_| StoreError::backend_message("the SQLite writer has stopped"))?;
+        let value = answer
+            .await
+            .map_err(|_| StoreError::backend_message("the SQLite writer has stopped"))??;
+        Ok(*value
+            .downcast::<T>()
+            .expect("a write answers with the type its work returned"))
+    }
+
+    /// Runs `work` on a read-only connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _permit = self
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(StoreError::backend)?;
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let connection = readers
+                .lock()
+                .expect("reader pool lock")
+                .pop()
+                .expect("a permit guarantees a free connection");
+            let result = work(&connection);
+            readers.lock().expect("reader pool lock").push(connection);
+            result
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what it holds and stop.
+        self.writer.lock().map(|mut writer| writer.take()).ok();
+    }
+}
+
+fn run_writer(connection: Connection, receiver: mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&connection, batch);
+    }
+}
+
+fn commit_batch(connection: &Connection, batch: Vec<WriteJob>) {
+    if let Err(error) = connection.execute_batch("begin immediate") {
+        let error = StoreError::from(error);
+        for job in batch {
+            let _ = job.reply.send(Err(error.clone()));
+        }
+        return;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = connection
+            .execute_batch("savepoint write")
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                catch_unwind(AssertUnwindSafe(|| (job.work)(connection))).unwrap_or_else(|_| {
+                    Err(StoreError::backend_message("a database write panicked"))
+                })
+            });
+        let closed = if result.is_ok() {
+            connection.execute_batch("release write")
+        } else {
+            connection.execute_batch("rollback to write; release write")
+        };
+        let result = match closed {
+            Ok(()) => result,
+            Err(error) => Err(StoreError::from(error)),
+        };
+        done.push((job.reply, result));
+    }
+    match connection.execute_batch("commit") {
+        Ok(()) => {
+            for (reply, result) in done {
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "SQLite commit failed; the batch is rolled back");
+            let _ = connection.execute_batch("rollback");
+            let error = StoreError::from(error);
+            for (reply, _) in done {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+fn to_micros(time: Timestamp) -> i64 {
+    time.as_microsecond()
+}
+
+fn from_micros(micros: i64) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_microsecond(micros)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
+}
+
+fn optional_micros(micros: Option<i64>) -> rusqlite::Result<Option<Timestamp>> {
+    micros.map(from_micros).transpose()
+}
+
+fn conversion(index: usize, error: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
+}
+
+fn parsed<T>(index: usize, text: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(text).ok_or_else(|| {
+        conversion(
+            index,
+            StoreError::backend_message(format!("unexpected value `{text}` in column {index}")),
+        )
+    })
+}
+
+fn json<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|error| conversion(index, error))
+}
+
+const INCIDENT_COLUMNS: &str = "incident_id, title, summary, severity, status, services, \
+     started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, detection, \
+     cause_origin, user_visible_minutes, users_affected, requests_failed, data_loss, \
+     security_breach, business, owner, tags, created_at, updated_at";
+
+fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
+    let id: i64 = row.get(0)?;
+    let count = |index: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(row.get::<_, Option<i64>>(index)?.map(|count| count as u64))
+    };
+    Ok(Incident {
+        id: IncidentId::new(id)
+            .ok_or_else(|| conversion(0, StoreError::backend_message("non-positive id")))?,
+        content: IncidentContent {
+            title: row.get(1)?,
+            summary: row.get(2)?,
+            severity: parsed(3, row.get_ref(3)?.as_str()?, Severity::parse)?,
+            status: parsed(4, row.get_ref(4)?.as_str()?, IncidentStatus::parse)?,
+            services: json(5, row.get_ref(5)?.as_str()?)?,
+            started_at: from_micros(row.get(6)?)?,
+            detected_at: optional_micros(row.get(7)?)?,
+            acknowledged_at: optional_micros(row.get(8)?)?,
+            mitigated_at: optional_micros(row.get(9)?)?,
+            resolved_at: optional_micros(row.get(10)?)?,
+            detection: row
+                .get_ref(11)?
+                .as_str_or_null()?
+                .map(|text| parsed(11, text, Detection::parse))
+                .transpose()?,
+            cause_origin: row
+                .get_ref(12)?
+                .as_str_or_null()?
+                .map(|text| parsed(12, text, CauseOrigin::parse))
+                .transpose()?,
+            impact: Impact {
+                user_visible_minutes: count(13)?,
+                users_affected: count(14)?,
+                requests_failed: count(15)?,
+                data_loss: row.get(16)?,
+                security_breach: row.get(17)?,
+                business: json(18, row.get_ref(18)?.as_str()?)?,
+            },
+            owner: row.get(19)?,
+            tags: json(20, row.get_ref(20)?.as_str()?)?,
+        },
+        created_at: from_micros(row.get(21)?)?,
+        updated_at: from_micros(row.get(22)?)?,
+    })
+}
+
+fn select_incident(connection: &Connection, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "select {INCIDENT_COLUMNS} from incident where incident_id = ?1"
+    ))?;
+    Ok(statement
+        .query_row([id.get()], incident_from_row)
+        .optional()?)
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("lists and maps of strings and numbers serialize")
+}
+
+/// The values bound for `?2` to `?21` of an insert or update, in column order.
+fn content_values(content: &IncidentContent) -> Vec<Value> {
+    let micros = |time: Option<Timestamp>| time.map(to_micros);
+    let count = |count: Option<u64>| count.map(|count| count as i64);
+    vec![
+        content.title.clone().into(),
+        content.summary.clone().into(),
+        content.severity.as_str().to_owned().into(),
+        content.status.as_str().to_owned().into(),
+        to_json(&content.services).into(),
+        to_micros(content.started_at).into(),
+        micros(content.detected_at).into(),
+        micros(content.acknowledged_at).into(),
+        micros(content.mitigated_at).into(),
+        micros(content.resolved_at).into(),
+        content.detection.map(|value| value.as_str().to_owned()).into(),
+        content.cause_origin.map(|value| value.as_str().to_owned()).into(),
+        count(content.impact.user_visible_minutes).into(),
+        count(content.impact.users_affected).into(),
+        count(content.impact.requests_failed).into(),
+        content.impact.data_loss.into(),
+        content.impact.security_breach.into(),
+        to_json(&content.impact.business).into(),
+        content.owner.clone().into(),
+        to_json(&content.tags).into(),
+    ]
+}
+
+fn replace_services(
+    connection: &Connection,
+    id: IncidentId,
+    services: &[String],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("delete from incident_service where incident_id = ?1")?
+        .execute([id.get()])?;
+    let mut insert = connection.prepare_cached(
+        "insert into incident_service (incident_id, service, created_at, updated_at) \
+         values (?1, ?2, ?3, ?3)",
+    )?;
+    for service in services {
+        insert.execute(params![id.get(), service, to_micros(now)])?;
+    }
+    Ok(())
+}
+
+fn apply_migrations(connection: &Connection) -> Result<MigrationReport, StoreError> {
+    connection.execute_batch(
+        "create table if not exists schema_migration (
+             version integer primary key,
+             name text not null,
+             created_at integer not null,
+             updated_at integer not null
+         ) strict",
+    )?;
+    let current: i64 = connection.query_row(
+        "select coalesce(max(version), 0) from schema_migration",
+        [],
+        |row| row.get(0),
+    )?;
+    check_not_newer(MIGRATIONS, current)?;
+    let mut report = MigrationReport {
+        applied: Vec::new(),
+        current_version: current,
+    };
+    for migration in MIGRATIONS.iter().filter(|migration| migration.version > current) {
+        let now = to_micros(Timestamp::now());
+        connection.execute_batch(migration.sql).map_err(|error| {
+            StoreError::Schema(format!(
+                "migration {} ({}) failed: {error}",
+                migration.version, migration.name
+            ))
+        })?;
+        connection.execute(
+            "insert into schema_migration (version, name, created_at, updated_at) \
+             values (?1, ?2, ?3, ?3)",
+            params![migration.version, migration.name, now],
+        )?;
+        report
+            .applied
+            .push((migration.version, migration.name.to_owned()));
+        report.current_version = migration.version;
+    }
+    Ok(report)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        // Each write runs in a savepoint of the writer's transaction, so the migrations either
+        // all land or none do.
+        self.write(apply_migrations).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|connection| {
+            connection.query_row("select 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_incident(
+        &self,
+        incident: ValidIncident,
+        now: Timestamp,
+    ) -> Result<Incident, StoreError> {
+        self.write(move |connection| {
+            let content = incident.into_content();
+            let mut values = content_values(&content);
+            values.push(to_micros(now).into());
+            let id: i64 = connection
+                .prepare_cached(
+                    "insert into incident (title, summary, severity, status, services, \
+                     started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, \
+                     detection, cause_origin, user_visible_minutes, users_affected, \
+                     requests_failed, data_loss, security_breach, business, owner, tags, \
+                     created_at, updated_at) \
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21) returning incident_id",
+                )?
+                .query_row(params_from_iter(values), |row| row.get(0))?;
+            let id = IncidentId::new(id).expect("sqlite row ids are positive");
+            replace_services(connection, id, &content.services, now)?;
+            Ok(Incident {
+                id,
+                content,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .await
+    }
+
+    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+        self.read(move |connection| select_incident(connection, id))
+            .await
+    }
+
+    async fn update_incident(
+        &self,
+        id: IncidentId,
+        now: Timestamp,
+        change: IncidentChange,
+    ) -> Result<Incident, StoreError> {
+        self.write(move |connection| {
+            let current = select_incident(connection, id)?.ok_or(StoreError::NotFound)?;
+            let content = change(&current)?.into_content();
+            // Keep updated_at moving forward even if the clock stepped back.
+            let updated_at = now.max(current.updated_at);
+            let mut values = vec![Value::from(id.get())];
+            values.extend(content_values(&content));
+            values.push(to_micros(updated_at).into());
+            connection
+                .prepare_cached(
+                    "update incident set title = ?2, summary = ?3, severity = ?4, status = ?5, \
+                     services = ?6, started_at = ?7, detected_at = ?8, acknowledged_at = ?9, \
+                     mitigated_at = ?10, resolved_at = ?11, detection = ?12, cause_origin = ?13, \
+                     user_visible_minutes = ?14, users_affected = ?15, requests_failed = ?16, \
+                     data_loss = ?17, security_breach = ?18, business = ?19, owner = ?20, \
+                     tags = ?21, updated_at = ?22 where incident_id = ?1",
+                )?
+                .execute(params_from_iter(values))?;
+            if content.services != current.content.services {
+                replace_services(connection, id, &content.services, now)?;
+            }
+            Ok(Incident {
+                id,
+                content,
+                created_at: current.created_at,
+                updated_at,
+            })
+        })
+        .await
+    }
+
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError> {
+        let filter = filter.clone();
+        self.read(move |connection| {
+            let mut sql = format!("select {INCIDENT_COLUMNS} from incident where true");
+            let mut values: Vec<Value> = Vec::new();
+            let placeholders = |values: &mut Vec<Value>, new: Vec<Value>| -> String {
+                let start = values.len() + 1;
+                let count = new.len();
+                values.extend(new);
+                (start..start + count)
+                    .map(|index| format!("?{index}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !filter.statuses.is_empty() {
+                let new = filter.statuses.iter().map(|s| s.as_str().to_owned().into()).collect();
+                sql += &format!(" and status in ({})", placeholders(&mut values, new));
+            }
+            if !filter.severities.is_empty() {
+                let new = filter.severities.iter().map(|s| s.as_str().to_owned().into()).collect();
+                sql += &format!(" and severity in ({})", placeholders(&mut values, new));
+            }
+            if let Some(service) = &filter.service {
+                let holder = placeholders(&mut values, vec![service.clone().into()]);
+                sql += &format!(
+                    " and incident_id in (select incident_id from incident_service \
+                     where service = {holder})"
+                );
+            }
+            if let Some(after) = filter.started_after {
+                let holder = placeholders(&mut values, vec![to_micros(after).into()]);
+                sql += &format!(" and started_at >= {holder}");
+            }
+            if let Some(before) = filter.started_before {
+                let holder = placeholders(&mut values, vec![to_micros(before).into()]);
+                sql += &format!(" and started_at < {holder}");
+            }
+            if let Some(cursor) = filter.cursor {
+                let started = placeholders(&mut values, vec![to_micros(cursor.started_at).into()]);
+                let id = placeholders(&mut values, vec![cursor.id.get().into()]);
+                sql += &format!(
+                    " and (started_at < {started} or (started_at = {started} and incident_id < {id}))"
+                );
+            }
+            let limit = placeholders(&mut values, vec![i64::from(filter.limit + 1).into()]);
+            sql += &format!(" order by started_at desc, incident_id desc limit {limit}");
+            let mut statement = connection.prepare_cached(&sql)?;
+            let mut items = statement
+                .query_map(params_from_iter(values), incident_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let next_cursor = if items.len() > filter.limit as usize {
+                items.truncate(filter.limit as usize);
+                items.last().map(IncidentCursor::after)
+            } else {
+                None
+            };
+            Ok(IncidentPage { items, next_cursor })
+        })
+        .await
+    }
+
+    async fn count_incidents(&self) -> Result<u64, StoreError> {
+        self.read(|connection| {
+            let count: i64 =
+                connection.query_row("select count(*) from incident", [], |row| row.get(0))?;
+            Ok(count as u64)
+        })
+        .await
+    }
+}

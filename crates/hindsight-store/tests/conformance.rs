@@ -1,0 +1,337 @@
+//! The stories every backend must tell the same way. Each story runs once on SQLite and once on
+//! PostgreSQL (skipped with a message where no PostgreSQL answers, unless required).
+
+use std::sync::Arc;
+
+use hindsight_domain::{
+    IncidentDraft, IncidentFilter, IncidentId, IncidentPatch, IncidentQuery, IncidentStatus,
+    Severity, ValidationErrors,
+};
+use hindsight_store::testing::TestDatabase;
+use hindsight_store::{Store, StoreError};
+use jiff::Timestamp;
+
+fn now() -> Timestamp {
+    "2026-11-21T12:00:00Z".parse().unwrap()
+}
+
+fn draft(title: &str, started_at: &str) -> IncidentDraft {
+    IncidentDraft {
+        title: Some(title.into()),
+        severity: Some("SEV2".into()),
+        started_at: Some(started_at.into()),
+        ..IncidentDraft::default()
+    }
+}
+
+async fn create(store: &dyn Store, draft: IncidentDraft) -> hindsight_domain::Incident {
+    store
+        .create_incident(draft.validate(now()).unwrap(), now())
+        .await
+        .unwrap()
+}
+
+fn filter(query: IncidentQuery) -> IncidentFilter {
+    query.parse().unwrap()
+}
+
+async fn a_created_incident_reads_back_equal_in_every_field(database: TestDatabase) {
+    let store = database.store();
+    let mut full = draft("Checkout returns 502", "2026-11-20T12:20:00.123456Z");
+    full.summary = Some("Card payments failed for *all* users.".into());
+    full.status = Some("resolved".into());
+    full.services = vec!["checkout".into(), "payments-api".into()];
+    full.detected_at = Some("2026-11-20T14:10:00Z".into());
+    full.acknowledged_at = Some("2026-11-20T14:12:00Z".into());
+    full.mitigated_at = Some("2026-11-20T15:17:00Z".into());
+    full.resolved_at = Some("2026-11-20T15:25:00Z".into());
+    full.detection = Some("human".into());
+    full.cause_origin = Some("internal".into());
+    full.impact.user_visible_minutes = Some(185);
+    full.impact.users_affected = Some(12_000);
+    full.impact.requests_failed = Some(290_000);
+    full.impact.data_loss = true;
+    full.impact.business = [("conversion_drop_percent".to_owned(), 12.5)].into();
+    full.owner = Some("Alex Kim".into());
+    full.tags = vec!["payments".into(), "löwe 🦁".into()];
+    let created = create(&*store, full).await;
+    let read = store.get_incident(created.id).await.unwrap().unwrap();
+    assert_eq!(read, created);
+    assert_eq!(read.content.impact.business["conversion_drop_percent"], 12.5);
+}
+
+async fn an_unknown_id_reads_as_none(database: TestDatabase) {
+    let store = database.store();
+    let missing = IncidentId::new(999_999).unwrap();
+    assert!(store.get_incident(missing).await.unwrap().is_none());
+}
+
+async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestDatabase) {
+    let store = database.store();
+    let created = create(&*store, draft("Queue backlog", "2026-11-20T08:00:00Z")).await;
+    let later: Timestamp = "2026-11-21T12:30:00Z".parse().unwrap();
+    let updated = store
+        .update_incident(
+            created.id,
+            later,
+            Box::new(|current| {
+                let patch: IncidentPatch = serde_json::from_str(
+                    r#"{"status":"mitigated","services":["queue"],"mitigated_at":"2026-11-20T09:00:00Z"}"#,
+                )
+                .unwrap();
+                patch.apply_to(&current.content).validate(now())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.content.status, IncidentStatus::Mitigated);
+    assert_eq!(updated.created_at, created.created_at);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), updated);
+    let by_service = store
+        .list_incidents(&filter(IncidentQuery {
+            service: Some("queue".into()),
+            ..IncidentQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(by_service.items, [updated]);
+}
+
+async fn an_update_of_a_missing_incident_is_not_found(database: TestDatabase) {
+    let store = database.store();
+    let result = store
+        .update_incident(
+            IncidentId::new(424_242).unwrap(),
+            now(),
+            Box::new(|_| panic!("no incident, no change")),
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound)));
+}
+
+async fn a_refused_change_writes_nothing(database: TestDatabase) {
+    let store = database.store();
+    let created = create(&*store, draft("DNS flaps", "2026-11-20T08:00:00Z")).await;
+    let result = store
+        .update_incident(
+            created.id,
+            now(),
+            Box::new(|_| Err(ValidationErrors::single("title", "title is required"))),
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::Invalid(_))));
+    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), created);
+}
+
+async fn the_list_is_newest_first_and_pages_without_gaps_or_repeats(database: TestDatabase) {
+    let store = database.store();
+    let mut expected = Vec::new();
+    for hour in 0..7 {
+        // Two incidents share each start time, so the id must break ties.
+        for copy in 0..2 {
+            let started = format!("2026-11-20T{:02}:00:00Z", hour);
+            let incident = create(&*store, draft(&format!("incident {hour}.{copy}"), &started)).await;
+            expected.push(incident);
+        }
+    }
+    expected.sort_by_key(|incident| std::cmp::Reverse((incident.content.started_at, incident.id)));
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_incidents(&IncidentFilter {
+                limit: 4,
+                cursor,
+                ..IncidentFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 4);
+        seen.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+async fn the_list_filters_by_status_severity_service_and_start(database: TestDatabase) {
+    let store = database.store();
+    let mut a = draft("a", "2026-11-01T10:00:00Z");
+    a.services = vec!["api".into()];
+    let a = create(&*store, a).await;
+    let mut b = draft("b", "2026-11-10T10:00:00Z");
+    b.severity = Some("SEV1".into());
+    b.status = Some("resolved".into());
+    b.services = vec!["api".into(), "db".into()];
+    let b = create(&*store, b).await;
+    let mut c = draft("c", "2026-11-15T10:00:00Z");
+    c.status = Some("closed".into());
+    let c = create(&*store, c).await;
+
+    let titles = |page: hindsight_domain::IncidentPage| -> Vec<String> {
+        page.items.into_iter().map(|incident| incident.content.title).collect()
+    };
+    let list = |query: IncidentQuery| {
+        let store = Arc::clone(&store);
+        async move { titles(store.list_incidents(&filter(query)).await.unwrap()) }
+    };
+    assert_eq!(list(IncidentQuery::default()).await, ["c", "b", "a"]);
+    assert_eq!(
+        list(IncidentQuery { status: Some("open,closed".into()), ..Default::default() }).await,
+        ["c", "a"]
+    );
+    assert_eq!(
+        list(IncidentQuery { severity: Some("SEV1".into()), ..Default::default() }).await,
+        ["b"]
+    );
+    assert_eq!(
+        list(IncidentQuery { service: Some("api".into()), ..Default::default() }).await,
+        ["b", "a"]
+    );
+    assert_eq!(
+        list(IncidentQuery { service: Some("ap".into()), ..Default::default() }).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        list(IncidentQuery {
+            started_after: Some("2026-11-10T10:00:00Z".into()),
+            started_before: Some("2026-11-15T10:00:00Z".into()),
+            ..Default::default()
+        })
+        .await,
+        ["b"]
+    );
+    let _ = (a, b, c);
+    assert_eq!(store.count_incidents().await.unwrap(), 3);
+}
+
+async fn concurrent_updates_of_one_incident_lose_nothing(database: TestDatabase) {
+    let store = database.store();
+    let created = create(&*store, draft("Hot row", "2026-11-20T08:00:00Z")).await;
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_incident(
+                    created.id,
+                    now(),
+                    Box::new(move |current| {
+                        let mut draft = IncidentDraft::from(&current.content);
+                        draft.tags.push(format!("tag-{n}"));
+                        draft.validate(now())
+                    }),
+                )
+                .await
+                .unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let tags = store.get_incident(created.id).await.unwrap().unwrap().content.tags;
+    assert_eq!(tags.len(), 20, "{tags:?}");
+}
+
+async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let victim = create(&*store, draft("victim", "2026-11-20T08:00:00Z")).await;
+    let mut tasks = Vec::new();
+    for n in 0..100 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            if n == 50 {
+                // A refused change committed in the same group as the creates.
+                let result = store
+                    .update_incident(
+                        victim.id,
+                        now(),
+                        Box::new(|_| Err(ValidationErrors::single("title", "no"))),
+                    )
+                    .await;
+                assert!(matches!(result, Err(StoreError::Invalid(_))));
+                None
+            } else {
+                Some(create(&*store, draft(&format!("n{n}"), "2026-11-20T09:00:00Z")).await.id)
+            }
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 99);
+    assert_eq!(store.count_incidents().await.unwrap(), 100);
+    for id in ids {
+        assert!(store.get_incident(id).await.unwrap().is_some());
+    }
+}
+
+async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatabase) {
+    let created = create(&*database.store(), draft("Persisted", "2026-11-20T08:00:00Z")).await;
+    database.reopen().await;
+    let store = database.store();
+    assert_eq!(store.get_incident(created.id).await.unwrap(), Some(created));
+    let again = store.migrate().await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.current_version, 1);
+    store.ping().await.unwrap();
+}
+
+async fn severity_and_status_survive_every_value(database: TestDatabase) {
+    let store = database.store();
+    for severity in Severity::ALL {
+        for status in IncidentStatus::ALL {
+            let mut incident = draft("combo", "2026-11-20T08:00:00Z");
+            incident.severity = Some(severity.as_str().into());
+            incident.status = Some(status.as_str().into());
+            let created = create(&*store, incident).await;
+            let read = store.get_incident(created.id).await.unwrap().unwrap();
+            assert_eq!((read.content.severity, read.content.status), (*severity, *status));
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($story:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    super::$story(hindsight_store::testing::TestDatabase::sqlite().await).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $story() {
+                    if let Some(database) = hindsight_store::testing::TestDatabase::postgres().await {
+                        super::$story(database).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    a_created_incident_reads_back_equal_in_every_field,
+    an_unknown_id_reads_as_none,
+    an_update_changes_what_it_names_and_keeps_created_at,
+    an_update_of_a_missing_incident_is_not_found,
+    a_refused_change_writes_nothing,
+    the_list_is_newest_first_and_pages_without_gaps_or_repeats,
+    the_list_filters_by_status_severity_service_and_start,
+    concurrent_updates_of_one_incident_lose_nothing,
+    concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone,
+    data_survives_a_restart_and_migrations_run_once,
+    severity_and_status_survive_every_value,
+);
