@@ -158,6 +158,15 @@ pub struct IncidentContent {
     pub tags: Vec<String>,
 }
 
+/// The `updated_at` of a change made at `now` to a row last changed at `previous`: strictly
+/// later than `previous` even when the clock stands still or steps back, so that it can serve
+/// as the row's version for refusing stale edits.
+pub fn next_updated_at(now: Timestamp, previous: Timestamp) -> Timestamp {
+    let after_previous = Timestamp::from_microsecond(previous.as_microsecond() + 1)
+        .expect("a stored time is far from the end of time");
+    now.max(after_previous)
+}
+
 /// Incident content that passed validation. Only [`IncidentDraft::validate`] makes one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidIncident(IncidentContent);
@@ -1007,6 +1016,14 @@ mod tests {
     fn a_patch_with_an_unknown_field_does_not_parse() {
         let result = serde_json::from_str::<IncidentPatch>(r#"{"sevrity":"SEV1"}"#);
         assert!(result.unwrap_err().to_string().contains("unknown field `sevrity`"));
+    }
+
+    #[test]
+    fn updated_at_moves_forward_even_when_the_clock_does_not() {
+        let previous = now();
+        assert!(next_updated_at(now(), previous) > previous);
+        let later = now().checked_add(SignedDuration::from_secs(1)).unwrap();
+        assert_eq!(next_updated_at(later, previous), later);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use hindsight_domain::incident::IncidentContent;
+use hindsight_domain::incident::{IncidentContent, next_updated_at};
 use hindsight_domain::{
     CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
     IncidentPage, IncidentStatus, Severity, ValidIncident,
@@ -317,7 +317,7 @@ impl Store for PostgresStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let content = change(&current)?.into_content();
-        let updated_at = now.max(current.updated_at);
+        let updated_at = next_updated_at(now, current.updated_at);
         let statement = transaction
             .prepare_cached(
                 "update incident set title = $1, summary = $2, severity = $3, status = $4, \

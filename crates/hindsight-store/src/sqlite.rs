@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hindsight_domain::incident::IncidentContent;
+use hindsight_domain::incident::{IncidentContent, next_updated_at};
 use hindsight_domain::{
     CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
     IncidentPage, IncidentStatus, Severity, ValidIncident,
@@ -464,8 +464,7 @@ impl Store for SqliteStore {
         self.write(move |connection| {
             let current = select_incident(connection, id)?.ok_or(StoreError::NotFound)?;
             let content = change(&current)?.into_content();
-            // Keep updated_at moving forward even if the clock stepped back.
-            let updated_at = now.max(current.updated_at);
+            let updated_at = next_updated_at(now, current.updated_at);
             let mut values = vec![Value::from(id.get())];
             values.extend(content_values(&content));
             values.push(to_micros(updated_at).into());

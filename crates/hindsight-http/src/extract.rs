@@ -1,0 +1,88 @@
+//! Request bodies, read strictly: the right content type, within the size limit, well-formed,
+//! and of the expected shape, or an [`ApiError`] that says which of these failed and where.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A JSON body, deserialized with the path of any field that did not fit.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        let is_json = mime.eq_ignore_ascii_case("application/json")
+            || (mime.starts_with("application/") && mime.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::unsupported_media_type(if mime.is_empty() {
+                "the request needs `Content-Type: application/json`".to_owned()
+            } else {
+                format!("expected `Content-Type: application/json`, got `{mime}`")
+            }));
+        }
+        let limit = state.limits.max_body_bytes;
+        let bytes = read_body(request.into_body(), limit).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        if is_length_limit(&error) {
+            ApiError::payload_too_large(limit)
+        } else {
+            ApiError::malformed_json(format!("could not read the request body: {error}"))
+        }
+    })
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if error.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// Parses JSON: syntax errors are 400 `malformed_json`, shape errors 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        use serde_json::error::Category;
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::malformed_json(format!("the body is not valid JSON: {inner}"))
+            }
+            Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                let message = strip_position(&inner.to_string());
+                ApiError::invalid(hindsight_domain::ValidationErrors::single(field, message))
+            }
+        }
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends "at line 1 column 9"; the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}

@@ -1,0 +1,144 @@
+//! `/api/v1/incidents`: create, read, change and list incidents as JSON.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use hindsight_domain::{Incident, IncidentDraft, IncidentId, IncidentPatch, IncidentQuery};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+
+/// One page of incidents, newest start first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    pub items: Vec<Incident>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub(crate) fn parse_id(text: &str) -> Result<IncidentId, ApiError> {
+    text.parse()
+        .map_err(|()| ApiError::not_found(format!("there is no incident `{}`", short(text))))
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+fn no_such_incident(id: IncidentId) -> ApiError {
+    ApiError::not_found(format!("there is no incident {id}"))
+}
+
+/// Record an incident.
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents",
+    request_body = IncidentDraft,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = Incident),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "Fields are missing or invalid; `details` names each", body = ErrorBody),
+    ))]
+pub async fn create_incident(
+    State(state): State<AppState>,
+    ApiJson(draft): ApiJson<IncidentDraft>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = state.clock.now();
+    let incident = draft.validate(now).map_err(ApiError::invalid)?;
+    let incident = state.store.create_incident(incident, now).await?;
+    tracing::info!(incident.id = %incident.id, "incident created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/incidents/{}", incident.id))],
+        Json(incident),
+    ))
+}
+
+/// Read one incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    responses(
+        (status = 200, body = Incident),
+        (status = 404, description = "No such incident", body = ErrorBody),
+    ))]
+pub async fn get_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Incident>, ApiError> {
+    let id = parse_id(&id)?;
+    let incident = state
+        .store
+        .get_incident(id)
+        .await?
+        .ok_or_else(|| no_such_incident(id))?;
+    Ok(Json(incident))
+}
+
+/// Change some fields of an incident (JSON Merge Patch: absent stays, `null` clears).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents",
+    params(("id" = i64, Path, description = "The incident's id")),
+    request_body(content = IncidentPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The incident as changed", body = Incident),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The result would be invalid; `details` names each field", body = ErrorBody),
+    ))]
+pub async fn update_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<IncidentPatch>,
+) -> Result<Json<Incident>, ApiError> {
+    let id = parse_id(&id)?;
+    if patch.is_empty() {
+        return get_incident(State(state), Path(id.to_string())).await;
+    }
+    let now = state.clock.now();
+    let incident = state
+        .store
+        .update_incident(
+            id,
+            now,
+            Box::new(move |current| patch.apply_to(&current.content).validate(now)),
+        )
+        .await
+        .map_err(|error| match error {
+            hindsight_store::StoreError::NotFound => no_such_incident(id),
+            other => other.into(),
+        })?;
+    tracing::info!(incident.id = %incident.id, "incident updated");
+    Ok(Json(incident))
+}
+
+/// List incidents, newest start first, filtered and a page at a time.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    params(IncidentQuery),
+    responses(
+        (status = 200, body = IncidentList),
+        (status = 422, description = "A filter is invalid; `details` names it", body = ErrorBody),
+    ))]
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    query: Result<Query<IncidentQuery>, QueryRejection>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_query",
+            rejection.body_text(),
+        )
+    })?;
+    let filter = query.parse().map_err(ApiError::invalid)?;
+    let page = state.store.list_incidents(&filter).await?;
+    Ok(Json(IncidentList {
+        items: page.items,
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    }))
+}

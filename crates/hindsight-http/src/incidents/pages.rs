@@ -1,0 +1,297 @@
+//! The incident pages: list with filters, one incident, and the form to create or edit one.
+//! They work without JavaScript: plain links, GET forms for filters, POST forms for changes,
+//! and a redirect after every successful POST.
+
+use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use hindsight_domain::{
+    Incident, IncidentId, IncidentQuery, IncidentStatus, Severity, ValidationErrors,
+};
+use hindsight_store::StoreError;
+
+use super::form::IncidentForm;
+use crate::AppState;
+use crate::pages::{PageError, display_time, render};
+
+/// An incident as a row of the list.
+struct IncidentRow {
+    id: IncidentId,
+    title: String,
+    severity: &'static str,
+    status: &'static str,
+    services: String,
+    started: String,
+    owner: String,
+}
+
+impl From<&Incident> for IncidentRow {
+    fn from(incident: &Incident) -> Self {
+        let content = &incident.content;
+        Self {
+            id: incident.id,
+            title: content.title.clone(),
+            severity: content.severity.as_str(),
+            status: content.status.as_str(),
+            services: content.services.join(", "),
+            started: display_time(content.started_at),
+            owner: content.owner.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incidents/list.html")]
+struct ListPage {
+    rows: Vec<IncidentRow>,
+    query: IncidentQuery,
+    errors: ValidationErrors,
+    next_href: Option<String>,
+    severities: &'static [Severity],
+    statuses: &'static [IncidentStatus],
+}
+
+impl ListPage {
+    fn selected_status(&self, status: &IncidentStatus) -> bool {
+        self.query.status.as_deref() == Some(status.as_str())
+    }
+
+    fn selected_severity(&self, severity: &Severity) -> bool {
+        self.query.severity.as_deref() == Some(severity.as_str())
+    }
+}
+
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    query: Result<Query<IncidentQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    let (rows, errors, next_href) = match query.parse() {
+        Ok(filter) => {
+            let page = state.store.list_incidents(&filter).await?;
+            let next_href = page.next_cursor.map(|cursor| {
+                let next = IncidentQuery {
+                    cursor: Some(cursor.encode()),
+                    ..query.clone()
+                };
+                format!(
+                    "/incidents?{}",
+                    serde_urlencoded::to_string(&next).expect("strings encode")
+                )
+            });
+            let rows = page.items.iter().map(IncidentRow::from).collect();
+            (rows, ValidationErrors::new(), next_href)
+        }
+        Err(errors) => (Vec::new(), errors, None),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render(
+        status,
+        &ListPage {
+            rows,
+            query,
+            errors,
+            next_href,
+            severities: Severity::ALL,
+            statuses: IncidentStatus::ALL,
+        },
+    ))
+}
+
+/// Label and value pairs, for the definition lists of the incident page.
+type Facts = Vec<(&'static str, String)>;
+
+#[derive(Template)]
+#[template(path = "incidents/show.html")]
+struct ShowPage {
+    incident: Incident,
+    times: Facts,
+    impact: Facts,
+    facts: Facts,
+}
+
+pub async fn show_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let incident = load(&state, &id).await?;
+    let content = &incident.content;
+    let time = |time: Option<jiff::Timestamp>| time.map_or("unknown".to_owned(), display_time);
+    let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
+    let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_owned();
+    let times = vec![
+        ("Started (error introduced)", display_time(content.started_at)),
+        ("Detected", time(content.detected_at)),
+        ("Acknowledged", time(content.acknowledged_at)),
+        ("Mitigated", time(content.mitigated_at)),
+        ("Resolved", time(content.resolved_at)),
+    ];
+    let mut impact = vec![
+        ("User-visible minutes", count(content.impact.user_visible_minutes)),
+        ("Users affected", count(content.impact.users_affected)),
+        ("Requests failed", count(content.impact.requests_failed)),
+        ("Data lost", yes_no(content.impact.data_loss)),
+        ("Security breach", yes_no(content.impact.security_breach)),
+    ];
+    for (name, value) in &content.impact.business {
+        impact.push(("Business", format!("{name}: {value}")));
+    }
+    let known = |value: Option<&str>| value.unwrap_or("unknown").to_owned();
+    let facts = vec![
+        ("Owner", known(content.owner.as_deref())),
+        ("Services", content.services.join(", ")),
+        ("Detected by", known(content.detection.map(|value| value.as_str()))),
+        ("Cause", known(content.cause_origin.map(|value| value.as_str()))),
+        ("Tags", content.tags.join(", ")),
+        ("Recorded", display_time(incident.created_at)),
+        ("Last changed", display_time(incident.updated_at)),
+    ];
+    Ok(render(
+        StatusCode::OK,
+        &ShowPage {
+            incident,
+            times,
+            impact,
+            facts,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "incidents/form.html")]
+struct FormPage {
+    /// `None` for a new incident.
+    id: Option<IncidentId>,
+    form: IncidentForm,
+    errors: ValidationErrors,
+    severities: &'static [Severity],
+    statuses: &'static [IncidentStatus],
+}
+
+impl FormPage {
+    fn new(id: Option<IncidentId>, form: IncidentForm, errors: ValidationErrors) -> Self {
+        Self {
+            id,
+            form,
+            errors,
+            severities: Severity::ALL,
+            statuses: IncidentStatus::ALL,
+        }
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.message_for(field)
+    }
+
+    fn action(&self) -> String {
+        match self.id {
+            Some(id) => format!("/incidents/{id}"),
+            None => "/incidents".to_owned(),
+        }
+    }
+}
+
+pub async fn new_incident(State(state): State<AppState>) -> Response {
+    let form = IncidentForm::blank(state.clock.now());
+    render(StatusCode::OK, &FormPage::new(None, form, ValidationErrors::new()))
+}
+
+pub async fn edit_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let incident = load(&state, &id).await?;
+    let form = IncidentForm::from_incident(&incident);
+    Ok(render(
+        StatusCode::OK,
+        &FormPage::new(Some(incident.id), form, ValidationErrors::new()),
+    ))
+}
+
+fn form_rejected(rejection: FormRejection) -> PageError {
+    PageError {
+        status: rejection.status(),
+        title: "The form could not be read",
+        message: rejection.body_text(),
+    }
+}
+
+pub async fn create_incident(
+    State(state): State<AppState>,
+    form: Result<Form<IncidentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(form_rejected)?;
+    let now = state.clock.now();
+    let (draft, mut errors) = form.to_draft(None);
+    let incident = match draft.validate(now) {
+        Ok(incident) if errors.is_empty() => incident,
+        Ok(_) => return Ok(invalid_form(None, form, errors)),
+        Err(more) => {
+            errors.0.extend(more.0);
+            return Ok(invalid_form(None, form, errors));
+        }
+    };
+    let incident = state.store.create_incident(incident, now).await?;
+    tracing::info!(incident.id = %incident.id, "incident created");
+    Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
+}
+
+const STALE_EDIT: &str = "Someone changed this incident after you opened this form. Your \
+    changes are below and were not saved; open the incident again to see theirs.";
+
+pub async fn update_incident(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Result<Form<IncidentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(form_rejected)?;
+    let current = load(&state, &id).await?;
+    let (draft, errors) = form.to_draft(Some(&current.content));
+    if !errors.is_empty() {
+        return Ok(invalid_form(Some(current.id), form, errors));
+    }
+    let now = state.clock.now();
+    let loaded_version = form.updated_at.clone();
+    let result = state
+        .store
+        .update_incident(
+            current.id,
+            now,
+            Box::new(move |latest| {
+                if latest.updated_at.as_microsecond().to_string() != loaded_version {
+                    return Err(ValidationErrors::single("updated_at", STALE_EDIT));
+                }
+                draft.validate(now)
+            }),
+        )
+        .await;
+    match result {
+        Ok(incident) => {
+            tracing::info!(incident.id = %incident.id, "incident updated");
+            Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
+        }
+        Err(StoreError::Invalid(errors)) => Ok(invalid_form(Some(current.id), form, errors)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn invalid_form(id: Option<IncidentId>, form: IncidentForm, errors: ValidationErrors) -> Response {
+    let status = if errors.message_for("updated_at").is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render(status, &FormPage::new(id, form, errors))
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Incident, PageError> {
+    let missing = || PageError::not_found(format!("There is no incident {}.", id.chars().take(40).collect::<String>()));
+    let id: IncidentId = id.parse().map_err(|()| missing())?;
+    state.store.get_incident(id).await?.ok_or_else(missing)
+}
