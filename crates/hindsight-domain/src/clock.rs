@@ -4,6 +4,12 @@ use std::sync::Mutex;
 
 use jiff::Timestamp;
 
+/// An instant cut to the microsecond, the precision both databases keep; every time that is
+/// stored passes through here so that what is written reads back equal.
+pub fn to_stored_precision(time: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(time.as_microsecond()).expect("a valid instant stays valid")
+}
+
 /// A source of the current instant.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;

@@ -164,7 +164,7 @@ pub struct IncidentContent {
 pub fn next_updated_at(now: Timestamp, previous: Timestamp) -> Timestamp {
     let after_previous = Timestamp::from_microsecond(previous.as_microsecond() + 1)
         .expect("a stored time is far from the end of time");
-    now.max(after_previous)
+    crate::clock::to_stored_precision(now).max(after_previous)
 }
 
 /// Incident content that passed validation. Only [`IncidentDraft::validate`] makes one.
@@ -678,7 +678,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
             shorten(text)
         )
     })?;
-    Timestamp::from_microsecond(time.as_microsecond()).map_err(|error| error.to_string())
+    Ok(crate::clock::to_stored_precision(time))
 }
 
 /// Cuts an echoed input short, so that a hostile value cannot flood an error message.

@@ -9,7 +9,7 @@ pub mod clock;
 pub mod incident;
 pub mod validation;
 
-pub use clock::{Clock, FixedClock};
+pub use clock::{Clock, FixedClock, to_stored_precision};
 pub use incident::{
     CauseOrigin, Detection, Impact, ImpactDraft, ImpactPatch, Incident, IncidentContent,
     IncidentCursor, IncidentDraft, IncidentFilter, IncidentId, IncidentPage, IncidentPatch,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use hindsight_domain::incident::{IncidentContent, next_updated_at};
+use hindsight_domain::to_stored_precision;
 use hindsight_domain::{
     CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
     IncidentPage, IncidentStatus, Severity, ValidIncident,
@@ -279,6 +280,7 @@ impl Store for PostgresStore {
         incident: ValidIncident,
         now: Timestamp,
     ) -> Result<Incident, StoreError> {
+        let now = to_stored_precision(now);
         let content = incident.into_content();
         let client = self.pool.get().await?;
         let statement = client

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hindsight_domain::incident::{IncidentContent, next_updated_at};
+use hindsight_domain::to_stored_precision;
 use hindsight_domain::{
     CauseOrigin, Detection, Impact, Incident, IncidentCursor, IncidentFilter, IncidentId,
     IncidentPage, IncidentStatus, Severity, ValidIncident,
@@ -423,6 +424,7 @@ impl Store for SqliteStore {
         incident: ValidIncident,
         now: Timestamp,
     ) -> Result<Incident, StoreError> {
+        let now = to_stored_precision(now);
         self.write(move |connection| {
             let content = incident.into_content();
             let mut values = content_values(&content);

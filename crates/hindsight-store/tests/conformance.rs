@@ -299,6 +299,25 @@ async fn severity_and_status_survive_every_value(database: TestDatabase) {
     }
 }
 
+async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) {
+    let store = database.store();
+    let instant: Timestamp = "2026-11-21T11:59:59.123456789Z".parse().unwrap();
+    let draft = draft("Precise", "2026-11-20T08:00:00Z").validate(now()).unwrap();
+    let created = store.create_incident(draft, instant).await.unwrap();
+    assert_eq!(created.created_at.to_string(), "2026-11-21T11:59:59.123456Z");
+    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), created);
+    let updated = store
+        .update_incident(
+            created.id,
+            instant,
+            Box::new(|current| IncidentDraft::from(&current.content).validate(now())),
+        )
+        .await
+        .unwrap();
+    assert!(updated.updated_at > created.updated_at);
+    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), updated);
+}
+
 macro_rules! conformance {
     ($($story:ident),+ $(,)?) => {
         mod sqlite {
@@ -334,4 +353,5 @@ conformance!(
     concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone,
     data_survives_a_restart_and_migrations_run_once,
     severity_and_status_survive_every_value,
+    times_written_at_any_precision_read_back_equal,
 );

@@ -1,1 +1,68 @@
-fn main() {}
+//! `hindsight`: parses the command line, loads configuration, wires the parts and dispatches.
+
+mod config;
+mod demo;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use config::{DatabaseArgs, ServeArgs};
+
+/// Self-hosted blameless postmortems: from the incident to the last action item done.
+#[derive(Debug, Parser)]
+#[command(name = "hindsight", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the web UI and the API (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration file with every setting and its default.
+    Default,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => {
+            print!("{}", config::DEFAULT_CONFIG);
+            Ok(())
+        }
+        Command::Serve(args) => config::Settings::load(&args.database, Some(&args))
+            .and_then(|settings| runtime().block_on(serve::serve(settings, args.demo))),
+        Command::Migrate(args) => config::Settings::load(&args, None)
+            .and_then(|settings| runtime().block_on(serve::migrate(settings))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hindsight: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+}

@@ -1,0 +1,163 @@
+//! Settings, from (highest precedence first) command-line flags, `HINDSIGHT_*` environment
+//! variables, an optional TOML file, and built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG: &str = include_str!("../hindsight.example.toml");
+const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+const DEFAULT_DATABASE: &str = "hindsight.db";
+const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where the data lives, shared by every command that opens the database.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// The database: a SQLite file path (default `hindsight.db`, created when missing) or a
+    /// `postgres://user:password@host:port/database` URL.
+    #[arg(long, env = "HINDSIGHT_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// A TOML configuration file; `hindsight config default` prints an example.
+    #[arg(long, env = "HINDSIGHT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// How to write logs (to standard error). The level comes from `HINDSIGHT_LOG`
+    /// (e.g. `info`, `debug`, `hindsight_http=debug`).
+    #[arg(long, env = "HINDSIGHT_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on; port 0 picks a free one.
+    #[arg(long, env = "HINDSIGHT_LISTEN", value_name = "ADDRESS:PORT")]
+    pub listen: Option<SocketAddr>,
+
+    /// Load example incidents into an empty database, so there is something to look at.
+    #[arg(long)]
+    pub demo: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// The configuration file. Every key is optional; unknown keys are an error, so that a typo
+/// does not silently fall back to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<LogFormat>,
+    max_body_bytes: Option<usize>,
+}
+
+/// The settings in force, every source applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    pub fn load(database: &DatabaseArgs, serve: Option<&ServeArgs>) -> anyhow::Result<Self> {
+        let file = match &database.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let listen = match serve.and_then(|serve| serve.listen) {
+            Some(listen) => listen,
+            None => {
+                let text = file.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+                text.parse()
+                    .with_context(|| format!("listen = {text:?} is not an ADDRESS:PORT"))?
+            }
+        };
+        let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes < 1024 {
+            bail!("max_body_bytes = {max_body_bytes} is too small; use at least 1024");
+        }
+        Ok(Self {
+            listen,
+            database_url: database
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            log_format: database
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            max_body_bytes,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in the configuration file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>, database_url: Option<&str>) -> DatabaseArgs {
+        DatabaseArgs {
+            database_url: database_url.map(str::to_owned),
+            config,
+            log_format: None,
+        }
+    }
+
+    #[test]
+    fn the_printed_default_configuration_parses_and_changes_nothing() {
+        let file: FileConfig = toml::from_str(DEFAULT_CONFIG).unwrap();
+        assert!(file.listen.is_none() && file.database_url.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"from-file.db\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let from_file = Settings::load(&args(Some(path.clone()), None), None).unwrap();
+        assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(from_file.database_url, "from-file.db");
+        assert_eq!(from_file.log_format, LogFormat::Json);
+        let flagged = Settings::load(&args(Some(path), Some("flag.db")), None).unwrap();
+        assert_eq!(flagged.database_url, "flag.db");
+        let defaults = Settings::load(&args(None, None), None).unwrap();
+        assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(defaults.database_url, DEFAULT_DATABASE);
+    }
+
+    #[test]
+    fn a_typo_in_the_file_is_an_error_that_names_it() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(&path, "databse_url = \"x.db\"\n").unwrap();
+        let error = Settings::load(&args(Some(path), None), None).unwrap_err();
+        assert!(format!("{error:#}").contains("unknown field `databse_url`"), "{error:#}");
+    }
+}

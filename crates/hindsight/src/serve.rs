@@ -1,0 +1,107 @@
+//! `hindsight serve` and `hindsight migrate`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context;
+use hindsight_http::{AppState, Limits};
+use hindsight_store::{Store, redact_url};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogFormat, Settings};
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("HINDSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Opens the database the settings name and brings its schema up to date.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let shown = redact_url(&settings.database_url);
+    let store = hindsight_store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {shown}"))?;
+    let report = store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {shown}"))?;
+    for (version, name) in &report.applied {
+        tracing::info!(migration.version = version, migration.name = %name, "migration applied");
+    }
+    Ok(store)
+}
+
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    let _ = store;
+    println!(
+        "The database {} is up to date.",
+        redact_url(&settings.database_url)
+    );
+    Ok(())
+}
+
+pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    if demo {
+        let loaded = crate::demo::load(&*store, jiff::Timestamp::now()).await?;
+        if loaded == 0 {
+            println!("The database already holds incidents; --demo added none.");
+        } else {
+            println!("Loaded {loaded} example incidents.");
+        }
+    }
+    let backend = store.backend();
+    let mut state = AppState::new(store);
+    state.limits = Limits {
+        max_body_bytes: settings.max_body_bytes,
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    println!(
+        "Hindsight is serving at {} (database: {backend} {})",
+        url_to_open(address),
+        redact_url(&settings.database_url)
+    );
+    tracing::info!(listen = %address, database = backend, "serving");
+    hindsight_http::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server stopped")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The URL a person can open: an unspecified address (0.0.0.0) is reachable on loopback.
+fn url_to_open(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/", SocketAddr::new(ip, address.port()))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
