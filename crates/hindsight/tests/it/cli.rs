@@ -1,0 +1,116 @@
+//! The binary as an operator meets it: help, configuration, start, restart.
+
+use serde_json::json;
+
+use crate::support::{Server, hindsight};
+
+#[test]
+fn every_command_has_help() {
+    for command in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["config", "default", "--help"]] {
+        let output = hindsight().args(command).output().unwrap();
+        assert!(output.status.success(), "{command:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains("Usage: hindsight"), "{command:?}: {text}");
+    }
+    let serve = hindsight().args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8(serve.stdout).unwrap();
+    for flag in ["--listen", "--database-url", "--config", "--log-format", "--demo", "HINDSIGHT_DATABASE_URL"] {
+        assert!(text.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
+#[test]
+fn config_default_prints_a_file_that_serve_accepts() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = hindsight().args(["config", "default"]).output().unwrap();
+    assert!(output.status.success());
+    let path = folder.path().join("hindsight.toml");
+    std::fs::write(&path, &output.stdout).unwrap();
+    let migrate = hindsight()
+        .args(["migrate", "--config", path.to_str().unwrap()])
+        .current_dir(folder.path())
+        .env("HINDSIGHT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(folder.path().join("hindsight.db").exists());
+}
+
+#[test]
+fn a_bad_configuration_stops_the_start_with_a_message_that_names_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("hindsight.toml");
+    std::fs::write(&path, "listen = \"nowhere\"\n").unwrap();
+    let output = hindsight()
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .current_dir(folder.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("listen = \"nowhere\" is not an ADDRESS:PORT"), "{message}");
+    let missing = hindsight()
+        .args(["serve", "--config", "/nonexistent/hindsight.toml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the configuration file"));
+    let unreachable = hindsight()
+        .args(["migrate", "--database-url", "postgres://postgres@127.0.0.1:1/none"])
+        .env("HINDSIGHT_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("cannot open the database"));
+}
+
+fn an_incident_created_over_http_is_there_after_a_restart(database_url: &str) {
+    let folder = tempfile::tempdir().unwrap();
+    let created = {
+        let server = Server::start(folder.path(), database_url, &[]);
+        let (status, body) = server.request(
+            "POST",
+            "/api/v1/incidents",
+            Some(&json!({"title": "Survives restarts", "severity": "SEV3", "started_at": "2026-11-20T10:00:00Z"})),
+        );
+        assert_eq!(status, 201, "{body}");
+        body
+    };
+    let server = Server::start(folder.path(), database_url, &[]);
+    let (status, body) = server.request("GET", &format!("/api/v1/incidents/{}", created["id"]), None);
+    assert_eq!(status, 200);
+    assert_eq!(body, created);
+    let (status, ready) = server.request("GET", "/readyz", None);
+    assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
+}
+
+#[test]
+fn on_sqlite_an_incident_created_over_http_is_there_after_a_restart() {
+    an_incident_created_over_http_is_there_after_a_restart("hindsight.db");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_an_incident_created_over_http_is_there_after_a_restart() {
+    let Some(database) = hindsight_store::testing::TestDatabase::postgres().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    tokio::task::spawn_blocking(move || an_incident_created_over_http_is_there_after_a_restart(&url))
+        .await
+        .unwrap();
+    drop(database);
+}
+
+#[test]
+fn demo_data_fills_an_empty_database_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let count = |server: &Server| {
+        let (_, body) = server.request("GET", "/api/v1/incidents?limit=200", None);
+        body["items"].as_array().unwrap().len()
+    };
+    let first = Server::start(folder.path(), "hindsight.db", &["--demo"]);
+    let loaded = count(&first);
+    assert!(loaded >= 5, "{loaded}");
+    drop(first);
+    let second = Server::start(folder.path(), "hindsight.db", &["--demo"]);
+    assert_eq!(count(&second), loaded);
+}

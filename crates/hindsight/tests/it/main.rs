@@ -1,0 +1,6 @@
+//! Tests of the real `hindsight` binary: started as a person would start it, spoken to over
+//! real HTTP, and driven through a real browser.
+
+mod browser;
+mod cli;
+mod support;
