@@ -387,7 +387,10 @@ impl IncidentPatch {
             Some(None) => draft.impact = ImpactDraft::default(),
             Some(Some(impact)) => {
                 let target = &mut draft.impact;
-                overlay(&mut target.user_visible_minutes, impact.user_visible_minutes);
+                overlay(
+                    &mut target.user_visible_minutes,
+                    impact.user_visible_minutes,
+                );
                 overlay(&mut target.users_affected, impact.users_affected);
                 overlay(&mut target.requests_failed, impact.requests_failed);
                 if let Some(value) = impact.data_loss {
@@ -496,7 +499,9 @@ impl IncidentDraft {
             }
         }
 
-        let latest_allowed = now.saturating_add(FUTURE_TOLERANCE).expect("tolerance fits");
+        let latest_allowed = now
+            .saturating_add(FUTURE_TOLERANCE)
+            .expect("tolerance fits");
         let mut time = |field: &str, text: Option<&str>| -> Option<Timestamp> {
             let text = text.map(str::trim).filter(|text| !text.is_empty())?;
             match parse_time(text) {
@@ -610,7 +615,10 @@ fn clean_names(field: &str, names: Vec<String>, errors: &mut ValidationErrors) -
         if name.chars().count() > MAX_NAME_CHARS {
             errors.add(
                 field,
-                format!("`{}` is longer than {MAX_NAME_CHARS} characters", shorten(name)),
+                format!(
+                    "`{}` is longer than {MAX_NAME_CHARS} characters",
+                    shorten(name)
+                ),
             );
         } else if name.chars().any(char::is_control) {
             errors.add(field, "names must be single lines of text");
@@ -618,7 +626,10 @@ fn clean_names(field: &str, names: Vec<String>, errors: &mut ValidationErrors) -
         cleaned.push(name.to_owned());
     }
     if cleaned.len() > MAX_LIST_ITEMS {
-        errors.add(field, format!("at most {MAX_LIST_ITEMS} {field} are allowed"));
+        errors.add(
+            field,
+            format!("at most {MAX_LIST_ITEMS} {field} are allowed"),
+        );
     }
     cleaned
 }
@@ -627,7 +638,10 @@ fn validate_impact(impact: ImpactDraft, errors: &mut ValidationErrors) -> Impact
     let mut count = |field: &str, value: Option<i64>| -> Option<u64> {
         let value = value?;
         if value < 0 {
-            errors.add(format!("impact.{field}"), format!("{field} must not be negative"));
+            errors.add(
+                format!("impact.{field}"),
+                format!("{field} must not be negative"),
+            );
             None
         } else {
             Some(value as u64)
@@ -648,7 +662,10 @@ fn validate_impact(impact: ImpactDraft, errors: &mut ValidationErrors) -> Impact
                 format!("`{}` is not a usable figure name", shorten(name)),
             );
         } else if !value.is_finite() {
-            errors.add("impact.business", format!("`{name}` must be a finite number"));
+            errors.add(
+                "impact.business",
+                format!("`{name}` must be a finite number"),
+            );
         } else {
             business.insert(name.to_owned(), value);
         }
@@ -992,7 +1009,12 @@ mod tests {
     #[test]
     fn services_and_tags_are_trimmed_and_deduplicated() {
         let incident = IncidentDraft {
-            services: vec![" payments ".into(), "payments".into(), "".into(), "api".into()],
+            services: vec![
+                " payments ".into(),
+                "payments".into(),
+                "".into(),
+                "api".into(),
+            ],
             ..draft()
         }
         .validate(now())
@@ -1015,7 +1037,12 @@ mod tests {
     #[test]
     fn a_patch_with_an_unknown_field_does_not_parse() {
         let result = serde_json::from_str::<IncidentPatch>(r#"{"sevrity":"SEV1"}"#);
-        assert!(result.unwrap_err().to_string().contains("unknown field `sevrity`"));
+        assert!(
+            result
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `sevrity`")
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ impl ValidationErrors {
 
     /// `Ok(value)` when nothing was found, the errors otherwise.
     pub fn into_result<T>(self, value: T) -> Result<T, Self> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 
     pub fn summary(&self) -> String {

@@ -77,7 +77,10 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(ops::router())
         .merge(openapi::router())
-        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(middleware::map_response(security_headers))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)

@@ -62,8 +62,7 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP hindsight_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE hindsight_http_requests_total counter\n");
-        for ((method, route, status), count) in self.requests.lock().expect("metrics lock").iter()
-        {
+        for ((method, route, status), count) in self.requests.lock().expect("metrics lock").iter() {
             let _ = writeln!(
                 out,
                 "hindsight_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",

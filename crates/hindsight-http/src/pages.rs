@@ -1,10 +1,10 @@
 //! What every page shares: the layout's assets, the HTML error page, and display helpers.
 
+use askama::Template;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use askama::Template;
 use hindsight_store::StoreError;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;

@@ -87,13 +87,23 @@ impl TestApp {
     }
 
     async fn post_json(&self, uri: &str, body: Value) -> Answer {
-        self.send_body(Method::POST, uri, Some("application/json"), body.to_string())
-            .await
+        self.send_body(
+            Method::POST,
+            uri,
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
     }
 
     async fn patch_json(&self, uri: &str, body: Value) -> Answer {
-        self.send_body(Method::PATCH, uri, Some("application/json"), body.to_string())
-            .await
+        self.send_body(
+            Method::PATCH,
+            uri,
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
     }
 
     async fn post_form(&self, uri: &str, fields: &[(&str, &str)]) -> Answer {
@@ -190,10 +200,17 @@ async fn a_field_of_the_wrong_type_or_unknown_name_is_422_naming_it(app: TestApp
     assert_eq!(wrong_type.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong_type.json()["error"]["details"][0]["field"], "title");
     let unknown = app
-        .post_json("/api/v1/incidents", json!({"title": "x", "sevrity": "SEV1"}))
+        .post_json(
+            "/api/v1/incidents",
+            json!({"title": "x", "sevrity": "SEV1"}),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(unknown.text().contains("unknown field `sevrity`"), "{}", unknown.text());
+    assert!(
+        unknown.text().contains("unknown field `sevrity`"),
+        "{}",
+        unknown.text()
+    );
     let nested = app
         .post_json(
             "/api/v1/incidents",
@@ -217,7 +234,11 @@ async fn a_body_over_the_limit_is_413_and_stores_nothing(app: TestApp) {
 }
 
 async fn a_wrong_or_missing_content_type_is_415_and_stores_nothing(app: TestApp) {
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
         let answer = app
             .send_body(
                 Method::POST,
@@ -233,7 +254,11 @@ async fn a_wrong_or_missing_content_type_is_415_and_stores_nothing(app: TestApp)
 }
 
 async fn an_unknown_incident_is_404_for_reads_and_changes(app: TestApp) {
-    for uri in ["/api/v1/incidents/999", "/api/v1/incidents/abc", "/api/v1/incidents/-1"] {
+    for uri in [
+        "/api/v1/incidents/999",
+        "/api/v1/incidents/abc",
+        "/api/v1/incidents/-1",
+    ] {
         let answer = app.get(uri).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{uri}");
         assert_eq!(answer.error_code(), "not_found");
@@ -264,7 +289,10 @@ async fn an_invalid_patch_is_refused_and_changes_nothing(app: TestApp) {
     let created = app.create(incident()).await;
     let uri = format!("/api/v1/incidents/{}", created["id"]);
     for (body, code) in [
-        (json!({"resolved_at": "2026-11-19T00:00:00Z"}), "invalid_fields"),
+        (
+            json!({"resolved_at": "2026-11-19T00:00:00Z"}),
+            "invalid_fields",
+        ),
         (json!({"title": null}), "invalid_fields"),
         (json!({"severity": "critical"}), "invalid_fields"),
         (json!({"colour": "red"}), "invalid_fields"),
@@ -274,7 +302,12 @@ async fn an_invalid_patch_is_refused_and_changes_nothing(app: TestApp) {
         assert_eq!(answer.error_code(), code);
     }
     let garbled = app
-        .send_body(Method::PATCH, &uri, Some("application/json"), "{status: resolved}")
+        .send_body(
+            Method::PATCH,
+            &uri,
+            Some("application/json"),
+            "{status: resolved}",
+        )
         .await;
     assert_eq!(garbled.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get(&uri).await.json(), created);
@@ -380,13 +413,27 @@ async fn the_openapi_document_describes_every_api_route() {
         ("/readyz", "get"),
         ("/metrics", "get"),
     ] {
-        assert!(paths[path][method].is_object(), "{method} {path} is missing");
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} is missing"
+        );
     }
     let schemas = &document["components"]["schemas"];
-    for schema in ["Incident", "IncidentContent", "Impact", "IncidentDraft", "IncidentPatch", "ErrorBody"] {
+    for schema in [
+        "Incident",
+        "IncidentContent",
+        "Impact",
+        "IncidentDraft",
+        "IncidentPatch",
+        "ErrorBody",
+    ] {
         assert!(schemas[schema].is_object(), "schema {schema} is missing");
     }
-    assert!(schemas["Impact"].to_string().contains("user_visible_minutes"));
+    assert!(
+        schemas["Impact"]
+            .to_string()
+            .contains("user_visible_minutes")
+    );
 }
 
 #[tokio::test]
@@ -412,7 +459,9 @@ async fn pages_carry_security_headers() {
     let app = TestApp::sqlite().await;
     let page = app.get("/incidents").await;
     assert_eq!(page.status, StatusCode::OK);
-    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
     assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
@@ -436,7 +485,10 @@ async fn the_form_creates_an_incident_and_redirects_to_it() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
-    let location = answer.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let location = answer.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let page = app.get(&location).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
@@ -470,10 +522,17 @@ async fn an_invalid_form_shows_each_error_beside_its_field_and_keeps_the_input()
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = answer.text();
-    assert!(html.contains(r#"<p class="error" id="title-error">title is required</p>"#), "{html}");
+    assert!(
+        html.contains(r#"<p class="error" id="title-error">title is required</p>"#),
+        "{html}"
+    );
     assert!(html.contains("resolved_at is before started_at"));
     assert!(html.contains("users_affected must be a whole number"));
-    assert!(html.contains("kept &#60;b&#62;as typed&#60;/b&#62;") || html.contains("kept &lt;b&gt;as typed&lt;/b&gt;"), "{html}");
+    assert!(
+        html.contains("kept &#60;b&#62;as typed&#60;/b&#62;")
+            || html.contains("kept &lt;b&gt;as typed&lt;/b&gt;"),
+        "{html}"
+    );
     assert_eq!(app.count().await, 0);
 }
 
@@ -487,8 +546,11 @@ async fn an_edit_from_a_stale_form_is_refused_and_loses_nothing() {
     let start = edit.find(marker).unwrap() + marker.len();
     let version = &edit[start..start + edit[start..].find('"').unwrap()];
     // Someone else changes the incident through the API meanwhile.
-    app.patch_json(&format!("/api/v1/incidents/{id}"), json!({"status": "mitigated"}))
-        .await;
+    app.patch_json(
+        &format!("/api/v1/incidents/{id}"),
+        json!({"status": "mitigated"}),
+    )
+    .await;
     let form = [
         ("title", "Edited in a stale form"),
         ("severity", "SEV2"),
@@ -511,7 +573,16 @@ async fn an_edit_keeps_times_the_person_did_not_touch_to_the_microsecond() {
     body["started_at"] = json!("2026-11-20T12:20:00.123456Z");
     let created = app.create(body).await;
     let id = created["id"].as_i64().unwrap();
-    let version = app.database.store().get_incident(id.to_string().parse().unwrap()).await.unwrap().unwrap().updated_at.as_microsecond().to_string();
+    let version = app
+        .database
+        .store()
+        .get_incident(id.to_string().parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .updated_at
+        .as_microsecond()
+        .to_string();
     let answer = app
         .post_form(
             &format!("/incidents/{id}"),

@@ -69,7 +69,9 @@ pub trait Store: Send + Sync + 'static {
 /// `sqlite:PATH`, `sqlite://PATH` or a plain file path for SQLite. Does not migrate.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(database_url).await?))
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(database_url).await?,
+        ))
     } else {
         let path = database_url
             .strip_prefix("sqlite://")

@@ -94,7 +94,8 @@ fn incident_from_row(row: &Row) -> Result<Incident, StoreError> {
         content: IncidentContent {
             title: row.try_get("title")?,
             summary: row.try_get("summary")?,
-            severity: Severity::parse(&severity).ok_or_else(|| unexpected("severity", &severity))?,
+            severity: Severity::parse(&severity)
+                .ok_or_else(|| unexpected("severity", &severity))?,
             status: IncidentStatus::parse(&status).ok_or_else(|| unexpected("status", &status))?,
             services: row.try_get("services")?,
             started_at: row.try_get("started_at")?,
@@ -103,7 +104,9 @@ fn incident_from_row(row: &Row) -> Result<Incident, StoreError> {
             mitigated_at: row.try_get("mitigated_at")?,
             resolved_at: row.try_get("resolved_at")?,
             detection: detection
-                .map(|value| Detection::parse(&value).ok_or_else(|| unexpected("detection", &value)))
+                .map(|value| {
+                    Detection::parse(&value).ok_or_else(|| unexpected("detection", &value))
+                })
                 .transpose()?,
             cause_origin: cause_origin
                 .map(|value| {
@@ -244,7 +247,10 @@ impl Store for PostgresStore {
             applied: Vec::new(),
             current_version: current,
         };
-        for migration in MIGRATIONS.iter().filter(|migration| migration.version > current) {
+        for migration in MIGRATIONS
+            .iter()
+            .filter(|migration| migration.version > current)
+        {
             transaction
                 .batch_execute(migration.sql)
                 .await
@@ -354,13 +360,22 @@ impl Store for PostgresStore {
         let mut sql = format!("select {INCIDENT_COLUMNS} from incident where true");
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
         if !statuses.is_empty() {
-            sql += &format!(" and status = any({}::text[])", bind(&mut params, &statuses));
+            sql += &format!(
+                " and status = any({}::text[])",
+                bind(&mut params, &statuses)
+            );
         }
         if !severities.is_empty() {
-            sql += &format!(" and severity = any({}::text[])", bind(&mut params, &severities));
+            sql += &format!(
+                " and severity = any({}::text[])",
+                bind(&mut params, &severities)
+            );
         }
         if let Some(service) = &filter.service {
-            sql += &format!(" and services @> array[{}::text]", bind(&mut params, service));
+            sql += &format!(
+                " and services @> array[{}::text]",
+                bind(&mut params, service)
+            );
         }
         if let Some(after) = &filter.started_after {
             sql += &format!(" and started_at >= {}", bind(&mut params, after));

@@ -232,7 +232,10 @@ fn optional_micros(micros: Option<i64>) -> rusqlite::Result<Option<Timestamp>> {
     micros.map(from_micros).transpose()
 }
 
-fn conversion(index: usize, error: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+fn conversion(
+    index: usize,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
 }
 
@@ -299,7 +302,10 @@ fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
     })
 }
 
-fn select_incident(connection: &Connection, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+fn select_incident(
+    connection: &Connection,
+    id: IncidentId,
+) -> Result<Option<Incident>, StoreError> {
     let mut statement = connection.prepare_cached(&format!(
         "select {INCIDENT_COLUMNS} from incident where incident_id = ?1"
     ))?;
@@ -327,8 +333,14 @@ fn content_values(content: &IncidentContent) -> Vec<Value> {
         micros(content.acknowledged_at).into(),
         micros(content.mitigated_at).into(),
         micros(content.resolved_at).into(),
-        content.detection.map(|value| value.as_str().to_owned()).into(),
-        content.cause_origin.map(|value| value.as_str().to_owned()).into(),
+        content
+            .detection
+            .map(|value| value.as_str().to_owned())
+            .into(),
+        content
+            .cause_origin
+            .map(|value| value.as_str().to_owned())
+            .into(),
         count(content.impact.user_visible_minutes).into(),
         count(content.impact.users_affected).into(),
         count(content.impact.requests_failed).into(),
@@ -378,7 +390,10 @@ fn apply_migrations(connection: &Connection) -> Result<MigrationReport, StoreErr
         applied: Vec::new(),
         current_version: current,
     };
-    for migration in MIGRATIONS.iter().filter(|migration| migration.version > current) {
+    for migration in MIGRATIONS
+        .iter()
+        .filter(|migration| migration.version > current)
+    {
         let now = to_micros(Timestamp::now());
         connection.execute_batch(migration.sql).map_err(|error| {
             StoreError::Schema(format!(

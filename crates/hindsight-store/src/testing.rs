@@ -57,7 +57,9 @@ impl TestDatabase {
         let admin = match connect_admin(&server).await {
             Ok(admin) => admin,
             Err(error) if postgres_required() => {
-                panic!("{REQUIRE_POSTGRES_ENV}=1 but PostgreSQL at {server} does not answer: {error}")
+                panic!(
+                    "{REQUIRE_POSTGRES_ENV}=1 but PostgreSQL at {server} does not answer: {error}"
+                )
             }
             Err(error) => {
                 eprintln!("skipped: no PostgreSQL at {server} ({error}); set {POSTGRES_ENV}");

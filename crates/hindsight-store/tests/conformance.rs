@@ -57,7 +57,10 @@ async fn a_created_incident_reads_back_equal_in_every_field(database: TestDataba
     let created = create(&*store, full).await;
     let read = store.get_incident(created.id).await.unwrap().unwrap();
     assert_eq!(read, created);
-    assert_eq!(read.content.impact.business["conversion_drop_percent"], 12.5);
+    assert_eq!(
+        read.content.impact.business["conversion_drop_percent"],
+        12.5
+    );
 }
 
 async fn an_unknown_id_reads_as_none(database: TestDatabase) {
@@ -87,7 +90,10 @@ async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestData
     assert_eq!(updated.content.status, IncidentStatus::Mitigated);
     assert_eq!(updated.created_at, created.created_at);
     assert_eq!(updated.updated_at, later);
-    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), updated);
+    assert_eq!(
+        store.get_incident(created.id).await.unwrap().unwrap(),
+        updated
+    );
     let by_service = store
         .list_incidents(&filter(IncidentQuery {
             service: Some("queue".into()),
@@ -121,7 +127,10 @@ async fn a_refused_change_writes_nothing(database: TestDatabase) {
         )
         .await;
     assert!(matches!(result, Err(StoreError::Invalid(_))));
-    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), created);
+    assert_eq!(
+        store.get_incident(created.id).await.unwrap().unwrap(),
+        created
+    );
 }
 
 async fn the_list_is_newest_first_and_pages_without_gaps_or_repeats(database: TestDatabase) {
@@ -131,7 +140,8 @@ async fn the_list_is_newest_first_and_pages_without_gaps_or_repeats(database: Te
         // Two incidents share each start time, so the id must break ties.
         for copy in 0..2 {
             let started = format!("2026-11-20T{:02}:00:00Z", hour);
-            let incident = create(&*store, draft(&format!("incident {hour}.{copy}"), &started)).await;
+            let incident =
+                create(&*store, draft(&format!("incident {hour}.{copy}"), &started)).await;
             expected.push(incident);
         }
     }
@@ -172,7 +182,10 @@ async fn the_list_filters_by_status_severity_service_and_start(database: TestDat
     let c = create(&*store, c).await;
 
     let titles = |page: hindsight_domain::IncidentPage| -> Vec<String> {
-        page.items.into_iter().map(|incident| incident.content.title).collect()
+        page.items
+            .into_iter()
+            .map(|incident| incident.content.title)
+            .collect()
     };
     let list = |query: IncidentQuery| {
         let store = Arc::clone(&store);
@@ -180,19 +193,35 @@ async fn the_list_filters_by_status_severity_service_and_start(database: TestDat
     };
     assert_eq!(list(IncidentQuery::default()).await, ["c", "b", "a"]);
     assert_eq!(
-        list(IncidentQuery { status: Some("open,closed".into()), ..Default::default() }).await,
+        list(IncidentQuery {
+            status: Some("open,closed".into()),
+            ..Default::default()
+        })
+        .await,
         ["c", "a"]
     );
     assert_eq!(
-        list(IncidentQuery { severity: Some("SEV1".into()), ..Default::default() }).await,
+        list(IncidentQuery {
+            severity: Some("SEV1".into()),
+            ..Default::default()
+        })
+        .await,
         ["b"]
     );
     assert_eq!(
-        list(IncidentQuery { service: Some("api".into()), ..Default::default() }).await,
+        list(IncidentQuery {
+            service: Some("api".into()),
+            ..Default::default()
+        })
+        .await,
         ["b", "a"]
     );
     assert_eq!(
-        list(IncidentQuery { service: Some("ap".into()), ..Default::default() }).await,
+        list(IncidentQuery {
+            service: Some("ap".into()),
+            ..Default::default()
+        })
+        .await,
         Vec::<String>::new()
     );
     assert_eq!(
@@ -232,7 +261,13 @@ async fn concurrent_updates_of_one_incident_lose_nothing(database: TestDatabase)
     for task in tasks {
         task.await.unwrap();
     }
-    let tags = store.get_incident(created.id).await.unwrap().unwrap().content.tags;
+    let tags = store
+        .get_incident(created.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .content
+        .tags;
     assert_eq!(tags.len(), 20, "{tags:?}");
 }
 
@@ -257,7 +292,11 @@ async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
                 assert!(matches!(result, Err(StoreError::Invalid(_))));
                 None
             } else {
-                Some(create(&*store, draft(&format!("n{n}"), "2026-11-20T09:00:00Z")).await.id)
+                Some(
+                    create(&*store, draft(&format!("n{n}"), "2026-11-20T09:00:00Z"))
+                        .await
+                        .id,
+                )
             }
         }));
     }
@@ -275,7 +314,11 @@ async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
 }
 
 async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatabase) {
-    let created = create(&*database.store(), draft("Persisted", "2026-11-20T08:00:00Z")).await;
+    let created = create(
+        &*database.store(),
+        draft("Persisted", "2026-11-20T08:00:00Z"),
+    )
+    .await;
     database.reopen().await;
     let store = database.store();
     assert_eq!(store.get_incident(created.id).await.unwrap(), Some(created));
@@ -294,7 +337,10 @@ async fn severity_and_status_survive_every_value(database: TestDatabase) {
             incident.status = Some(status.as_str().into());
             let created = create(&*store, incident).await;
             let read = store.get_incident(created.id).await.unwrap().unwrap();
-            assert_eq!((read.content.severity, read.content.status), (*severity, *status));
+            assert_eq!(
+                (read.content.severity, read.content.status),
+                (*severity, *status)
+            );
         }
     }
 }
@@ -302,10 +348,18 @@ async fn severity_and_status_survive_every_value(database: TestDatabase) {
 async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) {
     let store = database.store();
     let instant: Timestamp = "2026-11-21T11:59:59.123456789Z".parse().unwrap();
-    let draft = draft("Precise", "2026-11-20T08:00:00Z").validate(now()).unwrap();
+    let draft = draft("Precise", "2026-11-20T08:00:00Z")
+        .validate(now())
+        .unwrap();
     let created = store.create_incident(draft, instant).await.unwrap();
-    assert_eq!(created.created_at.to_string(), "2026-11-21T11:59:59.123456Z");
-    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), created);
+    assert_eq!(
+        created.created_at.to_string(),
+        "2026-11-21T11:59:59.123456Z"
+    );
+    assert_eq!(
+        store.get_incident(created.id).await.unwrap().unwrap(),
+        created
+    );
     let updated = store
         .update_incident(
             created.id,
@@ -315,7 +369,10 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
         .await
         .unwrap();
     assert!(updated.updated_at > created.updated_at);
-    assert_eq!(store.get_incident(created.id).await.unwrap().unwrap(), updated);
+    assert_eq!(
+        store.get_incident(created.id).await.unwrap().unwrap(),
+        updated
+    );
 }
 
 macro_rules! conformance {

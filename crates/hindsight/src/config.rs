@@ -158,6 +158,9 @@ mod tests {
         let path = folder.path().join("hindsight.toml");
         std::fs::write(&path, "databse_url = \"x.db\"\n").unwrap();
         let error = Settings::load(&args(Some(path), None), None).unwrap_err();
-        assert!(format!("{error:#}").contains("unknown field `databse_url`"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("unknown field `databse_url`"),
+            "{error:#}"
+        );
     }
 }

@@ -30,7 +30,11 @@ pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
 /// A time `days` days and `minutes` minutes before `now`, as RFC 3339.
 fn ago(now: Timestamp, days: i64, minutes: i64) -> Option<String> {
     let offset = SignedDuration::from_mins(days * 24 * 60 + minutes);
-    Some(now.checked_sub(offset).expect("recent times exist").to_string())
+    Some(
+        now.checked_sub(offset)
+            .expect("recent times exist")
+            .to_string(),
+    )
 }
 
 fn examples(now: Timestamp) -> Vec<IncidentDraft> {
@@ -65,10 +69,11 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("Anastasia".into()),
             tags: vec!["payments".into(), "monitoring-gap".into()],
-            ..IncidentDraft::default()
         },
         IncidentDraft {
-            title: Some("290k backend requests time out after an environment variable is wiped".into()),
+            title: Some(
+                "290k backend requests time out after an environment variable is wiped".into(),
+            ),
             summary: Some(
                 "A deploy replaced the environment and dropped one variable; the API fell back \
                  to a default timeout and 290,000 requests timed out before a rollback."
@@ -91,7 +96,6 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("on-call: platform".into()),
             tags: vec!["rollback".into()],
-            ..IncidentDraft::default()
         },
         IncidentDraft {
             title: Some("Bank account connections fail for new users".into()),
@@ -118,7 +122,9 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             ..IncidentDraft::default()
         },
         IncidentDraft {
-            title: Some("Ten-minute outage while a long-running migration waited for a lock".into()),
+            title: Some(
+                "Ten-minute outage while a long-running migration waited for a lock".into(),
+            ),
             summary: Some(
                 "A schema migration queued behind long-running queries and blocked writes to \
                  one of the busiest tables for ten minutes."
@@ -140,7 +146,6 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("Priya".into()),
             tags: vec!["migrations".into()],
-            ..IncidentDraft::default()
         },
         IncidentDraft {
             title: Some("Hosting provider outage takes the status page down".into()),

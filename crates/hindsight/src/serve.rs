@@ -11,7 +11,8 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogFormat, Settings};
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("HINDSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("HINDSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -54,7 +54,10 @@ pub async fn create_incident(
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/v1/incidents/{}", incident.id))],
+        [(
+            header::LOCATION,
+            format!("/api/v1/incidents/{}", incident.id),
+        )],
         Json(incident),
     ))
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use hindsight_domain::{Incident, IncidentContent, IncidentDraft, ImpactDraft, ValidationErrors};
+use hindsight_domain::{ImpactDraft, Incident, IncidentContent, IncidentDraft, ValidationErrors};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -50,7 +50,10 @@ fn join(items: &[String]) -> String {
 }
 
 fn split(text: &str) -> Vec<String> {
-    text.split(',').map(|item| item.trim().to_owned()).filter(|item| !item.is_empty()).collect()
+    text.split(',')
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
 }
 
 impl IncidentForm {
@@ -79,7 +82,10 @@ impl IncidentForm {
             acknowledged_at: form_time(content.acknowledged_at),
             mitigated_at: form_time(content.mitigated_at),
             resolved_at: form_time(content.resolved_at),
-            detection: content.detection.map(|value| value.as_str().into()).unwrap_or_default(),
+            detection: content
+                .detection
+                .map(|value| value.as_str().into())
+                .unwrap_or_default(),
             cause_origin: content
                 .cause_origin
                 .map(|value| value.as_str().into())
@@ -124,7 +130,10 @@ impl IncidentForm {
             }
             text.parse::<i64>()
                 .map_err(|_| {
-                    errors.add(format!("impact.{field}"), format!("{field} must be a whole number"))
+                    errors.add(
+                        format!("impact.{field}"),
+                        format!("{field} must be a whole number"),
+                    )
                 })
                 .ok()
         };
@@ -141,12 +150,11 @@ impl IncidentForm {
             services: split(&self.services),
             started_at: time(&self.started_at, current.map(|c| c.started_at)),
             detected_at: time(&self.detected_at, current.and_then(|c| c.detected_at)),
-            acknowledged_at: time(&self.acknowledged_at,
+            acknowledged_at: time(
+                &self.acknowledged_at,
                 current.and_then(|c| c.acknowledged_at),
             ),
-            mitigated_at: time(&self.mitigated_at,
-                current.and_then(|c| c.mitigated_at),
-            ),
+            mitigated_at: time(&self.mitigated_at, current.and_then(|c| c.mitigated_at)),
             resolved_at: time(&self.resolved_at, current.and_then(|c| c.resolved_at)),
             detection: optional(&self.detection),
             cause_origin: optional(&self.cause_origin),
@@ -193,7 +201,10 @@ fn parse_business(text: &str, errors: &mut ValidationErrors) -> BTreeMap<String,
                 }
                 Err(_) => errors.add(
                     "impact.business",
-                    format!("`{}` is not a number", value.trim().chars().take(40).collect::<String>()),
+                    format!(
+                        "`{}` is not a number",
+                        value.trim().chars().take(40).collect::<String>()
+                    ),
                 ),
             },
             None => errors.add(
@@ -212,7 +223,10 @@ mod tests {
     #[test]
     fn datetime_local_values_are_read_as_utc() {
         assert_eq!(with_utc_offset("2026-11-20T14:10"), "2026-11-20T14:10:00Z");
-        assert_eq!(with_utc_offset("2026-11-20T14:10:05"), "2026-11-20T14:10:05Z");
+        assert_eq!(
+            with_utc_offset("2026-11-20T14:10:05"),
+            "2026-11-20T14:10:05Z"
+        );
         assert_eq!(
             with_utc_offset("2026-11-20T14:10:00+01:00"),
             "2026-11-20T14:10:00+01:00"

@@ -126,14 +126,20 @@ pub async fn show_incident(
     let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
     let yes_no = |flag: bool| if flag { "yes" } else { "no" }.to_owned();
     let times = vec![
-        ("Started (error introduced)", display_time(content.started_at)),
+        (
+            "Started (error introduced)",
+            display_time(content.started_at),
+        ),
         ("Detected", time(content.detected_at)),
         ("Acknowledged", time(content.acknowledged_at)),
         ("Mitigated", time(content.mitigated_at)),
         ("Resolved", time(content.resolved_at)),
     ];
     let mut impact = vec![
-        ("User-visible minutes", count(content.impact.user_visible_minutes)),
+        (
+            "User-visible minutes",
+            count(content.impact.user_visible_minutes),
+        ),
         ("Users affected", count(content.impact.users_affected)),
         ("Requests failed", count(content.impact.requests_failed)),
         ("Data lost", yes_no(content.impact.data_loss)),
@@ -146,8 +152,14 @@ pub async fn show_incident(
     let facts = vec![
         ("Owner", known(content.owner.as_deref())),
         ("Services", content.services.join(", ")),
-        ("Detected by", known(content.detection.map(|value| value.as_str()))),
-        ("Cause", known(content.cause_origin.map(|value| value.as_str()))),
+        (
+            "Detected by",
+            known(content.detection.map(|value| value.as_str())),
+        ),
+        (
+            "Cause",
+            known(content.cause_origin.map(|value| value.as_str())),
+        ),
         ("Tags", content.tags.join(", ")),
         ("Recorded", display_time(incident.created_at)),
         ("Last changed", display_time(incident.updated_at)),
@@ -199,7 +211,10 @@ impl FormPage {
 
 pub async fn new_incident(State(state): State<AppState>) -> Response {
     let form = IncidentForm::blank(state.clock.now());
-    render(StatusCode::OK, &FormPage::new(None, form, ValidationErrors::new()))
+    render(
+        StatusCode::OK,
+        &FormPage::new(None, form, ValidationErrors::new()),
+    )
 }
 
 pub async fn edit_incident(
@@ -291,7 +306,12 @@ fn invalid_form(id: Option<IncidentId>, form: IncidentForm, errors: ValidationEr
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Incident, PageError> {
-    let missing = || PageError::not_found(format!("There is no incident {}.", id.chars().take(40).collect::<String>()));
+    let missing = || {
+        PageError::not_found(format!(
+            "There is no incident {}.",
+            id.chars().take(40).collect::<String>()
+        ))
+    };
     let id: IncidentId = id.parse().map_err(|()| missing())?;
     state.store.get_incident(id).await?.ok_or_else(missing)
 }

@@ -6,7 +6,12 @@ use crate::support::{Server, hindsight};
 
 #[test]
 fn every_command_has_help() {
-    for command in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["config", "default", "--help"]] {
+    for command in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["config", "default", "--help"],
+    ] {
         let output = hindsight().args(command).output().unwrap();
         assert!(output.status.success(), "{command:?}");
         let text = String::from_utf8(output.stdout).unwrap();
@@ -14,7 +19,14 @@ fn every_command_has_help() {
     }
     let serve = hindsight().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8(serve.stdout).unwrap();
-    for flag in ["--listen", "--database-url", "--config", "--log-format", "--demo", "HINDSIGHT_DATABASE_URL"] {
+    for flag in [
+        "--listen",
+        "--database-url",
+        "--config",
+        "--log-format",
+        "--demo",
+        "HINDSIGHT_DATABASE_URL",
+    ] {
         assert!(text.contains(flag), "serve --help lacks {flag}");
     }
 }
@@ -32,7 +44,11 @@ fn config_default_prints_a_file_that_serve_accepts() {
         .env("HINDSIGHT_LOG", "warn")
         .output()
         .unwrap();
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     assert!(folder.path().join("hindsight.db").exists());
 }
 
@@ -48,14 +64,23 @@ fn a_bad_configuration_stops_the_start_with_a_message_that_names_it() {
         .unwrap();
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
-    assert!(message.contains("listen = \"nowhere\" is not an ADDRESS:PORT"), "{message}");
+    assert!(
+        message.contains("listen = \"nowhere\" is not an ADDRESS:PORT"),
+        "{message}"
+    );
     let missing = hindsight()
         .args(["serve", "--config", "/nonexistent/hindsight.toml"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read the configuration file"));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read the configuration file")
+    );
     let unreachable = hindsight()
-        .args(["migrate", "--database-url", "postgres://postgres@127.0.0.1:1/none"])
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/none",
+        ])
         .env("HINDSIGHT_LOG", "off")
         .output()
         .unwrap();
@@ -76,7 +101,8 @@ fn an_incident_created_over_http_is_there_after_a_restart(database_url: &str) {
         body
     };
     let server = Server::start(folder.path(), database_url, &[]);
-    let (status, body) = server.request("GET", &format!("/api/v1/incidents/{}", created["id"]), None);
+    let (status, body) =
+        server.request("GET", &format!("/api/v1/incidents/{}", created["id"]), None);
     assert_eq!(status, 200);
     assert_eq!(body, created);
     let (status, ready) = server.request("GET", "/readyz", None);
@@ -94,9 +120,11 @@ async fn on_postgres_an_incident_created_over_http_is_there_after_a_restart() {
         return;
     };
     let url = database.url().to_owned();
-    tokio::task::spawn_blocking(move || an_incident_created_over_http_is_there_after_a_restart(&url))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || {
+        an_incident_created_over_http_is_there_after_a_restart(&url)
+    })
+    .await
+    .unwrap();
     drop(database);
 }
 

@@ -39,7 +39,13 @@ pub struct Server {
 impl Server {
     pub fn start(folder: &Path, database_url: &str, extra: &[&str]) -> Self {
         let mut child = hindsight()
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
             .args(extra)
             .current_dir(folder)
             .env("HINDSIGHT_LOG", "warn")
@@ -67,8 +73,17 @@ impl Server {
 
     pub fn request(&self, method: &str, path: &str, json_body: Option<&Value>) -> (u16, Value) {
         let body = json_body.map(Value::to_string);
-        let (status, text) = http(self.address, method, path, body.as_deref(), "application/json");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        let (status, text) = http(
+            self.address,
+            method,
+            path,
+            body.as_deref(),
+            "application/json",
+        );
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -88,7 +103,9 @@ pub fn http(
     content_type: &str,
 ) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let body = body.unwrap_or("");
     write!(
         stream,
@@ -108,7 +125,12 @@ pub fn http(
         }
         head.push_str(&line);
     }
-    let status = head.split_whitespace().nth(1).expect("a status line").parse().unwrap();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .expect("a status line")
+        .parse()
+        .unwrap();
     let lower = head.to_ascii_lowercase();
     let length = lower
         .lines()
@@ -234,7 +256,10 @@ impl Browser {
     }
 
     pub fn current_url(&self) -> String {
-        self.command("GET", "/url", None).as_str().unwrap().to_owned()
+        self.command("GET", "/url", None)
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub fn find(&self, css: &str) -> Element<'_> {
@@ -305,7 +330,10 @@ impl Element<'_> {
         let old_page = self.browser.find("html");
         self.click();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let path = format!("/session/{}/element/{}/name", self.browser.session, old_page.id);
+        let path = format!(
+            "/session/{}/element/{}/name",
+            self.browser.session, old_page.id
+        );
         while std::time::Instant::now() < deadline {
             let (status, answer) = webdriver(self.browser.address, "GET", &path, None);
             if status == 404 && answer["value"]["error"] == "stale element reference" {
