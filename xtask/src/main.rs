@@ -1,1 +1,24 @@
-fn main() {}
+//! Project chores. `cargo run --release -p xtask -- bench` runs the benchmark harness; see
+//! BENCHMARKS.md for what it measures and the figures on the reference machine.
+
+mod bench;
+mod probe;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&args[1..]),
+        Some("probe") => probe::run(),
+        Some("probe-router") => probe::run_router(),
+        _ => {
+            eprintln!(
+                "usage: cargo run --release -p xtask -- bench [--seconds N] [--connections N] \
+                 [--incidents N] [--database-url URL] [--only TEXT]\n\n\
+                 bench: serve the real application on loopback with a generated data set and \
+                 measure requests/s, p50 and p99 per operation beside a bare handler returning \
+                 a body of the same size, and the idle memory of the hindsight binary."
+            );
+            std::process::exit(2);
+        }
+    }
+}

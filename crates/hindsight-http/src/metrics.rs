@@ -3,14 +3,22 @@
 //! Labelled by the route's pattern (`/api/v1/incidents/{id}`), never by the raw path, so that
 //! the number of series stays bounded whatever clients send.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::response::Response;
+use tower::{Layer, Service};
 
 use crate::AppState;
 
@@ -25,29 +33,74 @@ struct Series {
     sum_seconds: f64,
     /// Count per bucket (not cumulative); the last slot is +Inf.
     buckets: [u64; BUCKETS.len() + 1],
+    /// Requests per status code; a route answers with a handful of codes.
+    statuses: Vec<(u16, u64)>,
 }
 
+/// Counts by route, then by method: looked up by `&str` without allocating.
+type Shard = HashMap<String, Vec<(Method, Series)>>;
+
+/// Request metrics, kept in one shard per thread that records them, so that threads serving
+/// requests at once never wait for each other; `/metrics` adds the shards up.
 #[derive(Default)]
 pub struct Metrics {
-    /// (method, route, status) → requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// (method, route) → latency histogram.
-    latencies: Mutex<BTreeMap<(String, String), Series>>,
+    /// Tells this registry's shards apart from another's on the same thread (tests run many).
+    id: MetricsId,
+    shards: Mutex<Vec<Arc<Mutex<Shard>>>>,
+}
+
+struct MetricsId(u64);
+
+impl Default for MetricsId {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+thread_local! {
+    static SHARDS: RefCell<Vec<(u64, Arc<Mutex<Shard>>)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Metrics {
-    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        *self
-            .requests
-            .lock()
-            .expect("metrics lock")
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
+    /// Runs `work` on this thread's shard, which only `/metrics` ever waits for.
+    fn with_shard(&self, work: impl FnOnce(&mut Shard)) {
+        SHARDS.with(|shards| {
+            let mut shards = shards.borrow_mut();
+            let index = match shards.iter().position(|(id, _)| *id == self.id.0) {
+                Some(index) => index,
+                None => {
+                    let shard = Arc::new(Mutex::new(Shard::new()));
+                    self.shards
+                        .lock()
+                        .expect("metrics lock")
+                        .push(Arc::clone(&shard));
+                    shards.push((self.id.0, shard));
+                    shards.len() - 1
+                }
+            };
+            work(&mut shards[index].1.lock().expect("metrics lock"));
+        });
+    }
+
+    pub fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        self.with_shard(|routes| Self::record_in(routes, method, route, status, elapsed));
+    }
+
+    fn record_in(routes: &mut Shard, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        let methods = match routes.get_mut(route) {
+            Some(methods) => methods,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        let index = match methods.iter().position(|(known, _)| known == method) {
+            Some(index) => index,
+            None => {
+                methods.push((method.clone(), Series::default()));
+                methods.len() - 1
+            }
+        };
+        let series = &mut methods[index].1;
         let seconds = elapsed.as_secs_f64();
-        let mut latencies = self.latencies.lock().expect("metrics lock");
-        let series = latencies
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
         series.count += 1;
         series.sum_seconds += seconds;
         let slot = BUCKETS
@@ -55,25 +108,64 @@ impl Metrics {
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
         series.buckets[slot] += 1;
+        match series.statuses.iter_mut().find(|(known, _)| *known == status) {
+            Some((_, count)) => *count += 1,
+            None => series.statuses.push((status, 1)),
+        }
     }
 
-    /// The exposition text for `/metrics`.
+    /// Every shard added up, keyed and ordered by route then method.
+    fn totals(&self) -> BTreeMap<(String, String), Series> {
+        let mut totals: BTreeMap<(String, String), Series> = BTreeMap::new();
+        for shard in self.shards.lock().expect("metrics lock").iter() {
+            for (route, methods) in shard.lock().expect("metrics lock").iter() {
+                for (method, series) in methods {
+                    let total = totals
+                        .entry((route.clone(), method.as_str().to_owned()))
+                        .or_default();
+                    total.count += series.count;
+                    total.sum_seconds += series.sum_seconds;
+                    for (sum, count) in total.buckets.iter_mut().zip(series.buckets) {
+                        *sum += count;
+                    }
+                    for (status, count) in &series.statuses {
+                        match total.statuses.iter_mut().find(|(known, _)| known == status) {
+                            Some((_, sum)) => *sum += count,
+                            None => total.statuses.push((*status, *count)),
+                        }
+                    }
+                }
+            }
+        }
+        totals
+    }
+
+    /// The exposition text for `/metrics`, in a stable order.
     pub fn render(&self) -> String {
+        let totals = self.totals();
+        let rows: Vec<(&str, &str, &Series)> = totals
+            .iter()
+            .map(|((route, method), series)| (route.as_str(), method.as_str(), series))
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP hindsight_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE hindsight_http_requests_total counter\n");
-        for ((method, route, status), count) in self.requests.lock().expect("metrics lock").iter() {
-            let _ = writeln!(
-                out,
-                "hindsight_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
-                escape(route)
-            );
+        for (route, method, series) in &rows {
+            let mut statuses = series.statuses.clone();
+            statuses.sort_unstable();
+            for (status, count) in statuses {
+                let _ = writeln!(
+                    out,
+                    "hindsight_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                    escape(route)
+                );
+            }
         }
         out.push_str(
             "# HELP hindsight_http_request_duration_seconds Time to answer HTTP requests.\n",
         );
         out.push_str("# TYPE hindsight_http_request_duration_seconds histogram\n");
-        for ((method, route), series) in self.latencies.lock().expect("metrics lock").iter() {
+        for (route, method, series) in &rows {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(series.buckets.iter()) {
@@ -110,27 +202,73 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Counts and times every request, and logs it.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let response = next.run(request).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    state.metrics.record(&method, &route, status, elapsed);
-    tracing::info!(
-        http.method = %method,
-        http.route = %route,
-        http.status = status,
-        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
-    response
+/// Counts, times and logs every request, and adds the security headers to every answer. A plain
+/// tower layer rather than `axum::middleware::from_fn`: it runs on every request, and this way
+/// it costs one boxed future and nothing else.
+#[derive(Clone)]
+pub struct TrackLayer {
+    state: AppState,
+}
+
+impl TrackLayer {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Track<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let answer = self.inner.call(request);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let mut response = answer.await?;
+            crate::add_security_headers(&mut response);
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            state.metrics.record(&method, route, status, elapsed);
+            tracing::info!(
+                http.method = %method,
+                http.route = route,
+                http.status = status,
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+            Ok(response)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -140,8 +278,8 @@ mod tests {
     #[test]
     fn latencies_land_in_cumulative_buckets() {
         let metrics = Metrics::default();
-        metrics.record("GET", "/x", 200, Duration::from_micros(300));
-        metrics.record("GET", "/x", 404, Duration::from_millis(30));
+        metrics.record(&Method::GET, "/x", 200, Duration::from_micros(300));
+        metrics.record(&Method::GET, "/x", 404, Duration::from_millis(30));
         let text = metrics.render();
         assert!(text.contains(
             "hindsight_http_requests_total{method=\"GET\",route=\"/x\",status=\"404\"} 1"

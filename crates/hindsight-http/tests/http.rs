@@ -6,7 +6,8 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use hindsight_domain::FixedClock;
-use hindsight_http::{AppState, Limits, app};
+use hindsight_http::metrics::Metrics;
+use hindsight_http::{AppParts, AppState, Limits, app};
 use hindsight_store::testing::TestDatabase;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -40,11 +41,14 @@ impl Answer {
 
 impl TestApp {
     async fn on(database: TestDatabase) -> Self {
-        let mut state = AppState::new(database.store());
-        state.clock = Arc::new(FixedClock::new("2026-11-21T12:00:00Z".parse().unwrap()));
-        state.limits = Limits {
-            max_body_bytes: 64 * 1024,
-        };
+        let state = AppState::from_parts(AppParts {
+            store: database.store(),
+            clock: Arc::new(FixedClock::new("2026-11-21T12:00:00Z".parse().unwrap())),
+            metrics: Metrics::default(),
+            limits: Limits {
+                max_body_bytes: 64 * 1024,
+            },
+        });
         Self {
             router: app(state),
             database,

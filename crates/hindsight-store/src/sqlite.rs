@@ -4,13 +4,18 @@
 //! groups: whatever writes are waiting when it starts a transaction go into that transaction,
 //! each inside its own savepoint, so one failing write is rolled back alone while the others
 //! share a single fsync. Callers hear back only after the commit is durable.
-//! Reads run on a small pool of read-only connections on tokio's blocking threads; WAL lets them
-//! proceed while the writer writes.
+//! Reads run inline on the calling thread, each thread on a query-only connection of its own:
+//! the reads Hindsight makes (a row by key, a bounded page of rows) take microseconds, less than
+//! handing them to another thread would cost, threads never wait for each other's connection,
+//! and WAL lets reads proceed while the writer writes.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
+use std::path::{Path, PathBuf};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,7 +28,7 @@ use hindsight_domain::{
 use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 use crate::{IncidentChange, Store, StoreError};
@@ -36,7 +41,6 @@ const MIGRATIONS: &[Migration] = &[Migration {
 
 /// Writes committed together at most; bounds the latency a batch adds to its last member.
 const MAX_BATCH: usize = 256;
-const READ_CONNECTIONS: usize = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 type WriteResult = Result<Box<dyn Any + Send>, StoreError>;
@@ -47,10 +51,19 @@ struct WriteJob {
 }
 
 pub struct SqliteStore {
+    /// Tells this store's read connections apart from another's on the same thread.
+    id: u64,
+    path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<WriteJob>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
-    reader_permits: Semaphore,
 }
+
+thread_local! {
+    /// This thread's read connections, one per open store, closed when the store closes.
+    static READERS: RefCell<Vec<(u64, Rc<Connection>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Stores closed since a thread last read; their connections are dropped on its next read.
+static CLOSED_STORES: Mutex<Vec<u64>> = Mutex::new(Vec::new());
 
 fn configure(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
@@ -78,25 +91,16 @@ impl SqliteStore {
             ))
         })?;
         configure(&writer_connection)?;
-        let mut readers = Vec::with_capacity(READ_CONNECTIONS);
-        for _ in 0..READ_CONNECTIONS {
-            let reader = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            configure(&reader)?;
-            reader.execute_batch("pragma query_only = on")?;
-            readers.push(reader);
-        }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let (sender, receiver) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run_writer(writer_connection, receiver))
             .map_err(StoreError::backend)?;
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            path: path.to_owned(),
             writer: Mutex::new(Some(sender)),
-            readers: Arc::new(Mutex::new(readers)),
-            reader_permits: Semaphore::new(READ_CONNECTIONS),
         })
     }
 
@@ -127,34 +131,43 @@ impl SqliteStore {
             .expect("a write answers with the type its work returned"))
     }
 
-    /// Runs `work` on a read-only connection, off the async threads.
+    /// Runs `work` on this thread's query-only connection (see the module's comment).
     async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self
-            .reader_permits
-            .acquire()
-            .await
-            .map_err(StoreError::backend)?;
-        let readers = Arc::clone(&self.readers);
-        tokio::task::spawn_blocking(move || {
-            let connection = readers
-                .lock()
-                .expect("reader pool lock")
-                .pop()
-                .expect("a permit guarantees a free connection");
-            let result = work(&connection);
-            readers.lock().expect("reader pool lock").push(connection);
-            result
-        })
-        .await
-        .map_err(StoreError::backend)?
+        let connection = READERS.with(|readers| {
+            let mut readers = readers.borrow_mut();
+            if let Some((_, connection)) = readers.iter().find(|(id, _)| *id == self.id) {
+                return Ok(Rc::clone(connection));
+            }
+            let closed = CLOSED_STORES.lock().expect("closed stores lock");
+            readers.retain(|(id, _)| !closed.contains(id));
+            drop(closed);
+            let connection = Rc::new(open_reader(&self.path)?);
+            readers.push((self.id, Rc::clone(&connection)));
+            Ok::<_, StoreError>(connection)
+        })?;
+        work(&connection)
     }
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let reader = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&reader)?;
+    reader.execute_batch("pragma query_only = on")?;
+    Ok(reader)
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
+        if let Ok(mut closed) = CLOSED_STORES.lock() {
+            closed.push(self.id);
+        }
+        READERS.with(|readers| readers.borrow_mut().retain(|(id, _)| *id != self.id));
         // Closing the channel lets the writer finish what it holds and stop.
         self.writer.lock().map(|mut writer| writer.take()).ok();
     }
@@ -352,15 +365,19 @@ fn content_values(content: &IncidentContent) -> Vec<Value> {
     ]
 }
 
-fn replace_services(
+fn delete_services(connection: &Connection, id: IncidentId) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("delete from incident_service where incident_id = ?1")?
+        .execute([id.get()])?;
+    Ok(())
+}
+
+fn insert_services(
     connection: &Connection,
     id: IncidentId,
     services: &[String],
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    connection
-        .prepare_cached("delete from incident_service where incident_id = ?1")?
-        .execute([id.get()])?;
     let mut insert = connection.prepare_cached(
         "insert into incident_service (incident_id, service, created_at, updated_at) \
          values (?1, ?2, ?3, ?3)",
@@ -456,7 +473,7 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params_from_iter(values), |row| row.get(0))?;
             let id = IncidentId::new(id).expect("sqlite row ids are positive");
-            replace_services(connection, id, &content.services, now)?;
+            insert_services(connection, id, &content.services, now)?;
             Ok(Incident {
                 id,
                 content,
@@ -496,7 +513,8 @@ impl Store for SqliteStore {
                 )?
                 .execute(params_from_iter(values))?;
             if content.services != current.content.services {
-                replace_services(connection, id, &content.services, now)?;
+                delete_services(connection, id)?;
+                insert_services(connection, id, &content.services, now)?;
             }
             Ok(Incident {
                 id,

@@ -4,7 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::Context;
-use hindsight_http::{AppState, Limits};
+use hindsight_http::metrics::Metrics;
+use hindsight_http::{AppParts, AppState, Limits, SystemClock};
 use hindsight_store::{Store, redact_url};
 use tracing_subscriber::EnvFilter;
 
@@ -61,10 +62,14 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
     }
     let backend = store.backend();
-    let mut state = AppState::new(store);
-    state.limits = Limits {
-        max_body_bytes: settings.max_body_bytes,
-    };
+    let state = AppState::from_parts(AppParts {
+        store,
+        clock: Arc::new(SystemClock),
+        metrics: Metrics::default(),
+        limits: Limits {
+            max_body_bytes: settings.max_body_bytes,
+        },
+    });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

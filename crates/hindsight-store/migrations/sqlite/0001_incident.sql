@@ -35,3 +35,5 @@ create table incident_service (
     updated_at integer not null,
     primary key (service, incident_id)
 ) strict, without rowid;
+
+create index incident_service_incident on incident_service (incident_id);

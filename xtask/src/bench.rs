@@ -1,0 +1,393 @@
+//! The benchmark harness.
+//!
+//! One process serves the real application (real store, durability on) and, beside it, bare
+//! handlers that answer each operation with a fixed body of the same size: the ceiling of this
+//! HTTP stack on this machine. A load generator in the same process (its own runtime, keep-alive
+//! connections over loopback) drives each in turn for the same time, and the report gives each
+//! operation's throughput as a ratio of its ceiling's. Absolute numbers vary between machines;
+//! the ratios are what to compare.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hindsight_domain::{IncidentDraft, IncidentFilter};
+use hindsight_http::{AppState, app};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    incidents: usize,
+    database_url: Option<String>,
+    /// Run only the operations whose name contains this.
+    only: Option<String>,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        seconds: 5,
+        connections: 32,
+        incidents: 10_000,
+        database_url: None,
+        only: None,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--seconds" => options.seconds = value.parse()?,
+            "--connections" => options.connections = value.parse()?,
+            "--incidents" => options.incidents = value.parse()?,
+            "--database-url" => options.database_url = Some(value.clone()),
+            "--only" => options.only = Some(value.clone()),
+            other => bail!("unknown option {other}"),
+        }
+    }
+    Ok(options)
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = parse(args)?;
+    let idle_rss = measure_idle_rss()?;
+
+    let folder = tempfile::tempdir()?;
+    let database_url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| folder.path().join("bench.db").display().to_string());
+    // The server gets the machine's cores, as `hindsight serve` does.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (address, ids, bodies) = server_runtime.block_on(start_server(&database_url, options.incidents))?;
+
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let duration = Duration::from_secs(options.seconds);
+    let create_body = Bytes::from(
+        serde_json::json!({
+            "title": "Benchmark incident",
+            "severity": "SEV3",
+            "services": ["bench"],
+            "started_at": "2026-11-20T10:00:00Z",
+        })
+        .to_string(),
+    );
+    let ids = Arc::new(ids);
+    let operations: Vec<(&str, Operation, Operation)> = vec![
+        (
+            "GET /api/v1/incidents/{id}",
+            Operation::get_by_id("/api/v1/incidents/", Arc::clone(&ids)),
+            Operation::get_by_id("/bare/incident/", Arc::clone(&ids)),
+        ),
+        (
+            "GET /api/v1/incidents",
+            Operation::get("/api/v1/incidents"),
+            Operation::get("/bare/incidents"),
+        ),
+        (
+            "POST /api/v1/incidents",
+            Operation::post("/api/v1/incidents", create_body.clone()),
+            Operation::post("/bare/incidents", create_body),
+        ),
+    ];
+    println!(
+        "hindsight benchmark: {} connections, {} s per run, {} incidents in {}",
+        options.connections,
+        options.seconds,
+        options.incidents,
+        if options.database_url.is_some() { "the given database" } else { "SQLite (WAL, synchronous=FULL)" }
+    );
+    println!(
+        "body sizes: incident {} B, list page {} B, created {} B\n",
+        bodies.0, bodies.1, bodies.2
+    );
+    println!(
+        "| operation | requests/s | p50 | p99 | ceiling requests/s | ceiling p50 | ceiling p99 | ratio |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let selected = operations
+        .into_iter()
+        .filter(|(name, _, _)| options.only.as_ref().is_none_or(|only| name.contains(only.as_str())));
+    for (name, real, bare) in selected {
+        // Warm both up, then alternate short rounds of the ceiling and the real thing, so that
+        // whatever else the machine does in the meantime weighs on both alike.
+        client_runtime.block_on(load(address, &bare, options.connections, Duration::from_millis(500)))?;
+        client_runtime.block_on(load(address, &real, options.connections, Duration::from_millis(500)))?;
+        let round = duration / ROUNDS;
+        let mut ceiling = Measured::default();
+        let mut measured = Measured::default();
+        for _ in 0..ROUNDS {
+            ceiling.add(client_runtime.block_on(load(address, &bare, options.connections, round))?);
+            measured.add(client_runtime.block_on(load(address, &real, options.connections, round))?);
+        }
+        let (ceiling, measured) = (ceiling.summary(), measured.summary());
+        println!(
+            "| {name} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} |",
+            measured.per_second,
+            show(measured.p50),
+            show(measured.p99),
+            ceiling.per_second,
+            show(ceiling.p50),
+            show(ceiling.p99),
+            measured.per_second / ceiling.per_second
+        );
+    }
+    println!("\nidle RSS of `hindsight serve` (release, SQLite, empty database): {:.1} MB", idle_rss as f64 / 1024.0);
+    Ok(())
+}
+
+fn show(latency: Duration) -> String {
+    format!("{:.2} ms", latency.as_secs_f64() * 1000.0)
+}
+
+/// Starts the real application and the bare handlers on one loopback port; fills the database.
+async fn start_server(
+    database_url: &str,
+    incidents: usize,
+) -> anyhow::Result<(std::net::SocketAddr, Vec<i64>, (usize, usize, usize))> {
+    let store = hindsight_store::open(database_url).await?;
+    store.migrate().await?;
+    let now = jiff::Timestamp::now();
+    let mut ids = Vec::with_capacity(incidents);
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..incidents {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let severity = ["SEV1", "SEV2", "SEV3", "SEV4"][n % 4];
+            let draft = IncidentDraft {
+                title: Some(format!("Generated incident {n}: checkout latency above SLO")),
+                summary: Some("Requests to the checkout service slowed down after a deploy; a rollback restored latency.".into()),
+                severity: Some(severity.into()),
+                status: Some(["open", "mitigated", "resolved", "closed"][n % 4].into()),
+                services: vec!["checkout".into(), format!("service-{}", n % 20)],
+                started_at: Some(now.checked_sub(jiff::SignedDuration::from_mins(n as i64)).unwrap().to_string()),
+                owner: Some("on-call".into()),
+                tags: vec!["generated".into()],
+                ..IncidentDraft::default()
+            };
+            let incident = draft.validate(now).expect("generated incidents are valid");
+            store.create_incident(incident, now).await.map(|incident| incident.id.get())
+        });
+        // Keep a bounded number in flight.
+        if tasks.len() >= 512 {
+            ids.push(tasks.join_next().await.unwrap()??);
+        }
+    }
+    while let Some(id) = tasks.join_next().await {
+        ids.push(id??);
+    }
+
+    // Bodies of the same size as the real answers, for the bare handlers.
+    let sample = store.get_incident(ids[0].to_string().parse().unwrap()).await?.unwrap();
+    let incident_body = Bytes::from(serde_json::to_vec(&sample)?);
+    let page = store.list_incidents(&IncidentFilter::default()).await?;
+    let list_body = Bytes::from(serde_json::to_vec(&serde_json::json!({
+        "items": page.items,
+        "next_cursor": page.next_cursor.map(|cursor| cursor.encode()),
+    }))?);
+    let created_body = incident_body.clone();
+    let sizes = (incident_body.len(), list_body.len(), created_body.len());
+
+    let fixed = |body: Bytes, status: StatusCode| {
+        move || {
+            let body = body.clone();
+            async move { (status, [(header::CONTENT_TYPE, "application/json")], body).into_response() }
+        }
+    };
+    let bare = Router::new()
+        .route("/bare/incident/{id}", get(fixed(incident_body, StatusCode::OK)))
+        .route(
+            "/bare/incidents",
+            get(fixed(list_body, StatusCode::OK)).post({
+                let body = created_body.clone();
+                move |request_body: Bytes| {
+                    let body = body.clone();
+                    async move {
+                        let _ = request_body;
+                        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+                    }
+                }
+            }),
+        );
+    let router = bare.merge(app(AppState::new(store)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok((address, ids, sizes))
+}
+
+#[derive(Clone)]
+enum Operation {
+    GetById { prefix: &'static str, ids: Arc<Vec<i64>> },
+    Get { path: &'static str },
+    Post { path: &'static str, body: Bytes },
+}
+
+impl Operation {
+    fn get_by_id(prefix: &'static str, ids: Arc<Vec<i64>>) -> Self {
+        Self::GetById { prefix, ids }
+    }
+
+    fn get(path: &'static str) -> Self {
+        Self::Get { path }
+    }
+
+    fn post(path: &'static str, body: Bytes) -> Self {
+        Self::Post { path, body }
+    }
+
+    fn request(&self, address: std::net::SocketAddr, random: u64) -> Request<Full<Bytes>> {
+        let builder = Request::builder().header(header::HOST, address.to_string());
+        match self {
+            Self::GetById { prefix, ids } => {
+                let id = ids[(random % ids.len() as u64) as usize];
+                builder.uri(format!("{prefix}{id}")).body(Full::default())
+            }
+            Self::Get { path } => builder.uri(*path).body(Full::default()),
+            Self::Post { path, body } => builder
+                .method("POST")
+                .uri(*path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::new(body.clone())),
+        }
+        .expect("a valid request")
+    }
+
+    fn expected(&self) -> StatusCode {
+        match self {
+            Self::Post { .. } => StatusCode::CREATED,
+            _ => StatusCode::OK,
+        }
+    }
+}
+
+/// Rounds of alternating measurement per operation.
+const ROUNDS: u32 = 4;
+
+/// Latencies of every request in one or more runs, and the time the runs took.
+#[derive(Default)]
+struct Measured {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+struct Summary {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Measured {
+    fn add(&mut self, other: Measured) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+    }
+
+    fn summary(mut self) -> Summary {
+        self.latencies.sort_unstable();
+        let latencies = &self.latencies;
+        let at = |quantile: f64| {
+            latencies[((latencies.len() as f64 * quantile) as usize).min(latencies.len() - 1)]
+        };
+        Summary {
+            per_second: latencies.len() as f64 / self.elapsed.as_secs_f64(),
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// Keeps `connections` keep-alive connections busy for `duration`; every answer is checked.
+async fn load(
+    address: std::net::SocketAddr,
+    operation: &Operation,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for connection in 0..connections {
+        let operation = operation.clone();
+        tasks.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(driver);
+            let mut latencies = Vec::with_capacity(64 * 1024);
+            let mut random = 0x9e37_79b9_7f4a_7c15_u64 ^ (connection as u64 + 1);
+            while Instant::now() < deadline {
+                random ^= random << 13;
+                random ^= random >> 7;
+                random ^= random << 17;
+                let request = operation.request(address, random);
+                let sent = Instant::now();
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let status = response.status();
+                response.into_body().collect().await?;
+                latencies.push(sent.elapsed());
+                if status != operation.expected() {
+                    bail!("unexpected status {status}");
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        latencies.extend(result??);
+    }
+    Ok(Measured {
+        latencies,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Starts the release binary on an empty SQLite database and reads its resident memory once
+/// it has started and settled.
+fn measure_idle_rss() -> anyhow::Result<u64> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--release", "-p", "hindsight"])
+        .status()?;
+    if !status.success() {
+        bail!("cannot build the hindsight binary");
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let binary = root.join("target/release/hindsight");
+    let folder = tempfile::tempdir()?;
+    let mut child = std::process::Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(folder.path())
+        .env("HINDSIGHT_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    if !line.starts_with("Hindsight is serving at ") {
+        bail!("unexpected start line: {line}");
+    }
+    // Idle means started and left alone for a moment.
+    std::thread::sleep(Duration::from_secs(2));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
+    let _ = child.kill();
+    let _ = child.wait();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc")
+}
