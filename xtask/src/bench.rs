@@ -41,7 +41,9 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--seconds" => options.seconds = value.parse()?,
             "--connections" => options.connections = value.parse()?,
@@ -67,7 +69,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (address, ids, bodies) = server_runtime.block_on(start_server(&database_url, options.incidents))?;
+    let (address, ids, bodies) =
+        server_runtime.block_on(start_server(&database_url, options.incidents))?;
 
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,7 +109,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         options.connections,
         options.seconds,
         options.incidents,
-        if options.database_url.is_some() { "the given database" } else { "SQLite (WAL, synchronous=FULL)" }
+        if options.database_url.is_some() {
+            "the given database"
+        } else {
+            "SQLite (WAL, synchronous=FULL)"
+        }
     );
     println!(
         "body sizes: incident {} B, list page {} B, created {} B\n",
@@ -116,20 +123,43 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "| operation | requests/s | p50 | p99 | ceiling requests/s | ceiling p50 | ceiling p99 | ratio |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    let selected = operations
-        .into_iter()
-        .filter(|(name, _, _)| options.only.as_ref().is_none_or(|only| name.contains(only.as_str())));
+    let selected = operations.into_iter().filter(|(name, _, _)| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| name.contains(only.as_str()))
+    });
     for (name, real, bare) in selected {
         // Warm both up, then alternate short rounds of the ceiling and the real thing, so that
         // whatever else the machine does in the meantime weighs on both alike.
-        client_runtime.block_on(load(address, &bare, options.connections, Duration::from_millis(500)))?;
-        client_runtime.block_on(load(address, &real, options.connections, Duration::from_millis(500)))?;
+        client_runtime.block_on(load(
+            address,
+            &bare,
+            options.connections,
+            Duration::from_millis(500),
+        ))?;
+        client_runtime.block_on(load(
+            address,
+            &real,
+            options.connections,
+            Duration::from_millis(500),
+        ))?;
         let round = duration / ROUNDS;
         let mut ceiling = Measured::default();
         let mut measured = Measured::default();
         for _ in 0..ROUNDS {
-            ceiling.add(client_runtime.block_on(load(address, &bare, options.connections, round))?);
-            measured.add(client_runtime.block_on(load(address, &real, options.connections, round))?);
+            ceiling.add(client_runtime.block_on(load(
+                address,
+                &bare,
+                options.connections,
+                round,
+            ))?);
+            measured.add(client_runtime.block_on(load(
+                address,
+                &real,
+                options.connections,
+                round,
+            ))?);
         }
         let (ceiling, measured) = (ceiling.summary(), measured.summary());
         println!(
@@ -143,7 +173,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             measured.per_second / ceiling.per_second
         );
     }
-    println!("\nidle RSS of `hindsight serve` (release, SQLite, empty database): {:.1} MB", idle_rss as f64 / 1024.0);
+    println!(
+        "\nidle RSS of `hindsight serve` (release, SQLite, empty database): {:.1} MB",
+        idle_rss as f64 / 1024.0
+    );
     Ok(())
 }
 
@@ -189,7 +222,10 @@ async fn start_server(
     }
 
     // Bodies of the same size as the real answers, for the bare handlers.
-    let sample = store.get_incident(ids[0].to_string().parse().unwrap()).await?.unwrap();
+    let sample = store
+        .get_incident(ids[0].to_string().parse().unwrap())
+        .await?
+        .unwrap();
     let incident_body = Bytes::from(serde_json::to_vec(&sample)?);
     let page = store.list_incidents(&IncidentFilter::default()).await?;
     let list_body = Bytes::from(serde_json::to_vec(&serde_json::json!({
@@ -206,7 +242,10 @@ async fn start_server(
         }
     };
     let bare = Router::new()
-        .route("/bare/incident/{id}", get(fixed(incident_body, StatusCode::OK)))
+        .route(
+            "/bare/incident/{id}",
+            get(fixed(incident_body, StatusCode::OK)),
+        )
         .route(
             "/bare/incidents",
             get(fixed(list_body, StatusCode::OK)).post({
@@ -215,7 +254,12 @@ async fn start_server(
                     let body = body.clone();
                     async move {
                         let _ = request_body;
-                        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+                        (
+                            StatusCode::CREATED,
+                            [(header::CONTENT_TYPE, "application/json")],
+                            body,
+                        )
+                            .into_response()
                     }
                 }
             }),
@@ -229,9 +273,17 @@ async fn start_server(
 
 #[derive(Clone)]
 enum Operation {
-    GetById { prefix: &'static str, ids: Arc<Vec<i64>> },
-    Get { path: &'static str },
-    Post { path: &'static str, body: Bytes },
+    GetById {
+        prefix: &'static str,
+        ids: Arc<Vec<i64>>,
+    },
+    Get {
+        path: &'static str,
+    },
+    Post {
+        path: &'static str,
+        body: Bytes,
+    },
 }
 
 impl Operation {
@@ -323,7 +375,8 @@ async fn load(
         tasks.spawn(async move {
             let stream = tokio::net::TcpStream::connect(address).await?;
             stream.set_nodelay(true)?;
-            let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, driver) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(driver);
             let mut latencies = Vec::with_capacity(64 * 1024);
             let mut random = 0x9e37_79b9_7f4a_7c15_u64 ^ (connection as u64 + 1);
@@ -365,7 +418,9 @@ fn measure_idle_rss() -> anyhow::Result<u64> {
     if !status.success() {
         bail!("cannot build the hindsight binary");
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let binary = root.join("target/release/hindsight");
     let folder = tempfile::tempdir()?;
     let mut child = std::process::Command::new(binary)

@@ -2,14 +2,11 @@
 //! BENCHMARKS.md for what it measures and the figures on the reference machine.
 
 mod bench;
-mod probe;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
-        Some("probe") => probe::run(),
-        Some("probe-router") => probe::run_router(),
         _ => {
             eprintln!(
                 "usage: cargo run --release -p xtask -- bench [--seconds N] [--connections N] \

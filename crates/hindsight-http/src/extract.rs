@@ -86,3 +86,22 @@ fn strip_position(message: &str) -> String {
         None => message.to_owned(),
     }
 }
+
+/// Answers with `value` as JSON. Unlike `axum::Json`, the buffer starts at a size that holds a
+/// typical answer (an incident is well under 1 KiB), so that serializing rarely reallocates.
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        let mut body = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => (
+                [(
+                    CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(error) => ApiError::internal(&error).into_response(),
+        }
+    }
+}

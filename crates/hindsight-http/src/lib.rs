@@ -90,9 +90,34 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(ops::router())
         .merge(openapi::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(metrics::TrackLayer::new(state.clone()))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
+}
+
+/// Unknown paths: the JSON error under `/api/`, a page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        error::ApiError::not_found(format!("there is no API route {}", uri.path())).into_response()
+    } else {
+        pages::PageError::not_found("There is no page at this address.").into_response()
+    }
+}
+
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
+    .into_response()
 }
 
 /// Headers that keep answers from being framed, sniffed or running injected script. Pages get

@@ -108,7 +108,11 @@ impl Metrics {
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
         series.buckets[slot] += 1;
-        match series.statuses.iter_mut().find(|(known, _)| *known == status) {
+        match series
+            .statuses
+            .iter_mut()
+            .find(|(known, _)| *known == status)
+        {
             Some((_, count)) => *count += 1,
             None => series.statuses.push((status, 1)),
         }

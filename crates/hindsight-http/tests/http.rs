@@ -441,6 +441,22 @@ async fn the_openapi_document_describes_every_api_route() {
 }
 
 #[tokio::test]
+async fn unknown_api_routes_and_methods_answer_with_the_error_shape() {
+    let app = TestApp::sqlite().await;
+    let missing = app.get("/api/v1/nothing").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_code(), "not_found");
+    let wrong = app
+        .send_body(Method::DELETE, "/api/v1/incidents", None, "")
+        .await;
+    assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.error_code(), "method_not_allowed");
+    let page = app.get("/nowhere").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.text().contains("There is no page at this address."));
+}
+
+#[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let app = TestApp::sqlite().await;
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
@@ -459,7 +475,7 @@ async fn health_readiness_and_metrics_answer() {
 }
 
 #[tokio::test]
-async fn pages_carry_security_headers() {
+async fn pages_and_api_answers_carry_security_headers() {
     let app = TestApp::sqlite().await;
     let page = app.get("/incidents").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -468,6 +484,16 @@ async fn pages_carry_security_headers() {
         .unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
     assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers[header::X_FRAME_OPTIONS], "DENY");
+    let api = app.get("/api/v1/incidents").await;
+    assert_eq!(api.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(
+        api.headers[header::CONTENT_SECURITY_POLICY],
+        "frame-ancestors 'none'"
+    );
+    let missing = app.get("/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }
 
 #[tokio::test]

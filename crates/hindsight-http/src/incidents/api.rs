@@ -1,6 +1,5 @@
 //! `/api/v1/incidents`: create, read, change and list incidents as JSON.
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -58,7 +57,7 @@ pub async fn create_incident(
             header::LOCATION,
             format!("/api/v1/incidents/{}", incident.id),
         )],
-        Json(incident),
+        ApiJson(incident),
     ))
 }
 
@@ -72,14 +71,14 @@ pub async fn create_incident(
 pub async fn get_incident(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Incident>, ApiError> {
+) -> Result<ApiJson<Incident>, ApiError> {
     let id = parse_id(&id)?;
     let incident = state
         .store
         .get_incident(id)
         .await?
         .ok_or_else(|| no_such_incident(id))?;
-    Ok(Json(incident))
+    Ok(ApiJson(incident))
 }
 
 /// Change some fields of an incident (JSON Merge Patch: absent stays, `null` clears).
@@ -98,7 +97,7 @@ pub async fn update_incident(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<IncidentPatch>,
-) -> Result<Json<Incident>, ApiError> {
+) -> Result<ApiJson<Incident>, ApiError> {
     let id = parse_id(&id)?;
     if patch.is_empty() {
         return get_incident(State(state), Path(id.to_string())).await;
@@ -117,7 +116,7 @@ pub async fn update_incident(
             other => other.into(),
         })?;
     tracing::info!(incident.id = %incident.id, "incident updated");
-    Ok(Json(incident))
+    Ok(ApiJson(incident))
 }
 
 /// List incidents, newest start first, filtered and a page at a time.
@@ -130,7 +129,7 @@ pub async fn update_incident(
 pub async fn list_incidents(
     State(state): State<AppState>,
     query: Result<Query<IncidentQuery>, QueryRejection>,
-) -> Result<Json<IncidentList>, ApiError> {
+) -> Result<ApiJson<IncidentList>, ApiError> {
     let Query(query) = query.map_err(|rejection| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -140,7 +139,7 @@ pub async fn list_incidents(
     })?;
     let filter = query.parse().map_err(ApiError::invalid)?;
     let page = state.store.list_incidents(&filter).await?;
-    Ok(Json(IncidentList {
+    Ok(ApiJson(IncidentList {
         items: page.items,
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     }))
