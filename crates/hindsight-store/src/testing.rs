@@ -53,6 +53,14 @@ impl TestDatabase {
     /// A migrated PostgreSQL database of its own, or `None` (after saying so) when no server
     /// answers and the environment does not require one.
     pub async fn postgres() -> Option<Self> {
+        let mut database = Self::empty_postgres().await?;
+        database.reopen().await;
+        Some(database)
+    }
+
+    /// Like [`TestDatabase::postgres`], but with no schema and no store open: for tests of
+    /// migration itself. [`TestDatabase::store`] panics until [`TestDatabase::reopen`].
+    pub async fn empty_postgres() -> Option<Self> {
         let server = postgres_server();
         let admin = match connect_admin(&server).await {
             Ok(admin) => admin,
@@ -77,13 +85,11 @@ impl TestDatabase {
             .batch_execute(&format!("create database {name}"))
             .await
             .expect("create test database");
-        let mut database = Self {
+        Some(Self {
             store: None,
             url: format!("{server}/{name}"),
             place: Place::Postgres { name },
-        };
-        database.reopen().await;
-        Some(database)
+        })
     }
 
     /// Both backends, PostgreSQL only where it answers.

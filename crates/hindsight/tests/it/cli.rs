@@ -142,3 +142,63 @@ fn demo_data_fills_an_empty_database_once() {
     let second = Server::start(folder.path(), "hindsight.db", &["--demo"]);
     assert_eq!(count(&second), loaded);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = hindsight()
+        .args(["migrate", "--log-format", "json"])
+        .current_dir(folder.path())
+        .env("HINDSIGHT_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let logs = String::from_utf8(output.stderr).unwrap();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("migration applied"))
+        .unwrap_or_else(|| panic!("no migration log in {logs:?}"));
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["level"], "INFO");
+    assert_eq!(entry["migration.name"], "incident");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_instances_share_one_postgres_database() {
+    let Some(database) = hindsight_store::testing::TestDatabase::empty_postgres().await else {
+        return;
+    };
+    // The database is empty: the three migrations below race to create the schema.
+    let url = database.url().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let folder = tempfile::tempdir().unwrap();
+        let migrations: Vec<_> = (0..3)
+            .map(|_| {
+                hindsight()
+                    .args(["migrate", "--database-url", &url])
+                    .env("HINDSIGHT_LOG", "warn")
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut migration in migrations {
+            assert!(migration.wait().unwrap().success());
+        }
+        let first = Server::start(folder.path(), &url, &[]);
+        let second = Server::start(folder.path(), &url, &[]);
+        let (status, created) = first.request(
+            "POST",
+            "/api/v1/incidents",
+            Some(&json!({"title": "Seen by both", "severity": "SEV2", "started_at": "2026-11-20T10:00:00Z"})),
+        );
+        assert_eq!(status, 201);
+        let uri = format!("/api/v1/incidents/{}", created["id"]);
+        let (status, patched) = second.request("PATCH", &uri, Some(&json!({"status": "resolved"})));
+        assert_eq!(status, 200);
+        let (_, read) = first.request("GET", &uri, None);
+        assert_eq!(read, patched);
+    })
+    .await
+    .unwrap();
+    drop(database);
+}
