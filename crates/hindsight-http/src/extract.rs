@@ -58,8 +58,24 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
-/// Parses JSON: syntax errors are 400 `malformed_json`, shape errors 422 naming the field.
+/// Parses a JSON object: syntax errors are 400 `malformed_json`, shape errors 422 naming the
+/// field. Every body the API takes is an object; serde would also take a struct's fields from an
+/// array, by position, which no client means.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(error) => Err(ApiError::malformed_json(format!(
+                "the body is not valid JSON: {error}"
+            ))),
+            Ok(_) => Err(ApiError::invalid(
+                hindsight_domain::ValidationErrors::single(
+                    "body",
+                    "the body must be a JSON object",
+                ),
+            )),
+        };
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -169,6 +169,29 @@ async fn malformed_json_is_400_and_stores_nothing(app: TestApp) {
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.error_code(), "malformed_json");
+    for body in ["", "   ", "nul", "[1,"] {
+        let answer = app
+            .send_body(
+                Method::POST,
+                "/api/v1/incidents",
+                Some("application/json"),
+                body,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body:?}");
+    }
+    for body in [r#"["Title", "", "SEV1"]"#, "42", r#""text""#, "null"] {
+        let answer = app
+            .send_body(
+                Method::POST,
+                "/api/v1/incidents",
+                Some("application/json"),
+                body,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
+        assert!(answer.text().contains("the body must be a JSON object"));
+    }
     assert_eq!(app.count().await, 0);
 }
 
