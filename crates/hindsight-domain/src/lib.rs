@@ -5,6 +5,9 @@
 //! no network, no database, no async, no reading of the system clock. Whatever depends on the
 //! current time takes it as an argument, so the rules are tested with fixed instants.
 
+#[macro_use]
+mod text_enum;
+pub mod access;
 pub mod clock;
 pub mod incident;
 pub mod validation;
