@@ -30,7 +30,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorContent {
     /// Stable, snake_case: `malformed_json`, `invalid_fields`, `not_found`,
-    /// `payload_too_large`, `unsupported_media_type`, `internal`, `unavailable`.
+    /// `payload_too_large`, `unsupported_media_type`, `conflict`, `unauthenticated`,
+    /// `forbidden`, `too_many_requests`, `internal`, `unavailable`.
     #[schema(example = "invalid_fields")]
     pub code: &'static str,
     pub message: String,
@@ -99,6 +100,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Invalid(errors) => Self::invalid(errors),
+            StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             StoreError::Schema(_) | StoreError::Backend(_) => Self::internal(&error),
         }
     }

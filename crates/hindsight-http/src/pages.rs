@@ -77,6 +77,11 @@ impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::not_found("There is nothing here."),
+            StoreError::Conflict(message) => Self {
+                status: StatusCode::CONFLICT,
+                title: "Already there",
+                message,
+            },
             other => Self::internal(&other),
         }
     }

@@ -11,6 +11,9 @@ pub enum StoreError {
     /// The change was refused by the domain's rules; nothing was written.
     #[error("invalid: {0}")]
     Invalid(#[from] ValidationErrors),
+    /// The write would duplicate something that must be unique (an email, say).
+    #[error("{0}")]
+    Conflict(String),
     /// The database's schema is newer than this binary, or otherwise not one it can use.
     #[error("{0}")]
     Schema(String),
@@ -40,8 +43,18 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl From<tokio_postgres::Error> for StoreError {
+    /// tokio-postgres shows a server error as "db error"; the server's own words are what an
+    /// operator needs in the log.
     fn from(error: tokio_postgres::Error) -> Self {
-        Self::backend(error)
+        match error.as_db_error() {
+            Some(db) => Self::backend_message(format!(
+                "PostgreSQL {}: {} ({})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            )),
+            None => Self::backend(error),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
 use hindsight_domain::{
     Incident, IncidentFilter, IncidentId, IncidentPage, ValidIncident, ValidationErrors,
 };
@@ -29,6 +30,31 @@ pub use migration::{Migration, MigrationReport};
 /// so that two concurrent edits cannot overwrite each other.
 pub type IncidentChange =
     Box<dyn FnOnce(&Incident) -> Result<ValidIncident, ValidationErrors> + Send + 'static>;
+
+/// A user to store: validated, password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+/// A token to store: the hash of its secret, never the secret.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub user_id: UserId,
+    pub name: String,
+    pub scope: TokenScope,
+    pub token_hash: String,
+}
 
 /// Everything Hindsight keeps, whatever it is kept in.
 #[async_trait]
@@ -63,6 +89,60 @@ pub trait Store: Send + Sync + 'static {
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError>;
 
     async fn count_incidents(&self) -> Result<u64, StoreError>;
+
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// [`StoreError::Conflict`] when the email is taken.
+    async fn create_user(&self, user: NewUser, now: Timestamp) -> Result<User, StoreError>;
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The user with this (normalized) email, and their password hash.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError>;
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Changes a user. Disabling one ends all their sessions and revokes all their tokens in
+    /// the same transaction.
+    async fn update_user(
+        &self,
+        id: UserId,
+        change: UserChange,
+        now: Timestamp,
+    ) -> Result<User, StoreError>;
+
+    async fn create_session(&self, session: Session) -> Result<(), StoreError>;
+
+    /// The session with this hash and its user, whatever their state; the caller decides.
+    async fn find_session(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError>;
+
+    async fn touch_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    async fn create_api_token(
+        &self,
+        token: NewApiToken,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The unrevoked token with this hash and its user.
+    async fn find_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>, StoreError>;
+
+    async fn touch_api_token(&self, id: ApiTokenId, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Tokens of one user, or of everyone; newest first.
+    async fn list_api_tokens(&self, user_id: Option<UserId>) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a token (already revoked ones stay as they were); `NotFound` if there is none.
+    async fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://…` or `postgresql://…` for PostgreSQL;

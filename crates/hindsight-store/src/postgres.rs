@@ -20,13 +20,21 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
-use crate::{IncidentChange, Store, StoreError};
+use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
+use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incident",
-    sql: include_str!("../migrations/postgres/0001_incident.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incident",
+        sql: include_str!("../migrations/postgres/0001_incident.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "account",
+        sql: include_str!("../migrations/postgres/0002_account.sql"),
+    },
+];
 
 /// Any fixed number, shared by every Hindsight instance, so that migrations run one at a time.
 const MIGRATION_LOCK: i64 = 0x6869_6e64_7369_6768;
@@ -213,6 +221,68 @@ async fn select_incident(
         .transpose()
 }
 
+const USER_COLUMNS: &str = "user_account.user_id, email, display_name, role, disabled, \
+     user_account.created_at as user_created_at, user_account.updated_at as user_updated_at";
+
+fn user_from_row(row: &Row) -> Result<User, StoreError> {
+    let id: i64 = row.try_get("user_id")?;
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: UserId::new(id).ok_or_else(|| unexpected("user_id", &id.to_string()))?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(&role).ok_or_else(|| unexpected("role", &role))?,
+        disabled: row.try_get("disabled")?,
+        created_at: row.try_get("user_created_at")?,
+        updated_at: row.try_get("user_updated_at")?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "api_token_id, api_token.user_id, name, scope, \
+     api_token.created_at as token_created_at, last_used_at, revoked_at";
+
+fn token_from_row(row: &Row) -> Result<ApiToken, StoreError> {
+    let id: i64 = row.try_get("api_token_id")?;
+    let user_id: i64 = row.try_get("user_id")?;
+    let scope: String = row.try_get("scope")?;
+    Ok(ApiToken {
+        id: ApiTokenId::new(id).ok_or_else(|| unexpected("api_token_id", &id.to_string()))?,
+        user_id: UserId::new(user_id).ok_or_else(|| unexpected("user_id", &user_id.to_string()))?,
+        name: row.try_get("name")?,
+        scope: TokenScope::parse(&scope).ok_or_else(|| unexpected("scope", &scope))?,
+        created_at: row.try_get("token_created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// Unique-constraint violations are the client's doing; they become [`StoreError::Conflict`]
+/// here, where the query runs, not by matching messages later.
+fn unique_violation(error: tokio_postgres::Error, message: &str) -> StoreError {
+    if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(message.to_owned())
+    } else {
+        StoreError::from(error)
+    }
+}
+
+async fn select_user(
+    client: &impl GenericClient,
+    id: UserId,
+    lock: bool,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!(
+        "select {USER_COLUMNS} from user_account where user_id = $1{}",
+        if lock { " for update" } else { "" }
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    client
+        .query_opt(&statement, &[&id.get()])
+        .await?
+        .map(|row| user_from_row(&row))
+        .transpose()
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -256,8 +326,10 @@ impl Store for PostgresStore {
                 .await
                 .map_err(|error| {
                     StoreError::Schema(format!(
-                        "migration {} ({}) failed: {error}",
-                        migration.version, migration.name
+                        "migration {} ({}) failed: {}",
+                        migration.version,
+                        migration.name,
+                        StoreError::from(error)
                     ))
                 })?;
             transaction
@@ -418,5 +490,302 @@ impl Store for PostgresStore {
             .await?
             .get(0);
         Ok(count as u64)
+    }
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let count: i64 = client
+            .query_one("select count(*) from user_account", &[])
+            .await?
+            .get(0);
+        Ok(count as u64)
+    }
+
+    async fn create_user(&self, user: NewUser, now: Timestamp) -> Result<User, StoreError> {
+        let now = to_stored_precision(now);
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "insert into user_account (email, display_name, role, password_hash, \
+                 created_at, updated_at) values ($1, $2, $3, $4, $5, $5) returning user_id",
+            )
+            .await?;
+        let id: i64 = client
+            .query_one(
+                &statement,
+                &[
+                    &user.email,
+                    &user.display_name,
+                    &user.role.as_str(),
+                    &user.password_hash,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(|error| {
+                unique_violation(error, &format!("a user with email {} exists", user.email))
+            })?
+            .get(0);
+        Ok(User {
+            id: UserId::new(id).ok_or_else(|| unexpected("user_id", &id.to_string()))?,
+            email: user.email,
+            display_name: user.display_name,
+            role: user.role,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let client = self.pool.get().await?;
+        select_user(&client, id, false).await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select {USER_COLUMNS}, password_hash from user_account where email = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&email])
+            .await?
+            .map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select {USER_COLUMNS} from user_account order by email"
+            ))
+            .await?;
+        client
+            .query(&statement, &[])
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        change: UserChange,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let current = select_user(&transaction, id, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let updated_at = next_updated_at(now, current.updated_at);
+        let role = change.role.unwrap_or(current.role);
+        let disabled = change.disabled.unwrap_or(current.disabled);
+        transaction
+            .execute(
+                "update user_account set role = $2, disabled = $3, updated_at = $4 \
+                 where user_id = $1",
+                &[&id.get(), &role.as_str(), &disabled, &updated_at],
+            )
+            .await?;
+        if disabled {
+            transaction
+                .execute("delete from session where user_id = $1", &[&id.get()])
+                .await?;
+            transaction
+                .execute(
+                    "update api_token set revoked_at = $2, updated_at = $2 \
+                     where user_id = $1 and revoked_at is null",
+                    &[&id.get(), &updated_at],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(User {
+            role,
+            disabled,
+            updated_at,
+            ..current
+        })
+    }
+
+    async fn create_session(&self, session: Session) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "insert into session (session_id, user_id, last_seen_at, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $3)",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &session.id_hash,
+                    &session.user_id.get(),
+                    &to_stored_precision(session.last_seen_at),
+                    &to_stored_precision(session.created_at),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn find_session(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select session.created_at as session_created_at, session.last_seen_at, \
+                 {USER_COLUMNS} from session join user_account using (user_id) \
+                 where session_id = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&id_hash])
+            .await?
+            .map(|row| {
+                let user = user_from_row(&row)?;
+                let session = Session {
+                    id_hash: id_hash.to_owned(),
+                    user_id: user.id,
+                    created_at: row.try_get("session_created_at")?,
+                    last_seen_at: row.try_get("last_seen_at")?,
+                };
+                Ok((session, user))
+            })
+            .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "update session set last_seen_at = $2, updated_at = $2 where session_id = $1",
+                &[&id_hash, &to_stored_precision(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute("delete from session where session_id = $1", &[&id_hash])
+            .await?;
+        Ok(())
+    }
+
+    async fn create_api_token(
+        &self,
+        token: NewApiToken,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let now = to_stored_precision(now);
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "insert into api_token (user_id, name, scope, token_hash, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, $5) returning api_token_id",
+            )
+            .await?;
+        let id: i64 = client
+            .query_one(
+                &statement,
+                &[
+                    &token.user_id.get(),
+                    &token.name,
+                    &token.scope.as_str(),
+                    &token.token_hash,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(|error| unique_violation(error, "token collision; try again"))?
+            .get(0);
+        Ok(ApiToken {
+            id: ApiTokenId::new(id).ok_or_else(|| unexpected("api_token_id", &id.to_string()))?,
+            user_id: token.user_id,
+            name: token.name,
+            scope: token.scope,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn find_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select {TOKEN_COLUMNS}, {USER_COLUMNS} from api_token \
+                 join user_account using (user_id) \
+                 where token_hash = $1 and revoked_at is null"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&token_hash])
+            .await?
+            .map(|row| Ok((token_from_row(&row)?, user_from_row(&row)?)))
+            .transpose()
+    }
+
+    async fn touch_api_token(&self, id: ApiTokenId, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "update api_token set last_used_at = $2, updated_at = $2 where api_token_id = $1",
+                &[&id.get(), &to_stored_precision(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn list_api_tokens(&self, user_id: Option<UserId>) -> Result<Vec<ApiToken>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select {TOKEN_COLUMNS} from api_token \
+                 where $1::bigint is null or user_id = $1 order by api_token_id desc"
+            ))
+            .await?;
+        client
+            .query(&statement, &[&user_id.map(UserId::get)])
+            .await?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let client = self.pool.get().await?;
+        let now = to_stored_precision(now);
+        client
+            .execute(
+                "update api_token set revoked_at = $2, updated_at = $2 \
+                 where api_token_id = $1 and revoked_at is null",
+                &[&id.get(), &now],
+            )
+            .await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "select {TOKEN_COLUMNS} from api_token where api_token_id = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&id.get()])
+            .await?
+            .map(|row| token_from_row(&row))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 }

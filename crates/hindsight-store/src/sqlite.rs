@@ -31,13 +31,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
-use crate::{IncidentChange, Store, StoreError};
+use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
+use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incident",
-    sql: include_str!("../migrations/sqlite/0001_incident.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incident",
+        sql: include_str!("../migrations/sqlite/0001_incident.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "account",
+        sql: include_str!("../migrations/sqlite/0002_account.sql"),
+    },
+];
 
 /// Writes committed together at most; bounds the latency a batch adds to its last member.
 const MAX_BATCH: usize = 256;
@@ -388,6 +396,71 @@ fn insert_services(
     Ok(())
 }
 
+const USER_COLUMNS: &str = "user_account.user_id, email, display_name, role, disabled, user_account.created_at, \
+     user_account.updated_at";
+
+/// A user from the first seven columns of `row`, starting at `at`.
+fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+    Ok(User {
+        id: UserId::new(row.get(at)?)
+            .ok_or_else(|| conversion(at, StoreError::backend_message("non-positive id")))?,
+        email: row.get(at + 1)?,
+        display_name: row.get(at + 2)?,
+        role: parsed(at + 3, row.get_ref(at + 3)?.as_str()?, Role::parse)?,
+        disabled: row.get(at + 4)?,
+        created_at: from_micros(row.get(at + 5)?)?,
+        updated_at: from_micros(row.get(at + 6)?)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "api_token_id, api_token.user_id, name, scope, \
+     api_token.created_at, last_used_at, revoked_at";
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
+    Ok(ApiToken {
+        id: ApiTokenId::new(row.get(0)?)
+            .ok_or_else(|| conversion(0, StoreError::backend_message("non-positive id")))?,
+        user_id: UserId::new(row.get(1)?)
+            .ok_or_else(|| conversion(1, StoreError::backend_message("non-positive id")))?,
+        name: row.get(2)?,
+        scope: parsed(3, row.get_ref(3)?.as_str()?, TokenScope::parse)?,
+        created_at: from_micros(row.get(4)?)?,
+        last_used_at: optional_micros(row.get(5)?)?,
+        revoked_at: optional_micros(row.get(6)?)?,
+    })
+}
+
+fn select_user(connection: &Connection, id: UserId) -> Result<Option<User>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "select {USER_COLUMNS} from user_account where user_id = ?1"
+        ))?
+        .query_row([id.get()], |row| user_from_row(row, 0))
+        .optional()?)
+}
+
+fn select_token(connection: &Connection, id: ApiTokenId) -> Result<Option<ApiToken>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "select {TOKEN_COLUMNS} from api_token where api_token_id = ?1"
+        ))?
+        .query_row([id.get()], token_from_row)
+        .optional()?)
+}
+
+/// Unique-constraint violations are the client's doing; they become [`StoreError::Conflict`]
+/// here, where the query runs, not by matching messages later.
+fn unique_violation(error: rusqlite::Error, message: &str) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Conflict(message.to_owned())
+        }
+        _ => StoreError::from(error),
+    }
+}
+
 fn apply_migrations(connection: &Connection) -> Result<MigrationReport, StoreError> {
     connection.execute_batch(
         "create table if not exists schema_migration (
@@ -592,6 +665,290 @@ impl Store for SqliteStore {
             let count: i64 =
                 connection.query_row("select count(*) from incident", [], |row| row.get(0))?;
             Ok(count as u64)
+        })
+        .await
+    }
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        self.read(|connection| {
+            let count: i64 =
+                connection.query_row("select count(*) from user_account", [], |row| row.get(0))?;
+            Ok(count as u64)
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: NewUser, now: Timestamp) -> Result<User, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            let id: i64 = connection
+                .prepare_cached(
+                    "insert into user_account (email, display_name, role, password_hash, \
+                     created_at, updated_at) values (?1, ?2, ?3, ?4, ?5, ?5) returning user_id",
+                )?
+                .query_row(
+                    params![
+                        user.email,
+                        user.display_name,
+                        user.role.as_str(),
+                        user.password_hash,
+                        to_micros(now)
+                    ],
+                    |row| row.get(0),
+                )
+                .map_err(|error| {
+                    unique_violation(error, &format!("a user with email {} exists", user.email))
+                })?;
+            Ok(User {
+                id: UserId::new(id).expect("sqlite row ids are positive"),
+                email: user.email,
+                display_name: user.display_name,
+                role: user.role,
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.read(move |connection| select_user(connection, id))
+            .await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<(User, String)>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "select {USER_COLUMNS}, password_hash from user_account where email = ?1"
+                ))?
+                .query_row([email], |row| Ok((user_from_row(row, 0)?, row.get(7)?)))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "select {USER_COLUMNS} from user_account order by email"
+            ))?;
+            let users = statement
+                .query_map([], |row| user_from_row(row, 0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn update_user(
+        &self,
+        id: UserId,
+        change: UserChange,
+        now: Timestamp,
+    ) -> Result<User, StoreError> {
+        self.write(move |connection| {
+            let current = select_user(connection, id)?.ok_or(StoreError::NotFound)?;
+            let updated_at = next_updated_at(now, current.updated_at);
+            let role = change.role.unwrap_or(current.role);
+            let disabled = change.disabled.unwrap_or(current.disabled);
+            connection
+                .prepare_cached(
+                    "update user_account set role = ?2, disabled = ?3, updated_at = ?4 \
+                     where user_id = ?1",
+                )?
+                .execute(params![
+                    id.get(),
+                    role.as_str(),
+                    disabled,
+                    to_micros(updated_at)
+                ])?;
+            if disabled {
+                connection
+                    .prepare_cached("delete from session where user_id = ?1")?
+                    .execute([id.get()])?;
+                connection
+                    .prepare_cached(
+                        "update api_token set revoked_at = ?2, updated_at = ?2 \
+                         where user_id = ?1 and revoked_at is null",
+                    )?
+                    .execute(params![id.get(), to_micros(updated_at)])?;
+            }
+            Ok(User {
+                role,
+                disabled,
+                updated_at,
+                ..current
+            })
+        })
+        .await
+    }
+
+    async fn create_session(&self, session: Session) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "insert into session (session_id, user_id, last_seen_at, created_at, \
+                     updated_at) values (?1, ?2, ?3, ?4, ?3)",
+                )?
+                .execute(params![
+                    session.id_hash,
+                    session.user_id.get(),
+                    to_micros(to_stored_precision(session.last_seen_at)),
+                    to_micros(to_stored_precision(session.created_at)),
+                ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(&self, id_hash: &str) -> Result<Option<(Session, User)>, StoreError> {
+        let id_hash = id_hash.to_owned();
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "select session.created_at, session.last_seen_at, {USER_COLUMNS} \
+                     from session join user_account using (user_id) where session_id = ?1"
+                ))?
+                .query_row([&id_hash], |row| {
+                    let user = user_from_row(row, 2)?;
+                    let session = Session {
+                        id_hash: id_hash.clone(),
+                        user_id: user.id,
+                        created_at: from_micros(row.get(0)?)?,
+                        last_seen_at: from_micros(row.get(1)?)?,
+                    };
+                    Ok((session, user))
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        let id_hash = id_hash.to_owned();
+        let now = to_micros(to_stored_precision(now));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "update session set last_seen_at = ?2, updated_at = ?2 where session_id = ?1",
+                )?
+                .execute(params![id_hash, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let id_hash = id_hash.to_owned();
+        self.write(move |connection| {
+            connection
+                .prepare_cached("delete from session where session_id = ?1")?
+                .execute([id_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_api_token(
+        &self,
+        token: NewApiToken,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            let id: i64 = connection
+                .prepare_cached(
+                    "insert into api_token (user_id, name, scope, token_hash, created_at, \
+                     updated_at) values (?1, ?2, ?3, ?4, ?5, ?5) returning api_token_id",
+                )?
+                .query_row(
+                    params![
+                        token.user_id.get(),
+                        token.name,
+                        token.scope.as_str(),
+                        token.token_hash,
+                        to_micros(now)
+                    ],
+                    |row| row.get(0),
+                )
+                .map_err(|error| unique_violation(error, "token collision; try again"))?;
+            Ok(ApiToken {
+                id: ApiTokenId::new(id).expect("sqlite row ids are positive"),
+                user_id: token.user_id,
+                name: token.name,
+                scope: token.scope,
+                created_at: now,
+                last_used_at: None,
+                revoked_at: None,
+            })
+        })
+        .await
+    }
+
+    async fn find_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(&format!(
+                    "select {TOKEN_COLUMNS}, {USER_COLUMNS} from api_token \
+                     join user_account using (user_id) \
+                     where token_hash = ?1 and revoked_at is null"
+                ))?
+                .query_row([token_hash], |row| {
+                    Ok((token_from_row(row)?, user_from_row(row, 7)?))
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_api_token(&self, id: ApiTokenId, now: Timestamp) -> Result<(), StoreError> {
+        let now = to_micros(to_stored_precision(now));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "update api_token set last_used_at = ?2, updated_at = ?2 \
+                     where api_token_id = ?1",
+                )?
+                .execute(params![id.get(), now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_tokens(&self, user_id: Option<UserId>) -> Result<Vec<ApiToken>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "select {TOKEN_COLUMNS} from api_token \
+                 where ?1 is null or user_id = ?1 order by api_token_id desc"
+            ))?;
+            let tokens = statement
+                .query_map([user_id.map(UserId::get)], token_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(tokens)
+        })
+        .await
+    }
+
+    async fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let now = to_micros(to_stored_precision(now));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "update api_token set revoked_at = ?2, updated_at = ?2 \
+                     where api_token_id = ?1 and revoked_at is null",
+                )?
+                .execute(params![id.get(), now])?;
+            select_token(connection, id)?.ok_or(StoreError::NotFound)
         })
         .await
     }

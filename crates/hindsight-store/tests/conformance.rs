@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use hindsight_domain::access::{Role, Session, TokenScope};
 use hindsight_domain::{
     IncidentDraft, IncidentFilter, IncidentId, IncidentPatch, IncidentQuery, IncidentStatus,
     Severity, ValidationErrors,
 };
 use hindsight_store::testing::TestDatabase;
-use hindsight_store::{Store, StoreError};
+use hindsight_store::{NewApiToken, NewUser, Store, StoreError, UserChange};
 use jiff::Timestamp;
 
 fn now() -> Timestamp {
@@ -324,7 +325,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     assert_eq!(store.get_incident(created.id).await.unwrap(), Some(created));
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 1);
+    assert_eq!(again.current_version, 2);
     store.ping().await.unwrap();
 }
 
@@ -375,6 +376,217 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
     );
 }
 
+fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        email: email.into(),
+        display_name: email.split('@').next().unwrap().into(),
+        role,
+        password_hash: format!("hash-of-{email}"),
+    }
+}
+
+async fn a_user_is_created_found_by_email_and_listed(database: TestDatabase) {
+    let store = database.store();
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Admin), now())
+        .await
+        .unwrap();
+    let bo = store
+        .create_user(new_user("bo@example.com", Role::Viewer), now())
+        .await
+        .unwrap();
+    assert_eq!(store.get_user(ana.id).await.unwrap(), Some(ana.clone()));
+    let (found, hash) = store
+        .find_user_by_email("ana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found, hash.as_str()),
+        (ana.clone(), "hash-of-ana@example.com")
+    );
+    assert!(
+        store
+            .find_user_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list_users().await.unwrap(), [ana, bo]);
+    assert_eq!(store.count_users().await.unwrap(), 2);
+}
+
+async fn a_taken_email_is_a_conflict_and_writes_nothing(database: TestDatabase) {
+    let store = database.store();
+    store
+        .create_user(new_user("ana@example.com", Role::Admin), now())
+        .await
+        .unwrap();
+    let again = store
+        .create_user(new_user("ana@example.com", Role::Viewer), now())
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn disabling_a_user_ends_their_sessions_and_revokes_their_tokens(database: TestDatabase) {
+    let store = database.store();
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let session = Session {
+        id_hash: "s1".into(),
+        user_id: ana.id,
+        created_at: now(),
+        last_seen_at: now(),
+    };
+    store.create_session(session.clone()).await.unwrap();
+    let token = store
+        .create_api_token(
+            NewApiToken {
+                user_id: ana.id,
+                name: "ci".into(),
+                scope: TokenScope::Write,
+                token_hash: "t1".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let promoted = store
+        .update_user(
+            ana.id,
+            UserChange {
+                role: Some(Role::Admin),
+                ..UserChange::default()
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    assert!(promoted.updated_at > ana.updated_at);
+    assert!(store.find_session("s1").await.unwrap().is_some());
+    let disabled = store
+        .update_user(
+            ana.id,
+            UserChange {
+                disabled: Some(true),
+                ..UserChange::default()
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(disabled.disabled && disabled.role == Role::Admin);
+    assert!(store.find_session("s1").await.unwrap().is_none());
+    assert!(store.find_api_token("t1").await.unwrap().is_none());
+    let listed = store.list_api_tokens(Some(ana.id)).await.unwrap();
+    assert_eq!(listed[0].id, token.id);
+    assert!(listed[0].revoked_at.is_some());
+    let missing = store
+        .update_user(
+            hindsight_domain::access::UserId::new(999).unwrap(),
+            UserChange::default(),
+            now(),
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+async fn a_token_works_until_revoked_and_records_its_last_use(database: TestDatabase) {
+    let store = database.store();
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let bo = store
+        .create_user(new_user("bo@example.com", Role::Viewer), now())
+        .await
+        .unwrap();
+    let token = store
+        .create_api_token(
+            NewApiToken {
+                user_id: ana.id,
+                name: "ci".into(),
+                scope: TokenScope::Read,
+                token_hash: "secret-hash".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .create_api_token(
+            NewApiToken {
+                user_id: bo.id,
+                name: "laptop".into(),
+                scope: TokenScope::Read,
+                token_hash: "other".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let (found, user) = store.find_api_token("secret-hash").await.unwrap().unwrap();
+    assert_eq!((found.clone(), user), (token.clone(), ana.clone()));
+    let later: Timestamp = "2026-11-21T13:00:00Z".parse().unwrap();
+    store.touch_api_token(token.id, later).await.unwrap();
+    let (found, _) = store.find_api_token("secret-hash").await.unwrap().unwrap();
+    assert_eq!(found.last_used_at, Some(later));
+    assert_eq!(store.list_api_tokens(Some(ana.id)).await.unwrap().len(), 1);
+    assert_eq!(store.list_api_tokens(None).await.unwrap().len(), 2);
+    let revoked = store.revoke_api_token(token.id, later).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    assert!(store.find_api_token("secret-hash").await.unwrap().is_none());
+    let duplicate = store
+        .create_api_token(
+            NewApiToken {
+                user_id: bo.id,
+                name: "dup".into(),
+                scope: TokenScope::Read,
+                token_hash: "other".into(),
+            },
+            now(),
+        )
+        .await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict(_))));
+    let missing = store
+        .revoke_api_token(
+            hindsight_domain::access::ApiTokenId::new(999).unwrap(),
+            later,
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+async fn a_session_is_found_touched_and_deleted(database: TestDatabase) {
+    let store = database.store();
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Viewer), now())
+        .await
+        .unwrap();
+    let session = Session {
+        id_hash: "abc".into(),
+        user_id: ana.id,
+        created_at: now(),
+        last_seen_at: now(),
+    };
+    store.create_session(session.clone()).await.unwrap();
+    assert_eq!(
+        store.find_session("abc").await.unwrap(),
+        Some((session.clone(), ana.clone()))
+    );
+    let later: Timestamp = "2026-11-21T12:30:00Z".parse().unwrap();
+    store.touch_session("abc", later).await.unwrap();
+    let (touched, _) = store.find_session("abc").await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_at, later);
+    store.delete_session("abc").await.unwrap();
+    assert!(store.find_session("abc").await.unwrap().is_none());
+}
+
 macro_rules! conformance {
     ($($story:ident),+ $(,)?) => {
         mod sqlite {
@@ -411,4 +623,9 @@ conformance!(
     data_survives_a_restart_and_migrations_run_once,
     severity_and_status_survive_every_value,
     times_written_at_any_precision_read_back_equal,
+    a_user_is_created_found_by_email_and_listed,
+    a_taken_email_is_a_conflict_and_writes_nothing,
+    disabling_a_user_ends_their_sessions_and_revokes_their_tokens,
+    a_token_works_until_revoked_and_records_its_last_use,
+    a_session_is_found_touched_and_deleted,
 );
