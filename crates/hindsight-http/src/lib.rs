@@ -5,6 +5,8 @@
 //! data, and render. They never see SQL or a concrete backend, and never read the system clock
 //! directly: time comes from the [`Clock`] in [`AppState`], so tests can fix it.
 
+pub mod accounts;
+pub mod credentials;
 pub mod error;
 pub mod extract;
 mod incidents;

@@ -1,5 +1,6 @@
 //! `hindsight`: parses the command line, loads configuration, wires the parts and dispatches.
 
+mod accounts;
 mod config;
 mod demo;
 mod serve;
@@ -24,6 +25,16 @@ enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: accounts::UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: accounts::TokenCommand,
+    },
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -50,6 +61,8 @@ fn main() -> ExitCode {
             .and_then(|settings| runtime().block_on(serve::serve(settings, args.demo))),
         Command::Migrate(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::migrate(settings))),
+        Command::User { command } => runtime().block_on(accounts::run_user(command)),
+        Command::Token { command } => runtime().block_on(accounts::run_token(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

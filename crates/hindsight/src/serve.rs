@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings};
 
-fn init_logging(format: LogFormat) {
+pub fn init_logging(format: LogFormat) {
     let filter =
         EnvFilter::try_from_env("HINDSIGHT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -24,7 +24,7 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Opens the database the settings name and brings its schema up to date.
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let shown = redact_url(&settings.database_url);
     let store = hindsight_store::open(&settings.database_url)
         .await
@@ -60,6 +60,16 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         } else {
             println!("Loaded {loaded} example incidents.");
         }
+    }
+    if store.count_users().await? == 0 {
+        println!(
+            "No users yet. Create the first admin with:\n  hindsight user create --admin --email you@example.com{}",
+            if settings.database_url == "hindsight.db" {
+                String::new()
+            } else {
+                " --database-url …".to_owned()
+            }
+        );
     }
     let backend = store.backend();
     let state = AppState::from_parts(AppParts {
