@@ -69,8 +69,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (address, ids, bodies) =
+    let (address, ids, bodies, token) =
         server_runtime.block_on(start_server(&database_url, options.incidents))?;
+    let authorization: Arc<str> = Arc::from(format!("Bearer {token}"));
 
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -90,18 +91,30 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let operations: Vec<(&str, Operation, Operation)> = vec![
         (
             "GET /api/v1/incidents/{id}",
-            Operation::get_by_id("/api/v1/incidents/", Arc::clone(&ids)),
-            Operation::get_by_id("/bare/incident/", Arc::clone(&ids)),
+            Operation::get_by_id(
+                "/api/v1/incidents/",
+                Arc::clone(&ids),
+                Arc::clone(&authorization),
+            ),
+            Operation::get_by_id(
+                "/bare/incident/",
+                Arc::clone(&ids),
+                Arc::clone(&authorization),
+            ),
         ),
         (
             "GET /api/v1/incidents",
-            Operation::get("/api/v1/incidents"),
-            Operation::get("/bare/incidents"),
+            Operation::get("/api/v1/incidents", Arc::clone(&authorization)),
+            Operation::get("/bare/incidents", Arc::clone(&authorization)),
         ),
         (
             "POST /api/v1/incidents",
-            Operation::post("/api/v1/incidents", create_body.clone()),
-            Operation::post("/bare/incidents", create_body),
+            Operation::post(
+                "/api/v1/incidents",
+                create_body.clone(),
+                Arc::clone(&authorization),
+            ),
+            Operation::post("/bare/incidents", create_body, Arc::clone(&authorization)),
         ),
     ];
     println!(
@@ -188,10 +201,33 @@ fn show(latency: Duration) -> String {
 async fn start_server(
     database_url: &str,
     incidents: usize,
-) -> anyhow::Result<(std::net::SocketAddr, Vec<i64>, (usize, usize, usize))> {
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    Vec<i64>,
+    (usize, usize, usize),
+    String,
+)> {
     let store = hindsight_store::open(database_url).await?;
     store.migrate().await?;
     let now = jiff::Timestamp::now();
+    // Requests carry a real API token, checked on every request as in production.
+    let user = hindsight_http::accounts::create_user(
+        &*store,
+        hindsight_domain::access::UserDraft {
+            email: Some(format!("bench-{}@example.com", now.as_microsecond())),
+            display_name: None,
+            role: Some("editor".into()),
+            password: Some("benchmark passphrase".into()),
+        },
+        now,
+    )
+    .await?;
+    let draft = hindsight_domain::access::ApiTokenDraft {
+        name: Some("bench".into()),
+        scope: Some("write".into()),
+    };
+    let (_, token) =
+        hindsight_http::accounts::create_api_token(&*store, user.id, draft, now).await?;
     let mut ids = Vec::with_capacity(incidents);
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..incidents {
@@ -268,46 +304,72 @@ async fn start_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((address, ids, sizes))
+    Ok((address, ids, sizes, token))
 }
 
+/// One kind of request, with the `Authorization` header every request carries (the bare
+/// handlers ignore it; both get it so that both read the same bytes).
 #[derive(Clone)]
 enum Operation {
     GetById {
         prefix: &'static str,
         ids: Arc<Vec<i64>>,
+        authorization: Arc<str>,
     },
     Get {
         path: &'static str,
+        authorization: Arc<str>,
     },
     Post {
         path: &'static str,
         body: Bytes,
+        authorization: Arc<str>,
     },
 }
 
 impl Operation {
-    fn get_by_id(prefix: &'static str, ids: Arc<Vec<i64>>) -> Self {
-        Self::GetById { prefix, ids }
+    fn get_by_id(prefix: &'static str, ids: Arc<Vec<i64>>, authorization: Arc<str>) -> Self {
+        Self::GetById {
+            prefix,
+            ids,
+            authorization,
+        }
     }
 
-    fn get(path: &'static str) -> Self {
-        Self::Get { path }
+    fn get(path: &'static str, authorization: Arc<str>) -> Self {
+        Self::Get {
+            path,
+            authorization,
+        }
     }
 
-    fn post(path: &'static str, body: Bytes) -> Self {
-        Self::Post { path, body }
+    fn post(path: &'static str, body: Bytes, authorization: Arc<str>) -> Self {
+        Self::Post {
+            path,
+            body,
+            authorization,
+        }
+    }
+
+    fn authorization(&self) -> &str {
+        match self {
+            Self::GetById { authorization, .. }
+            | Self::Get { authorization, .. }
+            | Self::Post { authorization, .. } => authorization,
+        }
     }
 
     fn request(&self, address: std::net::SocketAddr, random: u64) -> Request<Full<Bytes>> {
-        let builder = Request::builder().header(header::HOST, address.to_string());
+        let builder = Request::builder()
+            .header(header::HOST, address.to_string())
+            .header(header::AUTHORIZATION, self.authorization());
         match self {
-            Self::GetById { prefix, ids } => {
+            Self::GetById { prefix, ids, .. } => {
                 let id = ids[(random % ids.len() as u64) as usize];
                 builder.uri(format!("{prefix}{id}")).body(Full::default())
             }
-            Self::Get { path } => builder.uri(*path).body(Full::default()),
-            Self::Post { path, body } => builder
+            Self::Get { path, .. } => builder.uri(*path).body(Full::default()),
+            Self::Post { path, body, .. } => builder
                 .method("POST")
                 .uri(*path)
                 .header(header::CONTENT_TYPE, "application/json")

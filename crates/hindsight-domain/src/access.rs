@@ -327,6 +327,11 @@ impl Actor {
         };
         !self.user.disabled && by_role && by_scope
     }
+
+    /// Whether this actor may create a token of `scope`: never more than it may do itself.
+    pub fn can_grant(&self, scope: TokenScope) -> bool {
+        self.can(scope.level())
+    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,15 @@ pub mod accounts;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod gate;
 mod incidents;
 pub mod metrics;
 mod openapi;
 mod ops;
 mod pages;
+pub mod routes;
+pub mod signin;
+mod users;
 
 use std::sync::Arc;
 
@@ -60,6 +64,9 @@ pub struct AppParts {
     pub clock: Arc<dyn Clock>,
     pub metrics: metrics::Metrics,
     pub limits: Limits,
+    /// Served behind TLS: the session cookie is `Secure` and `__Host-` prefixed.
+    pub secure_cookies: bool,
+    pub login_throttle: signin::Throttle,
 }
 
 impl AppState {
@@ -69,6 +76,8 @@ impl AppState {
             clock: Arc::new(SystemClock),
             metrics: metrics::Metrics::default(),
             limits: Limits::default(),
+            secure_cookies: false,
+            login_throttle: signin::Throttle::default(),
         })
     }
 
@@ -85,16 +94,32 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The whole application: every route, with metrics, limits and security headers.
+/// Every route with the permission it needs.
+fn routes() -> routes::Routes {
+    routes::Routes::new()
+        .merge(incidents::routes())
+        .merge(users::routes())
+        .merge(signin::routes())
+        .merge(pages::routes())
+        .merge(ops::routes())
+        .merge(openapi::routes())
+}
+
+/// The authorization table: every route, and what it needs.
+pub fn route_rules() -> Vec<routes::RouteRule> {
+    routes().into_parts().1
+}
+
+/// The whole application: every route behind the gate, with limits and fallbacks.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(incidents::router())
-        .merge(pages::router())
-        .merge(ops::router())
-        .merge(openapi::router())
+    let (router, rules) = routes().into_parts();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(metrics::TrackLayer::new(state.clone()))
+        .layer(gate::GateLayer::new(
+            state.clone(),
+            routes::RuleTable::new(&rules),
+        ))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }
@@ -163,7 +188,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -8,19 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::response::Response;
-use tower::{Layer, Service};
-
-use crate::AppState;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -204,75 +194,6 @@ fn escape(label: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Counts, times and logs every request, and adds the security headers to every answer. A plain
-/// tower layer rather than `axum::middleware::from_fn`: it runs on every request, and this way
-/// it costs one boxed future and nothing else.
-#[derive(Clone)]
-pub struct TrackLayer {
-    state: AppState,
-}
-
-impl TrackLayer {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
-    }
-}
-
-impl<S> Layer<S> for TrackLayer {
-    type Service = Track<S>;
-
-    fn layer(&self, inner: S) -> Track<S> {
-        Track {
-            inner,
-            state: self.state.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Track<S> {
-    inner: S,
-    state: AppState,
-}
-
-impl<S> Service<Request> for Track<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        let answer = self.inner.call(request);
-        let state = self.state.clone();
-        Box::pin(async move {
-            let mut response = answer.await?;
-            crate::add_security_headers(&mut response);
-            let elapsed = started.elapsed();
-            let status = response.status().as_u16();
-            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            state.metrics.record(&method, route, status, elapsed);
-            tracing::info!(
-                http.method = %method,
-                http.route = route,
-                http.status = status,
-                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-                "request"
-            );
-            Ok(response)
-        })
-    }
 }
 
 #[cfg(test)]

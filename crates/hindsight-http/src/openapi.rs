@@ -1,17 +1,18 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and the domain's types.
 
 use axum::Json;
-use axum::Router;
-use axum::routing::get;
+use hindsight_domain::access::Permission::Public;
 use utoipa::OpenApi;
 
-use crate::AppState;
+use crate::routes::Routes;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Hindsight",
-        description = "Self-hosted blameless postmortems. Every error answers with \
+        description = "Self-hosted blameless postmortems. Authenticate with \
+            `Authorization: Bearer <token>` (create one with `hindsight token create` or \
+            `POST /api/v1/tokens`). Every error answers with \
             `{\"error\": {\"code\", \"message\", \"details\"}}` and a stable `code`.",
         license(name = "AGPL-3.0-or-later"),
     ),
@@ -20,6 +21,13 @@ use crate::AppState;
         crate::incidents::api::get_incident,
         crate::incidents::api::update_incident,
         crate::incidents::api::list_incidents,
+        crate::users::me,
+        crate::users::list_tokens,
+        crate::users::create_token,
+        crate::users::revoke_token,
+        crate::users::list_users,
+        crate::users::create_user,
+        crate::users::update_user,
         crate::ops::healthz,
         crate::ops::readyz,
         crate::ops::metrics,
@@ -30,10 +38,13 @@ use crate::AppState;
         hindsight_domain::IncidentPatch,
         hindsight_domain::ImpactPatch,
         crate::incidents::api::IncidentList,
+        crate::users::CreatedToken,
+        crate::users::UserPatch,
         crate::error::ErrorBody,
     )),
     tags(
         (name = "incidents", description = "What broke, how badly, and the key times"),
+        (name = "accounts", description = "Who you are, your API tokens, and (admins) the users"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -44,9 +55,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/openapi.json",
-        get(|| async { Json(openapi_document()) }),
-    )
+pub fn routes() -> Routes {
+    Routes::new().get("/api/openapi.json", Public, || async {
+        Json(openapi_document())
+    })
 }

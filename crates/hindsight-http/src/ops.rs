@@ -2,21 +2,24 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use hindsight_domain::access::Permission::Public;
 use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+/// Public: probes and scrapers do not sign in, and nothing here is private (metrics are
+/// counts per route pattern).
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", Public, healthz)
+        .get("/readyz", Public, readyz)
+        .get("/metrics", Public, metrics)
 }
 
 /// The process is up.

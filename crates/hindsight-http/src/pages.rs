@@ -1,22 +1,22 @@
 //! What every page shares: the layout's assets, the HTML error page, and display helpers.
 
 use askama::Template;
-use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use hindsight_domain::access::Actor;
+use hindsight_domain::access::Permission::{self, Public};
 use hindsight_store::StoreError;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::AppState;
+use crate::routes::Routes;
 
 const STYLESHEET: &str = include_str!("../assets/hindsight.css");
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/incidents") }))
-        .route("/assets/hindsight.css", get(stylesheet))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/", Public, || async { Redirect::to("/incidents") })
+        .get("/assets/hindsight.css", Public, stylesheet)
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -37,9 +37,26 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// What the layout shows of the person looking: their name, and whether to offer changes.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub who: Option<String>,
+    pub can_write: bool,
+}
+
+impl Nav {
+    pub fn of(actor: Option<&Actor>) -> Self {
+        Self {
+            who: actor.map(|actor| actor.user.display_name.clone()),
+            can_write: actor.is_some_and(|actor| actor.can(Permission::Write)),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: Nav,
     title: &'a str,
     message: &'a str,
 }
@@ -90,6 +107,7 @@ impl From<StoreError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let page = ErrorPage {
+            nav: Nav::default(),
             title: self.title,
             message: &self.message,
         };

@@ -6,8 +6,11 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use hindsight_domain::FixedClock;
+use hindsight_domain::access::{ApiTokenDraft, Role};
 use hindsight_http::metrics::Metrics;
-use hindsight_http::{AppParts, AppState, Limits, app};
+use hindsight_http::signin::Throttle;
+use hindsight_http::{AppParts, AppState, Limits, accounts, app};
+use hindsight_store::NewUser;
 use hindsight_store::testing::TestDatabase;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -16,6 +19,8 @@ use tower::ServiceExt;
 struct TestApp {
     router: Router,
     database: TestDatabase,
+    /// Sent as `Authorization: Bearer` unless a test asks otherwise: an admin's write token.
+    token: Option<String>,
 }
 
 struct Answer {
@@ -48,18 +53,63 @@ impl TestApp {
             limits: Limits {
                 max_body_bytes: 64 * 1024,
             },
+            secure_cookies: false,
+            login_throttle: Throttle::default(),
         });
-        Self {
+        let mut app = Self {
             router: app(state),
             database,
-        }
+            token: None,
+        };
+        app.token = Some(
+            app.token_for("admin@example.com", Role::Admin, "admin")
+                .await,
+        );
+        app
+    }
+
+    /// Creates a user (with a password hash nobody can match) and a token of `scope` for them.
+    async fn token_for(&self, email: &str, role: Role, scope: &str) -> String {
+        let store = self.database.store();
+        let now = "2026-11-21T11:00:00Z".parse().unwrap();
+        let user = match store.find_user_by_email(email).await.unwrap() {
+            Some((user, _)) => user,
+            None => store
+                .create_user(
+                    NewUser {
+                        email: email.into(),
+                        display_name: email.split('@').next().unwrap().into(),
+                        role,
+                        password_hash: "no password".into(),
+                    },
+                    now,
+                )
+                .await
+                .unwrap(),
+        };
+        let draft = ApiTokenDraft {
+            name: Some(format!("{scope} token")),
+            scope: Some(scope.into()),
+        };
+        accounts::create_api_token(&*store, user.id, draft, now)
+            .await
+            .unwrap()
+            .1
     }
 
     async fn sqlite() -> Self {
         Self::on(TestDatabase::sqlite().await).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
+    async fn send(&self, mut request: Request<Body>) -> Answer {
+        if let Some(token) = &self.token
+            && !request.headers().contains_key(header::AUTHORIZATION)
+        {
+            request.headers_mut().insert(
+                header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+        }
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -660,4 +710,481 @@ async fn an_unknown_incident_page_is_a_404_page() {
     let answer = app.get("/incidents/77").await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert!(answer.text().contains("There is no incident 77."));
+}
+
+/// Every route and what it needs. A route added without a line here fails
+/// `every_route_is_in_the_authorization_matrix_and_enforced`.
+const MATRIX: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/incidents", "read"),
+    ("POST", "/api/v1/incidents", "write"),
+    ("GET", "/api/v1/incidents/{id}", "read"),
+    ("PATCH", "/api/v1/incidents/{id}", "write"),
+    ("GET", "/incidents", "read"),
+    ("POST", "/incidents", "write"),
+    ("GET", "/incidents/new", "write"),
+    ("GET", "/incidents/{id}", "read"),
+    ("POST", "/incidents/{id}", "write"),
+    ("GET", "/incidents/{id}/edit", "write"),
+    ("GET", "/api/v1/me", "read"),
+    ("GET", "/api/v1/tokens", "read"),
+    ("POST", "/api/v1/tokens", "read"),
+    ("DELETE", "/api/v1/tokens/{id}", "read"),
+    ("GET", "/api/v1/users", "admin"),
+    ("POST", "/api/v1/users", "admin"),
+    ("PATCH", "/api/v1/users/{id}", "admin"),
+    ("GET", "/login", "public"),
+    ("POST", "/login", "public"),
+    ("POST", "/logout", "public"),
+    ("GET", "/", "public"),
+    ("GET", "/assets/hindsight.css", "public"),
+    ("GET", "/healthz", "public"),
+    ("GET", "/readyz", "public"),
+    ("GET", "/metrics", "public"),
+    ("GET", "/api/openapi.json", "public"),
+];
+
+fn level(name: &str) -> u8 {
+    match name {
+        "public" => 0,
+        "read" | "viewer" => 1,
+        "write" | "editor" => 2,
+        "admin" => 3,
+        other => panic!("unknown level {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_authorization_matrix_and_enforced() {
+    use hindsight_domain::access::Permission;
+    let rules: Vec<(String, String, String)> = hindsight_http::route_rules()
+        .into_iter()
+        .map(|rule| {
+            let needs = match rule.permission {
+                Permission::Public => "public",
+                Permission::Read => "read",
+                Permission::Write => "write",
+                Permission::Admin => "admin",
+            };
+            (
+                rule.method.to_owned(),
+                rule.path.to_owned(),
+                needs.to_owned(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String, String)> = MATRIX
+        .iter()
+        .map(|(method, path, needs)| (method.to_string(), path.to_string(), needs.to_string()))
+        .collect();
+    let mut actual = rules.clone();
+    expected.sort();
+    actual.sort();
+    assert_eq!(
+        actual, expected,
+        "the router's rules and the test's matrix differ"
+    );
+
+    let mut app = TestApp::sqlite().await;
+    let created = app.create(incident()).await;
+    let id = created["id"].to_string();
+    let mut actors: Vec<(&str, Option<String>)> = vec![("anonymous", None)];
+    for role in ["viewer", "editor", "admin"] {
+        let token = app
+            .token_for(
+                &format!("{role}@example.com"),
+                Role::parse(role).unwrap(),
+                "admin",
+            )
+            .await;
+        actors.push((role, Some(token)));
+    }
+    app.token = None;
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    for (method, path, needs) in MATRIX {
+        for (actor, token) in &actors {
+            // Each request gets a target of its own, so that one that changes or revokes
+            // something does not spoil the next.
+            let target_token = app
+                .token_for("target@example.com", Role::Viewer, "read")
+                .await;
+            let target_token_id = app
+                .database
+                .store()
+                .list_api_tokens(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|token| token.revoked_at.is_none() && token.name == "read token")
+                .unwrap()
+                .id;
+            let _ = target_token;
+            let target_user = app
+                .database
+                .store()
+                .find_user_by_email("target@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .0
+                .id;
+            let uri = path
+                .replace("/tokens/{id}", &format!("/tokens/{target_token_id}"))
+                .replace("/users/{id}", &format!("/users/{target_user}"))
+                .replace("{id}", &id);
+            let (content_type, body) = match (*method, *path) {
+                ("POST", "/api/v1/incidents") => ("application/json", incident().to_string()),
+                ("PATCH", "/api/v1/incidents/{id}") => {
+                    ("application/json", r#"{"status":"mitigated"}"#.to_owned())
+                }
+                ("POST", "/api/v1/tokens") => {
+                    ("application/json", r#"{"name":"matrix"}"#.to_owned())
+                }
+                ("POST", "/api/v1/users") => (
+                    "application/json",
+                    format!(
+                        r#"{{"email":"new-{checked}@example.com","password":"a long enough passphrase"}}"#
+                    ),
+                ),
+                ("PATCH", "/api/v1/users/{id}") => {
+                    ("application/json", r#"{"role":"editor"}"#.to_owned())
+                }
+                ("POST", "/incidents") | ("POST", "/incidents/{id}") => (
+                    "application/x-www-form-urlencoded",
+                    "title=Matrix&severity=SEV3&status=open&started_at=2026-11-20T10%3A00"
+                        .to_owned(),
+                ),
+                ("POST", "/login") => (
+                    "application/x-www-form-urlencoded",
+                    "email=x%40example.com&password=y".to_owned(),
+                ),
+                _ => ("application/json", String::new()),
+            };
+            let mut request = Request::builder()
+                .method(*method)
+                .uri(&uri)
+                .header(header::CONTENT_TYPE, content_type);
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let answer = app.send(request.body(Body::from(body)).unwrap()).await;
+            let status = answer.status.as_u16();
+            let allowed = level(actor_level(actor)) >= level(needs);
+            let is_page = !path.starts_with("/api/") && *needs != "public";
+            let sent_to_login = status == 303
+                && answer.headers[header::LOCATION]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/login?next=");
+            let ok = if *needs == "public" {
+                // Not refused by the gate (a wrong password on /login is the page's own 401).
+                status != 403 && !sent_to_login && !(status == 401 && uri.starts_with("/api/"))
+            } else if *actor == "anonymous" {
+                if is_page {
+                    status == 303
+                        && answer.headers[header::LOCATION]
+                            .to_str()
+                            .unwrap()
+                            .starts_with("/login?next=")
+                } else {
+                    status == 401
+                }
+            } else if allowed {
+                status != 401 && status != 403
+            } else {
+                status == 403
+            };
+            checked += 1;
+            if !ok {
+                mismatches.push(format!("{method} {uri} as {actor}: {status}"));
+            }
+        }
+    }
+    println!(
+        "authorization matrix: {checked} checks, {} mismatches",
+        mismatches.len()
+    );
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+fn actor_level(actor: &str) -> &str {
+    if actor == "anonymous" {
+        "public"
+    } else {
+        actor
+    }
+}
+
+#[tokio::test]
+async fn a_token_is_limited_by_its_scope() {
+    let mut app = TestApp::sqlite().await;
+    app.token = Some(
+        app.token_for("admin@example.com", Role::Admin, "read")
+            .await,
+    );
+    assert_eq!(app.get("/api/v1/incidents").await.status, StatusCode::OK);
+    let write = app.post_json("/api/v1/incidents", incident()).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    assert_eq!(write.error_code(), "forbidden");
+    let wider = app
+        .post_json(
+            "/api/v1/tokens",
+            json!({"name": "sneaky", "scope": "write"}),
+        )
+        .await;
+    assert_eq!(wider.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count().await, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_token_is_401_and_a_revoked_or_disabled_one_stops_at_once() {
+    let mut app = TestApp::sqlite().await;
+    app.token = Some("hst_0000".into());
+    let wrong = app.get("/api/v1/incidents").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.headers[header::WWW_AUTHENTICATE], "Bearer");
+    app.token = None;
+    assert_eq!(app.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+
+    let admin = app
+        .token_for("admin@example.com", Role::Admin, "admin")
+        .await;
+    let editor = app.token_for("ed@example.com", Role::Editor, "write").await;
+    app.token = Some(editor.clone());
+    let me = app.get("/api/v1/me").await.json();
+    assert_eq!(me["email"], "ed@example.com");
+    app.token = Some(admin);
+    let disabled = app
+        .patch_json(
+            &format!("/api/v1/users/{}", me["id"]),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text());
+    app.token = Some(editor);
+    assert_eq!(app.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_user_creates_lists_and_revokes_their_own_tokens() {
+    let mut app = TestApp::sqlite().await;
+    app.token = Some(app.token_for("ed@example.com", Role::Editor, "write").await);
+    let created = app
+        .post_json("/api/v1/tokens", json!({"name": "ci", "scope": "write"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let created = created.json();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("hst_"));
+    let listed = app.get("/api/v1/tokens").await;
+    assert!(
+        !listed.text().contains(&secret),
+        "a secret is shown only once"
+    );
+    app.token = Some(secret.clone());
+    assert_eq!(
+        app.get("/api/v1/me").await.json()["email"],
+        "ed@example.com"
+    );
+    let revoked = app
+        .send_body(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", created["token"]["id"]),
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_admin_cannot_lock_themselves_out_through_the_api() {
+    let app = TestApp::sqlite().await;
+    let me = app.get("/api/v1/me").await.json();
+    let answer = app
+        .patch_json(
+            &format!("/api/v1/users/{}", me["id"]),
+            json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let taken = app
+        .post_json(
+            "/api/v1/users",
+            json!({"email": "ADMIN@example.com", "password": "a long enough passphrase"}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(taken.error_code(), "conflict");
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> Answer {
+    app.post_form(
+        "/login",
+        &[
+            ("email", email),
+            ("password", password),
+            ("next", "/incidents?status=open"),
+        ],
+    )
+    .await
+}
+
+fn cookie_of(answer: &Answer) -> String {
+    let set = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn user_with_password(app: &TestApp, email: &str, role: &str) {
+    let draft = hindsight_domain::access::UserDraft {
+        email: Some(email.into()),
+        display_name: None,
+        role: Some(role.into()),
+        password: Some("correct horse battery staple".into()),
+    };
+    accounts::create_user(
+        &*app.database.store(),
+        draft,
+        "2026-11-21T11:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_session_cookie_that_signing_out_ends() {
+    let mut app = TestApp::sqlite().await;
+    app.token = None;
+    user_with_password(&app, "ana@example.com", "editor").await;
+    let wrong = sign_in(&app, "ana@example.com", "wrong password here").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
+    let answer = sign_in(&app, "Ana@Example.com", "correct horse battery staple").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers[header::LOCATION], "/incidents?status=open");
+    let set_cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = cookie_of(&answer);
+    let with_cookie = |uri: &str| {
+        Request::get(uri)
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let page = app.send(with_cookie("/incidents")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("ana"),
+        "the layout names who is signed in"
+    );
+    let logout = app
+        .send(
+            Request::post("/logout")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(logout.status, StatusCode::SEE_OTHER);
+    assert!(
+        logout.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = app.send(with_cookie("/incidents")).await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer works"
+    );
+}
+
+#[tokio::test]
+async fn a_change_from_another_site_with_the_session_cookie_is_refused() {
+    let mut app = TestApp::sqlite().await;
+    app.token = None;
+    user_with_password(&app, "ana@example.com", "editor").await;
+    let cookie = cookie_of(&sign_in(&app, "ana@example.com", "correct horse battery staple").await);
+    let form = "title=Forged&severity=SEV1&status=open&started_at=2026-11-20T10%3A00";
+    let post = |site: Option<&str>, origin: Option<&str>| {
+        let mut request = Request::post("/incidents")
+            .header(header::COOKIE, &cookie)
+            .header(header::HOST, "hindsight.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        request.body(Body::from(form)).unwrap()
+    };
+    let forged = app
+        .send(post(Some("cross-site"), Some("https://evil.example")))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let old_browser = app.send(post(None, Some("https://evil.example"))).await;
+    assert_eq!(old_browser.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count().await, 0);
+    let ours = app
+        .send(post(Some("same-origin"), Some("http://hindsight.example")))
+        .await;
+    assert_eq!(ours.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count().await, 1);
+}
+
+#[tokio::test]
+async fn the_eleventh_sign_in_attempt_in_a_minute_is_429_and_refusals_look_alike() {
+    let mut app = TestApp::sqlite().await;
+    app.token = None;
+    user_with_password(&app, "ana@example.com", "viewer").await;
+    let unknown = sign_in(&app, "nobody@example.com", "whatever it is").await;
+    let wrong = sign_in(&app, "ana@example.com", "whatever it is").await;
+    assert_eq!(unknown.status, wrong.status);
+    assert_eq!(
+        unknown.text().replace("nobody@example.com", "EMAIL"),
+        wrong.text().replace("ana@example.com", "EMAIL")
+    );
+    for _ in 0..8 {
+        sign_in(&app, "ana@example.com", "whatever it is").await;
+    }
+    let limited = sign_in(&app, "ana@example.com", "correct horse battery staple").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn a_viewer_sees_incidents_but_no_way_to_change_them() {
+    let mut app = TestApp::sqlite().await;
+    app.create(incident()).await;
+    app.token = None;
+    user_with_password(&app, "vi@example.com", "viewer").await;
+    let cookie = cookie_of(&sign_in(&app, "vi@example.com", "correct horse battery staple").await);
+    let page = app
+        .send(
+            Request::get("/incidents/1")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        !html.contains("/edit") && !html.contains("Record an incident"),
+        "{html}"
+    );
+    let edit = app
+        .send(
+            Request::get("/incidents/1/edit")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::FORBIDDEN);
 }

@@ -46,9 +46,15 @@ pub struct ServeArgs {
     #[arg(long, env = "HINDSIGHT_LISTEN", value_name = "ADDRESS:PORT")]
     pub listen: Option<SocketAddr>,
 
-    /// Load example incidents into an empty database, so there is something to look at.
+    /// Load example incidents into an empty database, so there is something to look at, and
+    /// create a demo admin (its random password is printed once) if there are no users.
     #[arg(long)]
     pub demo: bool,
+
+    /// Hindsight is served over HTTPS (directly or by a proxy): the session cookie is then
+    /// `Secure` and `__Host-` prefixed. Leave off for plain HTTP on loopback.
+    #[arg(long, env = "HINDSIGHT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -63,6 +69,7 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<LogFormat>,
     max_body_bytes: Option<usize>,
+    secure_cookies: Option<bool>,
 }
 
 /// The settings in force, every source applied.
@@ -72,6 +79,7 @@ pub struct Settings {
     pub database_url: String,
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
+    pub secure_cookies: bool,
 }
 
 impl Settings {
@@ -104,6 +112,8 @@ impl Settings {
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
             max_body_bytes,
+            secure_cookies: serve.is_some_and(|serve| serve.secure_cookies)
+                || file.secure_cookies.unwrap_or(false),
         })
     }
 }

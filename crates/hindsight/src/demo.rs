@@ -2,6 +2,7 @@
 //! tell of, so that a newcomer meets a page worth reading rather than an empty one.
 
 use anyhow::Context;
+use hindsight_domain::access::UserDraft;
 use hindsight_domain::{ImpactDraft, IncidentDraft};
 use hindsight_store::Store;
 use jiff::{SignedDuration, Timestamp};
@@ -25,6 +26,29 @@ pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
             .context("cannot store a demo incident")?;
     }
     Ok(count)
+}
+
+/// Creates an admin to sign in with when there are no users; gives back the email and the
+/// random password (there is no default password, ever).
+pub async fn create_admin(store: &dyn Store) -> anyhow::Result<Option<(String, String)>> {
+    if store.count_users().await? > 0 {
+        return Ok(None);
+    }
+    let email = "demo@example.com".to_owned();
+    let password: String = hindsight_http::credentials::new_secret("")
+        .chars()
+        .take(20)
+        .collect();
+    let draft = UserDraft {
+        email: Some(email.clone()),
+        display_name: Some("Demo Admin".into()),
+        role: Some("admin".into()),
+        password: Some(password.clone()),
+    };
+    hindsight_http::accounts::create_user(store, draft, Timestamp::now())
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot create the demo admin: {error}"))?;
+    Ok(Some((email, password)))
 }
 
 /// A time `days` days and `minutes` minutes before `now`, as RFC 3339.

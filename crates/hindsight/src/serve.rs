@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hindsight_http::metrics::Metrics;
+use hindsight_http::signin::Throttle;
 use hindsight_http::{AppParts, AppState, Limits, SystemClock};
 use hindsight_store::{Store, redact_url};
 use tracing_subscriber::EnvFilter;
@@ -54,6 +55,9 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     init_logging(settings.log_format);
     let store = open_store(&settings).await?;
     if demo {
+        if let Some((email, password)) = crate::demo::create_admin(&*store).await? {
+            println!("Demo admin: {email}, password {password} (shown once).");
+        }
         let loaded = crate::demo::load(&*store, jiff::Timestamp::now()).await?;
         if loaded == 0 {
             println!("The database already holds incidents; --demo added none.");
@@ -79,6 +83,8 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         limits: Limits {
             max_body_bytes: settings.max_body_bytes,
         },
+        secure_cookies: settings.secure_cookies,
+        login_throttle: Throttle::default(),
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

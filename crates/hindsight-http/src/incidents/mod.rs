@@ -4,29 +4,20 @@ pub mod api;
 mod form;
 mod pages;
 
-use axum::Router;
-use axum::routing::get;
+use hindsight_domain::access::Permission::{Read, Write};
 
-use crate::AppState;
+use crate::routes::Routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/incidents",
-            get(api::list_incidents).post(api::create_incident),
-        )
-        .route(
-            "/api/v1/incidents/{id}",
-            get(api::get_incident).patch(api::update_incident),
-        )
-        .route(
-            "/incidents",
-            get(pages::list_incidents).post(pages::create_incident),
-        )
-        .route("/incidents/new", get(pages::new_incident))
-        .route(
-            "/incidents/{id}",
-            get(pages::show_incident).post(pages::update_incident),
-        )
-        .route("/incidents/{id}/edit", get(pages::edit_incident))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/incidents", Read, api::list_incidents)
+        .post("/api/v1/incidents", Write, api::create_incident)
+        .get("/api/v1/incidents/{id}", Read, api::get_incident)
+        .patch("/api/v1/incidents/{id}", Write, api::update_incident)
+        .get("/incidents", Read, pages::list_incidents)
+        .post("/incidents", Write, pages::create_incident)
+        .get("/incidents/new", Write, pages::new_incident)
+        .get("/incidents/{id}", Read, pages::show_incident)
+        .post("/incidents/{id}", Write, pages::update_incident)
+        .get("/incidents/{id}/edit", Write, pages::edit_incident)
 }

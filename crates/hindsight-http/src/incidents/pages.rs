@@ -14,7 +14,8 @@ use hindsight_store::StoreError;
 
 use super::form::IncidentForm;
 use crate::AppState;
-use crate::pages::{PageError, display_time, render};
+use crate::gate::MaybeActor;
+use crate::pages::{Nav, PageError, display_time, render};
 
 /// An incident as a row of the list.
 struct IncidentRow {
@@ -45,6 +46,7 @@ impl From<&Incident> for IncidentRow {
 #[derive(Template)]
 #[template(path = "incidents/list.html")]
 struct ListPage {
+    nav: Nav,
     rows: Vec<IncidentRow>,
     query: IncidentQuery,
     errors: ValidationErrors,
@@ -65,6 +67,7 @@ impl ListPage {
 
 pub async fn list_incidents(
     State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
     query: Result<Query<IncidentQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = query.map(|Query(query)| query).unwrap_or_default();
@@ -94,6 +97,7 @@ pub async fn list_incidents(
     Ok(render(
         status,
         &ListPage {
+            nav: Nav::of(actor.as_ref()),
             rows,
             query,
             errors,
@@ -110,6 +114,7 @@ type Facts = Vec<(&'static str, String)>;
 #[derive(Template)]
 #[template(path = "incidents/show.html")]
 struct ShowPage {
+    nav: Nav,
     incident: Incident,
     times: Facts,
     impact: Facts,
@@ -118,6 +123,7 @@ struct ShowPage {
 
 pub async fn show_incident(
     State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let incident = load(&state, &id).await?;
@@ -167,6 +173,7 @@ pub async fn show_incident(
     Ok(render(
         StatusCode::OK,
         &ShowPage {
+            nav: Nav::of(actor.as_ref()),
             incident,
             times,
             impact,
@@ -178,6 +185,7 @@ pub async fn show_incident(
 #[derive(Template)]
 #[template(path = "incidents/form.html")]
 struct FormPage {
+    nav: Nav,
     /// `None` for a new incident.
     id: Option<IncidentId>,
     form: IncidentForm,
@@ -187,8 +195,9 @@ struct FormPage {
 }
 
 impl FormPage {
-    fn new(id: Option<IncidentId>, form: IncidentForm, errors: ValidationErrors) -> Self {
+    fn new(nav: Nav, id: Option<IncidentId>, form: IncidentForm, errors: ValidationErrors) -> Self {
         Self {
+            nav,
             id,
             form,
             errors,
@@ -209,23 +218,33 @@ impl FormPage {
     }
 }
 
-pub async fn new_incident(State(state): State<AppState>) -> Response {
+pub async fn new_incident(
+    State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
+) -> Response {
     let form = IncidentForm::blank(state.clock.now());
+    let nav = Nav::of(actor.as_ref());
     render(
         StatusCode::OK,
-        &FormPage::new(None, form, ValidationErrors::new()),
+        &FormPage::new(nav, None, form, ValidationErrors::new()),
     )
 }
 
 pub async fn edit_incident(
     State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let incident = load(&state, &id).await?;
     let form = IncidentForm::from_incident(&incident);
     Ok(render(
         StatusCode::OK,
-        &FormPage::new(Some(incident.id), form, ValidationErrors::new()),
+        &FormPage::new(
+            Nav::of(actor.as_ref()),
+            Some(incident.id),
+            form,
+            ValidationErrors::new(),
+        ),
     ))
 }
 
@@ -239,6 +258,7 @@ fn form_rejected(rejection: FormRejection) -> PageError {
 
 pub async fn create_incident(
     State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(form_rejected)?;
@@ -246,10 +266,10 @@ pub async fn create_incident(
     let (draft, mut errors) = form.to_draft(None);
     let incident = match draft.validate(now) {
         Ok(incident) if errors.is_empty() => incident,
-        Ok(_) => return Ok(invalid_form(None, form, errors)),
+        Ok(_) => return Ok(invalid_form(Nav::of(actor.as_ref()), None, form, errors)),
         Err(more) => {
             errors.0.extend(more.0);
-            return Ok(invalid_form(None, form, errors));
+            return Ok(invalid_form(Nav::of(actor.as_ref()), None, form, errors));
         }
     };
     let incident = state.store.create_incident(incident, now).await?;
@@ -262,6 +282,7 @@ const STALE_EDIT: &str = "Someone changed this incident after you opened this fo
 
 pub async fn update_incident(
     State(state): State<AppState>,
+    MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -269,7 +290,12 @@ pub async fn update_incident(
     let current = load(&state, &id).await?;
     let (draft, errors) = form.to_draft(Some(&current.content));
     if !errors.is_empty() {
-        return Ok(invalid_form(Some(current.id), form, errors));
+        return Ok(invalid_form(
+            Nav::of(actor.as_ref()),
+            Some(current.id),
+            form,
+            errors,
+        ));
     }
     let now = state.clock.now();
     let loaded_version = form.updated_at.clone();
@@ -291,18 +317,28 @@ pub async fn update_incident(
             tracing::info!(incident.id = %incident.id, "incident updated");
             Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
         }
-        Err(StoreError::Invalid(errors)) => Ok(invalid_form(Some(current.id), form, errors)),
+        Err(StoreError::Invalid(errors)) => Ok(invalid_form(
+            Nav::of(actor.as_ref()),
+            Some(current.id),
+            form,
+            errors,
+        )),
         Err(error) => Err(error.into()),
     }
 }
 
-fn invalid_form(id: Option<IncidentId>, form: IncidentForm, errors: ValidationErrors) -> Response {
+fn invalid_form(
+    nav: Nav,
+    id: Option<IncidentId>,
+    form: IncidentForm,
+    errors: ValidationErrors,
+) -> Response {
     let status = if errors.message_for("updated_at").is_some() {
         StatusCode::CONFLICT
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    render(status, &FormPage::new(id, form, errors))
+    render(status, &FormPage::new(nav, id, form, errors))
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Incident, PageError> {

@@ -1,7 +1,17 @@
 //! The web UI in headless Chromium, against the real binary on a loopback port. Later features
 //! add their stories here, using [`Browser`] and [`Server`].
 
-use crate::support::{Browser, Server};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Browser, Server};
+
+/// Signs in through the login page, as a person would.
+fn sign_in(browser: &Browser, server: &Server, email: &str, password: &str) {
+    browser.open(&server.url("/login"));
+    browser.find("#email").type_text(email);
+    browser.find("#password").type_text(password);
+    browser
+        .find("form.signin button[type=submit]")
+        .click_and_wait_for_page();
+}
 
 fn screenshot_path(name: &str) -> std::path::PathBuf {
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
@@ -16,6 +26,7 @@ fn an_incident_recorded_through_the_form_appears_in_the_list() {
     };
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start(folder.path(), "hindsight.db", &[]);
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
 
     // An empty title is refused, with the message beside the field, and nothing is saved.
     browser.open(&server.url("/incidents/new"));
@@ -86,6 +97,7 @@ fn an_incident_is_edited_through_the_form() {
     };
     let folder = tempfile::tempdir().unwrap();
     let server = Server::start(folder.path(), "hindsight.db", &["--demo"]);
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
     browser.open(&server.url("/incidents"));
     browser
         .find("table.incidents tbody tr a")
@@ -102,4 +114,80 @@ fn an_incident_is_edited_through_the_form() {
         .click_and_wait_for_page();
     let text = browser.page_text();
     assert!(text.contains("resolved") && text.contains("Dana"), "{text}");
+}
+
+#[test]
+fn a_viewer_signs_in_sees_only_what_the_role_allows_and_signs_out() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start(folder.path(), "hindsight.db", &["--demo"]);
+    crate::support::run(
+        folder.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "viewer@example.com",
+            "--name",
+            "Vera Viewer",
+            "--password-stdin",
+        ],
+        Some("a long enough passphrase\n"),
+    )
+    .unwrap();
+
+    // Signed out, the incidents send you to the login page, and back after signing in.
+    browser.open(&server.url("/incidents?status=open"));
+    assert!(
+        browser.current_url().contains("/login?next="),
+        "{}",
+        browser.current_url()
+    );
+    browser.find("#email").type_text("viewer@example.com");
+    browser.find("#password").type_text("not the password");
+    browser
+        .find("form.signin button[type=submit]")
+        .click_and_wait_for_page();
+    assert!(
+        browser
+            .page_text()
+            .contains("The email or the password is wrong.")
+    );
+    browser
+        .find("#password")
+        .type_text("a long enough passphrase");
+    browser
+        .find("form.signin button[type=submit]")
+        .click_and_wait_for_page();
+    assert!(
+        browser.current_url().ends_with("/incidents?status=open"),
+        "{}",
+        browser.current_url()
+    );
+    let text = browser.page_text();
+    assert!(
+        text.contains("Vera Viewer") && !text.contains("Record an incident"),
+        "{text}"
+    );
+    browser.screenshot(&screenshot_path("viewer"));
+
+    // A viewer reads an incident but gets no way to edit it, and the edit page is refused.
+    browser
+        .find("table.incidents tbody tr a")
+        .click_and_wait_for_page();
+    assert_eq!(browser.count("a.button[href$='/edit']"), 0);
+    let incident_url = browser.current_url();
+    browser.open(&format!("{incident_url}/edit"));
+    assert!(browser.page_text().contains("Not allowed"));
+
+    // Signing out ends the session: the incidents are behind the login page again.
+    browser.open(&server.url("/incidents"));
+    browser
+        .find("form.signout button")
+        .click_and_wait_for_page();
+    assert!(browser.current_url().ends_with("/login"));
+    browser.open(&server.url("/incidents"));
+    assert!(browser.current_url().contains("/login?next="));
 }

@@ -30,14 +30,88 @@ fn wait_for_line(child: &mut Child, prefix: &str) -> String {
     panic!("the process ended before printing {prefix:?}; it printed {seen:?}");
 }
 
-/// `hindsight serve` on a free loopback port.
+/// The admin every test server has, created through the CLI.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Runs a `hindsight` command to its end; its standard output if it succeeded.
+pub fn run(folder: &Path, args: &[&str], input: Option<&str>) -> Result<String, String> {
+    let mut child = hindsight()
+        .args(args)
+        .current_dir(folder)
+        .env("HINDSIGHT_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hindsight starts");
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// `hindsight serve` on a free loopback port, with an admin and an API token of theirs.
 pub struct Server {
     child: Child,
     pub address: SocketAddr,
+    pub token: String,
 }
 
 impl Server {
     pub fn start(folder: &Path, database_url: &str, extra: &[&str]) -> Self {
+        let database = ["--database-url", database_url];
+        // The admin may exist from an earlier start on the same database.
+        let _ = run(
+            folder,
+            &[
+                &[
+                    "user",
+                    "create",
+                    "--admin",
+                    "--email",
+                    ADMIN_EMAIL,
+                    "--password-stdin",
+                ][..],
+                &database,
+            ]
+            .concat(),
+            Some(&format!("{ADMIN_PASSWORD}\n")),
+        );
+        let created = run(
+            folder,
+            &[
+                &[
+                    "token",
+                    "create",
+                    "--email",
+                    ADMIN_EMAIL,
+                    "--name",
+                    "tests",
+                    "--scope",
+                    "admin",
+                ][..],
+                &database,
+            ]
+            .concat(),
+            None,
+        )
+        .expect("a token for the tests");
+        let token = created
+            .lines()
+            .find_map(|line| line.strip_prefix("Token (shown once): "))
+            .expect("the token is printed")
+            .to_owned();
         let mut child = hindsight()
             .args([
                 "serve",
@@ -64,21 +138,28 @@ impl Server {
             .trim_end_matches('/')
             .parse()
             .unwrap();
-        Self { child, address }
+        Self {
+            child,
+            address,
+            token,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
+    /// A JSON request as the admin.
     pub fn request(&self, method: &str, path: &str, json_body: Option<&Value>) -> (u16, Value) {
         let body = json_body.map(Value::to_string);
-        let (status, text) = http(
+        let authorization = format!("Bearer {}", self.token);
+        let (status, text) = http_with(
             self.address,
             method,
             path,
             body.as_deref(),
             "application/json",
+            Some(&authorization),
         );
         (
             status,
@@ -102,15 +183,30 @@ pub fn http(
     body: Option<&str>,
     content_type: &str,
 ) -> (u16, String) {
+    http_with(address, method, path, body, content_type, None)
+}
+
+/// The same, with an `Authorization` header.
+pub fn http_with(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    content_type: &str,
+    authorization: Option<&str>,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let body = body.unwrap_or("");
+    let authorization = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
-         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+         {authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

@@ -1,0 +1,345 @@
+//! The gate every request passes: who is asking (an API token or a session cookie), whether
+//! the route's rule lets them, whether a cookie-carrying change came from our own pages; then,
+//! on the way out, security headers, metrics and the log line. It is the one place where
+//! authorization is decided; handlers read the [`Actor`] it leaves in the request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use hindsight_domain::access::{Actor, Credential, Permission};
+use jiff::SignedDuration;
+use tower::{Layer, Service};
+
+use crate::AppState;
+use crate::credentials::{TOKEN_PREFIX, hash_secret};
+use crate::error::ApiError;
+use crate::pages::PageError;
+use crate::routes::RuleTable;
+
+/// The session cookie's name on plain HTTP; behind TLS it carries the `__Host-` prefix, which
+/// browsers accept only with `Secure`, `Path=/` and no `Domain`.
+pub const SESSION_COOKIE: &str = "hindsight_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-hindsight_session";
+
+/// How stale a session's or token's last-use time may get before a request refreshes it: one
+/// write a minute per credential at most, not one per request.
+const TOUCH_INTERVAL: SignedDuration = SignedDuration::from_secs(60);
+
+#[derive(Clone)]
+pub struct GateLayer {
+    state: AppState,
+    rules: Arc<RuleTable>,
+}
+
+impl GateLayer {
+    pub fn new(state: AppState, rules: RuleTable) -> Self {
+        Self {
+            state,
+            rules: Arc::new(rules),
+        }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = Gate<S>;
+
+    fn layer(&self, inner: S) -> Gate<S> {
+        Gate {
+            inner,
+            state: self.state.clone(),
+            rules: Arc::clone(&self.rules),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Gate<S> {
+    inner: S,
+    state: AppState,
+    rules: Arc<RuleTable>,
+}
+
+/// Why a request was turned away, before reaching its handler.
+enum Refusal {
+    /// No credentials, or ones that do not work.
+    Unauthenticated,
+    /// Credentials that work but do not allow this.
+    Forbidden,
+    /// A state change with a session cookie from another site.
+    CrossSite,
+    /// The route is missing from the table: refuse rather than guess (a bug, logged).
+    NoRule,
+}
+
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+fn refuse(refusal: Refusal, path: &str, query: Option<&str>) -> Response {
+    match refusal {
+        Refusal::Unauthenticated if is_api(path) => {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "sign in, or send an API token as `Authorization: Bearer <token>`",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Refusal::Unauthenticated => {
+            let next = match query {
+                Some(query) => format!("{path}?{query}"),
+                None => path.to_owned(),
+            };
+            let next = serde_urlencoded::to_string([("next", next)]).expect("strings encode");
+            Redirect::to(&format!("/login?{next}")).into_response()
+        }
+        Refusal::Forbidden if is_api(path) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your role or your token's scope does not allow this",
+        )
+        .into_response(),
+        Refusal::Forbidden => PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "Not allowed",
+            message: "Your role does not allow this. Ask an admin if you need it.".into(),
+        }
+        .into_response(),
+        Refusal::CrossSite => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_site_request",
+            "this change came from another site with your session cookie, and was refused",
+        )
+        .into_response(),
+        Refusal::NoRule => {
+            tracing::error!(http.path = path, "route has no authorization rule; refused");
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this route is not open")
+                .into_response()
+        }
+    }
+}
+
+/// The secret of a bearer token, if the request carries one of ours.
+fn bearer(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let text = value.to_str().map_err(|_| ());
+    Some(text.and_then(|text| {
+        let token = text.strip_prefix("Bearer ").ok_or(())?.trim();
+        token.starts_with(TOKEN_PREFIX).then_some(token).ok_or(())
+    }))
+}
+
+/// The secret of the session cookie, under either name.
+pub fn session_secret(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE || *name == SECURE_SESSION_COOKIE)
+        .map(|(_, secret)| secret.to_owned())
+}
+
+/// Who is asking: `Ok(None)` for nobody, `Err` for credentials that do not work.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, ()> {
+    let now = state.clock.now();
+    if let Some(token) = bearer(headers) {
+        let hash = hash_secret(token?);
+        let (token, user) = state
+            .store
+            .find_api_token(&hash)
+            .await
+            .map_err(|_| ())?
+            .ok_or(())?;
+        if user.disabled {
+            return Err(());
+        }
+        let stale = token
+            .last_used_at
+            .is_none_or(|last| now.duration_since(last) > TOUCH_INTERVAL);
+        if stale {
+            let store = Arc::clone(&state.store);
+            tokio::spawn(async move {
+                if let Err(error) = store.touch_api_token(token.id, now).await {
+                    tracing::warn!(error = %error, "could not record a token's use");
+                }
+            });
+        }
+        return Ok(Some(Actor {
+            user,
+            credential: Credential::Token {
+                id: token.id,
+                scope: token.scope,
+            },
+        }));
+    }
+    let Some(secret) = session_secret(headers) else {
+        return Ok(None);
+    };
+    let hash = hash_secret(&secret);
+    let Some((session, user)) = state.store.find_session(&hash).await.map_err(|_| ())? else {
+        // A cookie for a session that ended is not an error: the person signs in again.
+        return Ok(None);
+    };
+    if user.disabled || session.expired(now) {
+        return Ok(None);
+    }
+    if now.duration_since(session.last_seen_at) > TOUCH_INTERVAL {
+        let store = Arc::clone(&state.store);
+        let hash = hash.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_session(&hash, now).await {
+                tracing::warn!(error = %error, "could not record a session's use");
+            }
+        });
+    }
+    Ok(Some(Actor {
+        user,
+        credential: Credential::Session { id_hash: hash },
+    }))
+}
+
+/// A browser tells where a request came from (`Sec-Fetch-Site`, else `Origin`); a change made
+/// with a session cookie must come from our own pages. Clients that send neither header are
+/// not browsers, and so not the victims of cross-site forgery.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or_default();
+            let host = host.to_str().unwrap_or_default();
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest == host)
+        }
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl<S> Service<Request> for Gate<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        // The clone is ready because routes always are; this is tower's usual dance.
+        let inner = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, inner);
+        let state = self.state.clone();
+        let rules = Arc::clone(&self.rules);
+        Box::pin(async move {
+            let method = request.method().clone();
+            let route = request.extensions().get::<MatchedPath>().cloned();
+            let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            // No matched route means the fallback (a 404): nothing to protect.
+            let permission = match &route {
+                Some(route) => rules.permission(method.as_str(), route.as_str()),
+                None => Some(Permission::Public),
+            };
+            let actor = authenticate(&state, request.headers()).await;
+            let path = request.uri().path().to_owned();
+            let query = request.uri().query().map(str::to_owned);
+            let refusal = match (permission, &actor) {
+                (None, _) => Some(Refusal::NoRule),
+                (Some(Permission::Public), _) => None,
+                (Some(_), Err(())) | (Some(_), Ok(None)) => Some(Refusal::Unauthenticated),
+                (Some(needed), Ok(Some(actor))) if !actor.can(needed) => Some(Refusal::Forbidden),
+                (Some(_), Ok(Some(actor))) => {
+                    let cookie = matches!(actor.credential, Credential::Session { .. });
+                    (cookie && !is_safe(&method) && !same_origin(request.headers()))
+                        .then_some(Refusal::CrossSite)
+                }
+            };
+            let user_id = actor
+                .as_ref()
+                .ok()
+                .and_then(|actor| actor.as_ref())
+                .map(|actor| actor.user.id);
+            let mut response = match refusal {
+                Some(refusal) => {
+                    if matches!(refusal, Refusal::Forbidden | Refusal::CrossSite) {
+                        tracing::warn!(http.route = route_name, user.id = ?user_id, "permission denied");
+                    }
+                    refuse(refusal, &path, query.as_deref())
+                }
+                None => {
+                    if let Ok(Some(actor)) = actor {
+                        request.extensions_mut().insert(actor);
+                    }
+                    inner.call(request).await?
+                }
+            };
+            crate::add_security_headers(&mut response);
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            state.metrics.record(&method, route_name, status, elapsed);
+            tracing::info!(
+                http.method = %method,
+                http.route = route_name,
+                http.status = status,
+                user.id = ?user_id,
+                elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// The signed-in actor, for handlers behind a rule that requires one.
+pub struct CurrentActor(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .map(CurrentActor)
+            .ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+            })
+    }
+}
+
+/// The signed-in actor if there is one, for public pages that greet them.
+pub struct MaybeActor(pub Option<Actor>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeActor {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(MaybeActor(parts.extensions.get::<Actor>().cloned()))
+    }
+}

@@ -1,0 +1,103 @@
+//! The router and its authorization table, built together: a route can only be added with the
+//! permission it needs, so no route exists that the gate does not know about.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodRouter, delete, get, patch, post};
+use hindsight_domain::access::Permission;
+
+use crate::AppState;
+
+/// One line of the authorization table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteRule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub permission: Permission,
+}
+
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    rules: Vec<RouteRule>,
+}
+
+macro_rules! method {
+    ($name:ident, $method:literal, $make:ident) => {
+        pub fn $name<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            self.add($method, path, permission, $make(handler))
+        }
+    };
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    method!(get, "GET", get);
+    method!(post, "POST", post);
+    method!(patch, "PATCH", patch);
+    method!(delete, "DELETE", delete);
+
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        permission: Permission,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, handler);
+        self.rules.push(RouteRule {
+            method,
+            path,
+            permission,
+        });
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.rules.extend(other.rules);
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteRule>) {
+        (self.router, self.rules)
+    }
+}
+
+/// The table as the gate looks it up.
+pub struct RuleTable {
+    by_route: HashMap<(&'static str, &'static str), Permission>,
+}
+
+impl RuleTable {
+    pub fn new(rules: &[RouteRule]) -> Self {
+        Self {
+            by_route: rules
+                .iter()
+                .map(|rule| ((rule.method, rule.path), rule.permission))
+                .collect(),
+        }
+    }
+
+    /// What a request to `path` (a route pattern) with `method` needs. A method the path does
+    /// not serve needs nothing: it is answered 405 by the fallback. `None` only for a pattern
+    /// that is not in the table at all, which the gate refuses.
+    pub fn permission(&self, method: &str, path: &str) -> Option<Permission> {
+        match self.by_route.get(&(method, path)) {
+            Some(permission) => Some(*permission),
+            None if self.by_route.keys().any(|(_, known)| *known == path) => {
+                Some(Permission::Public)
+            }
+            None => None,
+        }
+    }
+}
