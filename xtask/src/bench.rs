@@ -492,10 +492,11 @@ fn measure_idle_rss() -> anyhow::Result<u64> {
         .stdout(std::process::Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
-    if !line.starts_with("Hindsight is serving at ") {
-        bail!("unexpected start line: {line}");
+    let started = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("Hindsight is serving at "));
+    if !started {
+        bail!("hindsight serve ended without starting");
     }
     // Idle means started and left alone for a moment.
     std::thread::sleep(Duration::from_secs(2));

@@ -72,18 +72,23 @@ pub fn new_secret(prefix: &str) -> String {
     OsRng.fill_bytes(&mut bytes);
     let mut secret = String::with_capacity(prefix.len() + 64);
     secret.push_str(prefix);
-    for byte in bytes {
-        secret.push_str(&format!("{byte:02x}"));
-    }
+    push_hex(&mut secret, &bytes);
     secret
+}
+
+fn push_hex(text: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
 }
 
 /// What is stored of a secret: its SHA-256, hex-encoded.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hash = String::with_capacity(64);
+    push_hex(&mut hash, &Sha256::digest(secret.as_bytes()));
+    hash
 }
 
 #[cfg(test)]
