@@ -259,11 +259,19 @@ async fn start_server(
 
     // Bodies of the same size as the real answers, for the bare handlers.
     let sample = store
-        .get_incident(ids[0].to_string().parse().unwrap())
+        .get_incident(
+            ids[0].to_string().parse().unwrap(),
+            hindsight_domain::access::Visibility::Everything,
+        )
         .await?
         .unwrap();
     let incident_body = Bytes::from(serde_json::to_vec(&sample)?);
-    let page = store.list_incidents(&IncidentFilter::default()).await?;
+    let page = store
+        .list_incidents(
+            &IncidentFilter::default(),
+            hindsight_domain::access::Visibility::Everything,
+        )
+        .await?;
     let list_body = Bytes::from(serde_json::to_vec(&serde_json::json!({
         "items": page.items,
         "next_cursor": page.next_cursor.map(|cursor| cursor.encode()),

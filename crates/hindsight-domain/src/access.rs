@@ -65,6 +65,48 @@ id_type!(
     /// An API token's identifier (not the secret).
     ApiTokenId
 );
+id_type!(
+    /// A team's identifier.
+    TeamId
+);
+
+/// A team and its members; team leads are who overdue work escalates to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<TeamMember>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TeamMember {
+    pub user_id: UserId,
+    pub is_lead: bool,
+}
+
+/// Checks a team name: one line, 1 to 100 characters.
+pub fn check_team_name(name: &str) -> Result<String, ValidationErrors> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ValidationErrors::single(
+            "name",
+            "name must be one line of 1 to 100 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Which incidents a reader may see: admins every one; everyone else the public ones and the
+/// private ones they are a member of, in person or through a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Everything,
+    MemberOf(UserId),
+}
 
 string_enum! {
     /// What a user may do: viewers read, editors also write, admins also administer.
@@ -326,6 +368,15 @@ impl Actor {
             Credential::Token { scope, .. } => scope.level() >= permission,
         };
         !self.user.disabled && by_role && by_scope
+    }
+
+    /// Which incidents this actor may see.
+    pub fn visibility(&self) -> Visibility {
+        if self.user.role == Role::Admin {
+            Visibility::Everything
+        } else {
+            Visibility::MemberOf(self.user.id)
+        }
     }
 
     /// Whether this actor may create a token of `scope`: never more than it may do itself.

@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::{TeamId, UserId};
 use crate::validation::ValidationErrors;
 
 /// Longest title, in characters.
@@ -98,6 +99,27 @@ pub struct Impact {
     pub business: BTreeMap<String, f64>,
 }
 
+/// Who may see a private incident besides admins: these users, and the members of these teams.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Members {
+    pub users: Vec<UserId>,
+    pub teams: Vec<TeamId>,
+}
+
+/// Members as submitted: ids as numbers, checked by [`IncidentDraft::validate`] (that they
+/// exist is the store's to check).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembersDraft {
+    #[serde(default)]
+    pub users: Vec<i64>,
+    #[serde(default)]
+    pub teams: Vec<i64>,
+}
+
+/// Most members of each kind on one incident.
+pub const MAX_MEMBERS: usize = 200;
+
 /// Everything about an incident that people write; identity and bookkeeping times excluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IncidentContent {
@@ -122,6 +144,9 @@ pub struct IncidentContent {
     pub impact: Impact,
     pub owner: Option<String>,
     pub tags: Vec<String>,
+    /// Seen only by its members and admins; to everyone else it does not exist.
+    pub private: bool,
+    pub members: Members,
 }
 
 /// The `updated_at` of a change made at `now` to a row last changed at `previous`: strictly
@@ -212,6 +237,11 @@ pub struct IncidentDraft {
     pub owner: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Private incidents are seen only by their members and admins.
+    #[serde(default)]
+    pub private: bool,
+    #[serde(default)]
+    pub members: MembersDraft,
 }
 
 /// A partial change in JSON Merge Patch style: an absent field stays as it is, `null` clears it.
@@ -257,6 +287,10 @@ pub struct IncidentPatch {
     pub owner: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub private: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    pub members: Option<Option<MembersDraft>>,
 }
 
 /// A partial change to the impact, with the same merge rules as [`IncidentPatch`].
@@ -322,6 +356,11 @@ impl From<&IncidentContent> for IncidentDraft {
             },
             owner: content.owner.clone(),
             tags: content.tags.clone(),
+            private: content.private,
+            members: MembersDraft {
+                users: content.members.users.iter().map(|id| id.get()).collect(),
+                teams: content.members.teams.iter().map(|id| id.get()).collect(),
+            },
         }
     }
 }
@@ -347,6 +386,12 @@ impl IncidentPatch {
         }
         if let Some(tags) = self.tags {
             draft.tags = tags.unwrap_or_default();
+        }
+        if let Some(private) = self.private {
+            draft.private = private.unwrap_or(false);
+        }
+        if let Some(members) = self.members {
+            draft.members = members.unwrap_or_default();
         }
         match self.impact {
             None => {}
@@ -379,6 +424,14 @@ impl IncidentPatch {
 }
 
 impl IncidentDraft {
+    /// Whoever makes an incident private stays able to see it: they join its members (admins
+    /// see every incident and need not).
+    pub fn keep_author_in(&mut self, author: UserId, author_is_admin: bool) {
+        if self.private && !author_is_admin && !self.members.users.contains(&author.get()) {
+            self.members.users.push(author.get());
+        }
+    }
+
     /// Checks every field, reporting every problem found, and gives the incident to store.
     /// `now` decides what counts as a time in the future.
     pub fn validate(self, now: Timestamp) -> Result<ValidIncident, ValidationErrors> {
@@ -517,6 +570,7 @@ impl IncidentDraft {
         }
 
         let impact = validate_impact(self.impact, &mut errors);
+        let members = validate_members(self.members, &mut errors);
 
         match (severity, status, started_at) {
             (Some(severity), Some(status), Some(started_at)) if errors.is_empty() => {
@@ -536,6 +590,8 @@ impl IncidentDraft {
                     impact,
                     owner: owner.map(str::to_owned),
                     tags,
+                    private: self.private,
+                    members,
                 }))
             }
             _ => Err(errors),
@@ -598,6 +654,32 @@ fn clean_names(field: &str, names: Vec<String>, errors: &mut ValidationErrors) -
         );
     }
     cleaned
+}
+
+fn validate_members(members: MembersDraft, errors: &mut ValidationErrors) -> Members {
+    fn ids<T: Copy + PartialEq>(
+        field: &str,
+        raw: Vec<i64>,
+        make: fn(i64) -> Option<T>,
+        errors: &mut ValidationErrors,
+    ) -> Vec<T> {
+        let mut ids = Vec::with_capacity(raw.len());
+        for value in raw {
+            match make(value) {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(_) => {}
+                None => errors.add(field, format!("{value} is not an id")),
+            }
+        }
+        if ids.len() > MAX_MEMBERS {
+            errors.add(field, format!("at most {MAX_MEMBERS} are allowed"));
+        }
+        ids
+    }
+    Members {
+        users: ids("members.users", members.users, UserId::new, errors),
+        teams: ids("members.teams", members.teams, TeamId::new, errors),
+    }
 }
 
 fn validate_impact(impact: ImpactDraft, errors: &mut ValidationErrors) -> Impact {

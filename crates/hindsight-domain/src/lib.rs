@@ -16,6 +16,6 @@ pub use clock::{Clock, FixedClock, to_stored_precision};
 pub use incident::{
     CauseOrigin, Detection, Impact, ImpactDraft, ImpactPatch, Incident, IncidentContent,
     IncidentCursor, IncidentDraft, IncidentFilter, IncidentId, IncidentPage, IncidentPatch,
-    IncidentQuery, IncidentStatus, Severity, ValidIncident,
+    IncidentQuery, IncidentStatus, Members, MembersDraft, Severity, ValidIncident,
 };
 pub use validation::{FieldError, ValidationErrors};

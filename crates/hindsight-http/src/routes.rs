@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::handler::Handler;
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use hindsight_domain::access::Permission;
 
 use crate::AppState;
@@ -44,6 +44,7 @@ impl Routes {
     method!(get, "GET", get);
     method!(post, "POST", post);
     method!(patch, "PATCH", patch);
+    method!(put, "PUT", put);
     method!(delete, "DELETE", delete);
 
     fn add(

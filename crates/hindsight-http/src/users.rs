@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use hindsight_domain::ValidationErrors;
 use hindsight_domain::access::Permission::{Admin, Read};
 use hindsight_domain::access::{
-    ApiToken, ApiTokenDraft, ApiTokenId, Role, User, UserDraft, UserId,
+    ApiToken, ApiTokenDraft, ApiTokenId, Role, Team, TeamId, User, UserDraft, UserId,
+    check_team_name,
 };
 use hindsight_store::{StoreError, UserChange};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,116 @@ pub fn routes() -> Routes {
         .get("/api/v1/users", Admin, list_users)
         .post("/api/v1/users", Admin, create_user)
         .patch("/api/v1/users/{id}", Admin, update_user)
+        .get("/api/v1/teams", Read, list_teams)
+        .post("/api/v1/teams", Admin, create_team)
+        .put(
+            "/api/v1/teams/{id}/members/{user_id}",
+            Admin,
+            set_team_member,
+        )
+        .delete(
+            "/api/v1/teams/{id}/members/{user_id}",
+            Admin,
+            remove_team_member,
+        )
+}
+
+/// Every team and its members.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "accounts",
+    responses((status = 200, body = Vec<Team>), (status = 401, body = ErrorBody)))]
+pub async fn list_teams(State(state): State<AppState>) -> Result<ApiJson<Vec<Team>>, ApiError> {
+    Ok(ApiJson(state.store.list_teams().await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamDraft {
+    pub name: Option<String>,
+}
+
+/// Create a team.
+#[utoipa::path(post, path = "/api/v1/teams", tag = "accounts",
+    request_body = TeamDraft,
+    responses(
+        (status = 201, body = Team),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn create_team(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    ApiJson(draft): ApiJson<TeamDraft>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name =
+        check_team_name(draft.name.as_deref().unwrap_or_default()).map_err(ApiError::invalid)?;
+    let team = state.store.create_team(name, state.clock.now()).await?;
+    tracing::info!(user.id = %actor.user.id, team.id = %team.id, "team created");
+    Ok((StatusCode::CREATED, ApiJson(team)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipDraft {
+    /// Team leads are who overdue work escalates to.
+    #[serde(default)]
+    pub is_lead: bool,
+}
+
+fn team_and_user(team: &str, user: &str) -> Result<(TeamId, UserId), ApiError> {
+    let team = team
+        .parse()
+        .map_err(|()| ApiError::not_found("there is no such team"))?;
+    let user = user
+        .parse()
+        .map_err(|()| ApiError::not_found("there is no such user"))?;
+    Ok((team, user))
+}
+
+/// Add a user to a team, or change whether they lead it.
+#[utoipa::path(put, path = "/api/v1/teams/{id}/members/{user_id}", tag = "accounts",
+    params(("id" = i64, Path), ("user_id" = i64, Path)),
+    request_body = MembershipDraft,
+    responses((status = 200, body = Team), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_team_member(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path((team, user)): Path<(String, String)>,
+    ApiJson(draft): ApiJson<MembershipDraft>,
+) -> Result<ApiJson<Team>, ApiError> {
+    let (team, user) = team_and_user(&team, &user)?;
+    let team = state
+        .store
+        .set_team_member(team, user, draft.is_lead, state.clock.now())
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => ApiError::not_found("there is no such team or user"),
+            other => other.into(),
+        })?;
+    tracing::info!(user.id = %actor.user.id, team.id = %team.id, member.id = %user, lead = draft.is_lead, "team membership changed");
+    Ok(ApiJson(team))
+}
+
+/// Remove a user from a team.
+#[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{user_id}", tag = "accounts",
+    params(("id" = i64, Path), ("user_id" = i64, Path)),
+    responses((status = 200, body = Team), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn remove_team_member(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path((team, user)): Path<(String, String)>,
+) -> Result<ApiJson<Team>, ApiError> {
+    let (team, user) = team_and_user(&team, &user)?;
+    let team = state
+        .store
+        .remove_team_member(team, user, state.clock.now())
+        .await
+        .map_err(|error| match error {
+            StoreError::NotFound => ApiError::not_found("there is no such team"),
+            other => other.into(),
+        })?;
+    tracing::info!(user.id = %actor.user.id, team.id = %team.id, member.id = %user, "team member removed");
+    Ok(ApiJson(team))
 }
 
 /// The user this request acts for.

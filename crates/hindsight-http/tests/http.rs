@@ -679,7 +679,10 @@ async fn an_edit_keeps_times_the_person_did_not_touch_to_the_microsecond() {
     let version = app
         .database
         .store()
-        .get_incident(id.to_string().parse().unwrap())
+        .get_incident(
+            id.to_string().parse().unwrap(),
+            hindsight_domain::access::Visibility::Everything,
+        )
         .await
         .unwrap()
         .unwrap()
@@ -732,6 +735,10 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
     ("PATCH", "/api/v1/users/{id}", "admin"),
+    ("GET", "/api/v1/teams", "read"),
+    ("POST", "/api/v1/teams", "admin"),
+    ("PUT", "/api/v1/teams/{id}/members/{user_id}", "admin"),
+    ("DELETE", "/api/v1/teams/{id}/members/{user_id}", "admin"),
     ("GET", "/login", "public"),
     ("POST", "/login", "public"),
     ("POST", "/logout", "public"),
@@ -787,6 +794,11 @@ async fn every_route_is_in_the_authorization_matrix_and_enforced() {
     let mut app = TestApp::sqlite().await;
     let created = app.create(incident()).await;
     let id = created["id"].to_string();
+    let team = app
+        .post_json("/api/v1/teams", json!({"name": "Matrix"}))
+        .await
+        .json();
+    let team_id = team["id"].to_string();
     let mut actors: Vec<(&str, Option<String>)> = vec![("anonymous", None)];
     for role in ["viewer", "editor", "admin"] {
         let token = app
@@ -829,6 +841,10 @@ async fn every_route_is_in_the_authorization_matrix_and_enforced() {
                 .0
                 .id;
             let uri = path
+                .replace(
+                    "/teams/{id}/members/{user_id}",
+                    &format!("/teams/{team_id}/members/{target_user}"),
+                )
                 .replace("/tokens/{id}", &format!("/tokens/{target_token_id}"))
                 .replace("/users/{id}", &format!("/users/{target_user}"))
                 .replace("{id}", &id);
@@ -1187,4 +1203,140 @@ async fn a_viewer_sees_incidents_but_no_way_to_change_them() {
         )
         .await;
     assert_eq!(edit.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_private_incident_is_404_on_every_route_for_non_members_and_absent_from_lists() {
+    let mut app = TestApp::sqlite().await;
+    let admin = app.token.clone().unwrap();
+    let member = app
+        .token_for("member@example.com", Role::Viewer, "admin")
+        .await;
+    let via_team = app
+        .token_for("team@example.com", Role::Viewer, "admin")
+        .await;
+    let outsider = app
+        .token_for("outsider@example.com", Role::Editor, "admin")
+        .await;
+    let users = app.get("/api/v1/users").await.json();
+    let id_of = |email: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|user| user["email"] == email)
+            .unwrap()["id"]
+            .clone()
+    };
+    let team = app
+        .post_json("/api/v1/teams", json!({"name": "Security"}))
+        .await
+        .json();
+    let added = app
+        .send_body(
+            Method::PUT,
+            &format!(
+                "/api/v1/teams/{}/members/{}",
+                team["id"],
+                id_of("team@example.com")
+            ),
+            Some("application/json"),
+            r#"{"is_lead": false}"#,
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.text());
+    let mut body = incident();
+    body["title"] = json!("Customer data exposed");
+    body["private"] = json!(true);
+    body["members"] = json!({"users": [id_of("member@example.com")], "teams": [team["id"]]});
+    let secret = app.create(body).await;
+    app.create(incident()).await;
+    let id = secret["id"].to_string();
+
+    let mut matrix = 0;
+    for (who, token, sees) in [
+        ("admin", &admin, true),
+        ("member", &member, true),
+        ("team member", &via_team, true),
+        ("outsider", &outsider, false),
+    ] {
+        app.token = Some(token.clone());
+        for uri in [
+            format!("/api/v1/incidents/{id}"),
+            format!("/incidents/{id}"),
+        ] {
+            let status = app.get(&uri).await.status;
+            assert_eq!(status == StatusCode::OK, sees, "{who} GET {uri}: {status}");
+            if !sees {
+                assert_eq!(
+                    status,
+                    StatusCode::NOT_FOUND,
+                    "never 403, which would confirm it exists"
+                );
+            }
+            matrix += 1;
+        }
+        let list = app.get("/api/v1/incidents").await.json();
+        let listed = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["id"] == secret["id"]);
+        assert_eq!(listed, sees, "{who} list");
+        let page = app.get("/incidents").await.text();
+        assert_eq!(
+            page.contains("Customer data exposed"),
+            sees,
+            "{who} list page"
+        );
+        matrix += 2;
+    }
+    app.token = Some(outsider.clone());
+    for (method, uri) in [
+        (Method::PATCH, format!("/api/v1/incidents/{id}")),
+        (Method::GET, format!("/incidents/{id}/edit")),
+        (Method::POST, format!("/incidents/{id}")),
+    ] {
+        let (content_type, body) = if method == Method::PATCH {
+            ("application/json", r#"{"status":"closed"}"#)
+        } else {
+            (
+                "application/x-www-form-urlencoded",
+                "title=Mine&severity=SEV1&started_at=2026-11-20T10%3A00",
+            )
+        };
+        let answer = app
+            .send_body(method.clone(), &uri, Some(content_type), body)
+            .await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {uri}");
+        matrix += 1;
+    }
+    println!("private incident matrix: {matrix} checks, 0 mismatches");
+    app.token = Some(admin);
+    let unchanged = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(unchanged, secret);
+}
+
+#[tokio::test]
+async fn whoever_makes_an_incident_private_stays_able_to_see_it() {
+    let mut app = TestApp::sqlite().await;
+    app.token = Some(app.token_for("ed@example.com", Role::Editor, "write").await);
+    let mut body = incident();
+    body["private"] = json!(true);
+    let created = app.create(body).await;
+    assert_eq!(created["members"]["users"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{}", created["id"]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let unknown = app
+        .post_json("/api/v1/incidents", json!({"title": "x", "severity": "SEV1", "started_at": "2026-11-20T10:00:00Z", "private": true, "members": {"users": [999]}}))
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        unknown.json()["error"]["details"][0]["field"],
+        "members.users"
+    );
 }

@@ -17,7 +17,9 @@ pub mod testing;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
+use hindsight_domain::access::{
+    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TokenScope, User, UserId, Visibility,
+};
 use hindsight_domain::{
     Incident, IncidentFilter, IncidentId, IncidentPage, ValidIncident, ValidationErrors,
 };
@@ -74,21 +76,57 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Incident, StoreError>;
 
-    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError>;
+    /// The incident, if it exists and `visibility` lets the reader see it: a private incident
+    /// the reader is not a member of does not exist for them.
+    async fn get_incident(
+        &self,
+        id: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Incident>, StoreError>;
 
     /// Reads the incident, applies `change` to it and writes the result, atomically.
-    /// [`StoreError::NotFound`] when there is no such incident, [`StoreError::Invalid`] when the
-    /// change refuses; nothing is written in either case.
+    /// [`StoreError::NotFound`] when there is no such incident or `visibility` hides it,
+    /// [`StoreError::Invalid`] when the change refuses; nothing is written in either case.
     async fn update_incident(
         &self,
         id: IncidentId,
+        visibility: Visibility,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError>;
 
-    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError>;
+    /// The incidents `visibility` lets the reader see that match `filter`.
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        visibility: Visibility,
+    ) -> Result<IncidentPage, StoreError>;
 
+    /// Every incident, private ones included: for operators (the demo loader), never for
+    /// answers to a reader.
     async fn count_incidents(&self) -> Result<u64, StoreError>;
+
+    /// [`StoreError::Conflict`] when the name is taken.
+    async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError>;
+
+    async fn list_teams(&self) -> Result<Vec<Team>, StoreError>;
+
+    /// Adds a user to a team, or changes whether they lead it. `NotFound` for an unknown team
+    /// or user.
+    async fn set_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        is_lead: bool,
+        now: Timestamp,
+    ) -> Result<Team, StoreError>;
+
+    async fn remove_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Team, StoreError>;
 
     async fn count_users(&self) -> Result<u64, StoreError>;
 

@@ -21,7 +21,11 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
-use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
+use hindsight_domain::Members;
+use hindsight_domain::access::{
+    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TeamMember, TokenScope, User, UserId,
+    Visibility,
+};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -33,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "account",
         sql: include_str!("../migrations/postgres/0002_account.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "private_incident",
+        sql: include_str!("../migrations/postgres/0003_private_incident.sql"),
     },
 ];
 
@@ -78,7 +87,24 @@ impl PostgresStore {
 const INCIDENT_COLUMNS: &str = "incident_id, title, summary, severity, status, services, \
      started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, detection, \
      cause_origin, user_visible_minutes, users_affected, requests_failed, data_loss, \
-     security_breach, business, owner, tags, created_at, updated_at";
+     security_breach, business, owner, tags, created_at, updated_at, private, members";
+
+/// The condition that a reader may see an incident, with `$everything` true for admins and
+/// `$user` the reader's user id.
+fn visible(everything: usize, user: usize) -> String {
+    format!(
+        "(${everything}::boolean or not private or exists (select 1 from incident_member m \
+         where m.incident_id = incident.incident_id and (m.user_id = ${user}::bigint or \
+         m.team_id in (select team_id from team_member t where t.user_id = ${user}::bigint))))"
+    )
+}
+
+fn visibility_values(visibility: Visibility) -> (bool, i64) {
+    match visibility {
+        Visibility::Everything => (true, 0),
+        Visibility::MemberOf(user) => (false, user.get()),
+    }
+}
 
 fn unexpected(column: &str, value: &str) -> StoreError {
     StoreError::backend_message(format!("unexpected value `{value}` in column {column}"))
@@ -97,6 +123,7 @@ fn incident_from_row(row: &Row) -> Result<Incident, StoreError> {
     let cause_origin: Option<String> = row.try_get("cause_origin")?;
     let id: i64 = row.try_get("incident_id")?;
     let Json(business): Json<BTreeMap<String, f64>> = row.try_get("business")?;
+    let members: Json<Members> = row.try_get("members")?;
     Ok(Incident {
         id: IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?,
         content: IncidentContent {
@@ -131,6 +158,8 @@ fn incident_from_row(row: &Row) -> Result<Incident, StoreError> {
             },
             owner: row.try_get("owner")?,
             tags: row.try_get("tags")?,
+            private: row.try_get("private")?,
+            members: members.0,
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -148,12 +177,13 @@ struct ContentParams<'a> {
     users_affected: Option<i64>,
     requests_failed: Option<i64>,
     business: Json<&'a BTreeMap<String, f64>>,
+    members: Json<&'a Members>,
 }
 
 const CONTENT_COLUMNS: &str = "title, summary, severity, status, services, started_at, \
      detected_at, acknowledged_at, mitigated_at, resolved_at, detection, cause_origin, \
      user_visible_minutes, users_affected, requests_failed, data_loss, security_breach, \
-     business, owner, tags";
+     business, owner, tags, private, members";
 
 impl<'a> ContentParams<'a> {
     fn new(content: &'a IncidentContent) -> Self {
@@ -168,6 +198,7 @@ impl<'a> ContentParams<'a> {
             users_affected: count(content.impact.users_affected),
             requests_failed: count(content.impact.requests_failed),
             business: Json(&content.impact.business),
+            members: Json(&content.members),
         }
     }
 
@@ -194,6 +225,8 @@ impl<'a> ContentParams<'a> {
             &self.business,
             &content.owner,
             &content.tags,
+            &content.private,
+            &self.members,
         ]
     }
 }
@@ -207,15 +240,18 @@ fn bind<'a>(params: &mut Vec<&'a (dyn ToSql + Sync)>, value: &'a (dyn ToSql + Sy
 async fn select_incident(
     client: &impl GenericClient,
     id: IncidentId,
+    visibility: Visibility,
     lock: bool,
 ) -> Result<Option<Incident>, StoreError> {
     let sql = format!(
-        "select {INCIDENT_COLUMNS} from incident where incident_id = $1{}",
+        "select {INCIDENT_COLUMNS} from incident where incident_id = $1 and {}{}",
+        visible(2, 3),
         if lock { " for update" } else { "" }
     );
     let statement = client.prepare_cached(&sql).await?;
+    let (everything, user) = visibility_values(visibility);
     client
-        .query_opt(&statement, &[&id.get()])
+        .query_opt(&statement, &[&id.get(), &everything, &user])
         .await?
         .map(|row| incident_from_row(&row))
         .transpose()
@@ -281,6 +317,83 @@ async fn select_user(
         .await?
         .map(|row| user_from_row(&row))
         .transpose()
+}
+
+/// Rewrites the rows the visibility condition reads; an unknown user or team is the client's
+/// mistake, reported by field.
+async fn replace_members(
+    client: &impl GenericClient,
+    id: IncidentId,
+    members: &Members,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "delete from incident_member where incident_id = $1",
+            &[&id.get()],
+        )
+        .await?;
+    let insert = client
+        .prepare_cached(
+            "insert into incident_member (incident_id, user_id, team_id, created_at, updated_at) \
+             values ($1, $2, $3, $4, $4)",
+        )
+        .await?;
+    let unknown = |error: tokio_postgres::Error, field: &str, what: String| {
+        if error.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+            StoreError::Invalid(hindsight_domain::ValidationErrors::single(
+                field,
+                format!("there is no {what}"),
+            ))
+        } else {
+            StoreError::from(error)
+        }
+    };
+    for user in &members.users {
+        client
+            .execute(&insert, &[&id.get(), &Some(user.get()), &None::<i64>, &now])
+            .await
+            .map_err(|error| unknown(error, "members.users", format!("user {user}")))?;
+    }
+    for team in &members.teams {
+        client
+            .execute(&insert, &[&id.get(), &None::<i64>, &Some(team.get()), &now])
+            .await
+            .map_err(|error| unknown(error, "members.teams", format!("team {team}")))?;
+    }
+    Ok(())
+}
+
+async fn select_team(client: &impl GenericClient, team: TeamId) -> Result<Team, StoreError> {
+    let row = client
+        .query_opt(
+            "select name, created_at, updated_at from team where team_id = $1",
+            &[&team.get()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let members = client
+        .query(
+            "select user_id, is_lead from team_member where team_id = $1 order by user_id",
+            &[&team.get()],
+        )
+        .await?
+        .iter()
+        .map(|member| {
+            let id: i64 = member.try_get("user_id")?;
+            Ok(TeamMember {
+                user_id: UserId::new(id).ok_or_else(|| unexpected("user_id", &id.to_string()))?,
+                is_lead: member.try_get("is_lead")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Team {
+        id: team,
+        name: row.try_get("name")?,
+        members,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 #[async_trait]
@@ -365,35 +478,45 @@ impl Store for PostgresStore {
             .prepare_cached(&format!(
                 "insert into incident ({CONTENT_COLUMNS}, created_at, updated_at) \
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $21) returning incident_id"
+                 $16, $17, $18, $19, $20, $21, $22, $23, $23) returning incident_id"
             ))
             .await?;
         let values = ContentParams::new(&content);
         let mut params = values.params();
         params.push(&now);
-        let id: i64 = client.query_one(&statement, &params).await?.get(0);
+        let mut client = client;
+        let transaction = client.transaction().await?;
+        let id: i64 = transaction.query_one(&statement, &params).await?.get(0);
+        let id = IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?;
+        replace_members(&transaction, id, &content.members, now).await?;
+        transaction.commit().await?;
         Ok(Incident {
-            id: IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?,
+            id,
             content,
             created_at: now,
             updated_at: now,
         })
     }
 
-    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
+    async fn get_incident(
+        &self,
+        id: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Incident>, StoreError> {
         let client = self.pool.get().await?;
-        select_incident(&client, id, false).await
+        select_incident(&client, id, visibility, false).await
     }
 
     async fn update_incident(
         &self,
         id: IncidentId,
+        visibility: Visibility,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let current = select_incident(&transaction, id, true)
+        let current = select_incident(&transaction, id, visibility, true)
             .await?
             .ok_or(StoreError::NotFound)?;
         let content = change(&current)?.into_content();
@@ -405,7 +528,8 @@ impl Store for PostgresStore {
                  mitigated_at = $9, resolved_at = $10, detection = $11, cause_origin = $12, \
                  user_visible_minutes = $13, users_affected = $14, requests_failed = $15, \
                  data_loss = $16, security_breach = $17, business = $18, owner = $19, \
-                 tags = $20, updated_at = $21 where incident_id = $22",
+                 tags = $20, private = $21, members = $22, updated_at = $23 \
+                 where incident_id = $24",
             )
             .await?;
         let values = ContentParams::new(&content);
@@ -414,6 +538,9 @@ impl Store for PostgresStore {
         params.push(&updated_at);
         params.push(&id_value);
         transaction.execute(&statement, &params).await?;
+        if content.members != current.content.members {
+            replace_members(&transaction, id, &content.members, now).await?;
+        }
         transaction.commit().await?;
         Ok(Incident {
             id,
@@ -423,14 +550,22 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError> {
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        visibility: Visibility,
+    ) -> Result<IncidentPage, StoreError> {
+        let (everything, user) = visibility_values(visibility);
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         let severities: Vec<&str> = filter.severities.iter().map(|s| s.as_str()).collect();
         let cursor_started = filter.cursor.map(|cursor| cursor.started_at);
         let cursor_id = filter.cursor.map(|cursor| cursor.id.get());
         let limit = i64::from(filter.limit) + 1;
-        let mut sql = format!("select {INCIDENT_COLUMNS} from incident where true");
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        let mut sql = format!(
+            "select {INCIDENT_COLUMNS} from incident where {}",
+            visible(1, 2)
+        );
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&everything, &user];
         if !statuses.is_empty() {
             sql += &format!(
                 " and status = any({}::text[])",
@@ -787,5 +922,88 @@ impl Store for PostgresStore {
             .map(|row| token_from_row(&row))
             .transpose()?
             .ok_or(StoreError::NotFound)
+    }
+    async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
+        let now = to_stored_precision(now);
+        let client = self.pool.get().await?;
+        let id: i64 = client
+            .query_one(
+                "insert into team (name, created_at, updated_at) values ($1, $2, $2) \
+                 returning team_id",
+                &[&name, &now],
+            )
+            .await
+            .map_err(|error| unique_violation(error, &format!("a team named {name} exists")))?
+            .get(0);
+        Ok(Team {
+            id: TeamId::new(id).ok_or_else(|| unexpected("team_id", &id.to_string()))?,
+            name,
+            members: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn list_teams(&self) -> Result<Vec<Team>, StoreError> {
+        let client = self.pool.get().await?;
+        let ids: Vec<i64> = client
+            .query("select team_id from team order by name", &[])
+            .await?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let mut teams = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = TeamId::new(id).ok_or_else(|| unexpected("team_id", &id.to_string()))?;
+            teams.push(select_team(&client, id).await?);
+        }
+        Ok(teams)
+    }
+
+    async fn set_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        is_lead: bool,
+        now: Timestamp,
+    ) -> Result<Team, StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "insert into team_member (team_id, user_id, is_lead, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $4) on conflict (team_id, user_id) \
+                 do update set is_lead = excluded.is_lead, updated_at = excluded.updated_at",
+                &[
+                    &team.get(),
+                    &user.get(),
+                    &is_lead,
+                    &to_stored_precision(now),
+                ],
+            )
+            .await
+            .map_err(|error| {
+                if error.code() == Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION) {
+                    StoreError::NotFound
+                } else {
+                    StoreError::from(error)
+                }
+            })?;
+        select_team(&client, team).await
+    }
+
+    async fn remove_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        _now: Timestamp,
+    ) -> Result<Team, StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "delete from team_member where team_id = $1 and user_id = $2",
+                &[&team.get(), &user.get()],
+            )
+            .await?;
+        select_team(&client, team).await
     }
 }

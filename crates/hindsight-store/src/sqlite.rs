@@ -32,7 +32,11 @@ use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
-use hindsight_domain::access::{ApiToken, ApiTokenId, Role, Session, TokenScope, User, UserId};
+use hindsight_domain::access::{
+    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TeamMember, TokenScope, User, UserId,
+    Visibility,
+};
+use hindsight_domain::{Members, ValidationErrors};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -44,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "account",
         sql: include_str!("../migrations/sqlite/0002_account.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "private_incident",
+        sql: include_str!("../migrations/sqlite/0003_private_incident.sql"),
     },
 ];
 
@@ -276,7 +285,24 @@ fn json<T: serde::de::DeserializeOwned>(index: usize, text: &str) -> rusqlite::R
 const INCIDENT_COLUMNS: &str = "incident_id, title, summary, severity, status, services, \
      started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, detection, \
      cause_origin, user_visible_minutes, users_affected, requests_failed, data_loss, \
-     security_breach, business, owner, tags, created_at, updated_at";
+     security_breach, business, owner, tags, created_at, updated_at, private, members";
+
+/// The condition that a reader may see an incident, with `?{everything}` true for admins and
+/// `?{user}` the reader's user id.
+fn visible(everything: usize, user: usize) -> String {
+    format!(
+        "(?{everything} or not private or exists (select 1 from incident_member m \
+         where m.incident_id = incident.incident_id and (m.user_id = ?{user} or m.team_id in \
+         (select team_id from team_member t where t.user_id = ?{user}))))"
+    )
+}
+
+fn visibility_values(visibility: Visibility) -> [Value; 2] {
+    match visibility {
+        Visibility::Everything => [true.into(), 0i64.into()],
+        Visibility::MemberOf(user) => [false.into(), user.get().into()],
+    }
+}
 
 fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
     let id: i64 = row.get(0)?;
@@ -317,6 +343,8 @@ fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
             },
             owner: row.get(19)?,
             tags: json(20, row.get_ref(20)?.as_str()?)?,
+            private: row.get(23)?,
+            members: json(24, row.get_ref(24)?.as_str()?)?,
         },
         created_at: from_micros(row.get(21)?)?,
         updated_at: from_micros(row.get(22)?)?,
@@ -326,13 +354,55 @@ fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
 fn select_incident(
     connection: &Connection,
     id: IncidentId,
+    visibility: Visibility,
 ) -> Result<Option<Incident>, StoreError> {
     let mut statement = connection.prepare_cached(&format!(
-        "select {INCIDENT_COLUMNS} from incident where incident_id = ?1"
+        "select {INCIDENT_COLUMNS} from incident where incident_id = ?1 and {}",
+        visible(2, 3)
     ))?;
+    let [everything, user] = visibility_values(visibility);
     Ok(statement
-        .query_row([id.get()], incident_from_row)
+        .query_row(params![id.get(), everything, user], incident_from_row)
         .optional()?)
+}
+
+/// Rewrites the rows the visibility condition reads; an unknown user or team is the client's
+/// mistake, reported by field.
+fn replace_members(
+    connection: &Connection,
+    id: IncidentId,
+    members: &Members,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("delete from incident_member where incident_id = ?1")?
+        .execute([id.get()])?;
+    let mut insert = connection.prepare_cached(
+        "insert into incident_member (incident_id, user_id, team_id, created_at, updated_at) \
+         values (?1, ?2, ?3, ?4, ?4)",
+    )?;
+    let unknown = |error: rusqlite::Error, field: &str, what: String| match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            StoreError::Invalid(ValidationErrors::single(
+                field,
+                format!("there is no {what}"),
+            ))
+        }
+        _ => StoreError::from(error),
+    };
+    for user in &members.users {
+        insert
+            .execute(params![id.get(), user.get(), None::<i64>, to_micros(now)])
+            .map_err(|error| unknown(error, "members.users", format!("user {user}")))?;
+    }
+    for team in &members.teams {
+        insert
+            .execute(params![id.get(), None::<i64>, team.get(), to_micros(now)])
+            .map_err(|error| unknown(error, "members.teams", format!("team {team}")))?;
+    }
+    Ok(())
 }
 
 fn to_json(value: &impl serde::Serialize) -> String {
@@ -370,6 +440,8 @@ fn content_values(content: &IncidentContent) -> Vec<Value> {
         to_json(&content.impact.business).into(),
         content.owner.clone().into(),
         to_json(&content.tags).into(),
+        content.private.into(),
+        to_json(&content.members).into(),
     ]
 }
 
@@ -461,6 +533,39 @@ fn unique_violation(error: rusqlite::Error, message: &str) -> StoreError {
     }
 }
 
+fn team_members(connection: &Connection, team: TeamId) -> Result<Vec<TeamMember>, StoreError> {
+    let members = connection
+        .prepare_cached(
+            "select user_id, is_lead from team_member where team_id = ?1 order by user_id",
+        )?
+        .query_map([team.get()], |row| {
+            Ok(TeamMember {
+                user_id: UserId::new(row.get(0)?).expect("sqlite row ids are positive"),
+                is_lead: row.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(members)
+}
+
+fn select_team(connection: &Connection, team: TeamId) -> Result<Team, StoreError> {
+    let mut found = connection
+        .prepare_cached("select name, created_at, updated_at from team where team_id = ?1")?
+        .query_row([team.get()], |row| {
+            Ok(Team {
+                id: team,
+                name: row.get(0)?,
+                members: Vec::new(),
+                created_at: from_micros(row.get(1)?)?,
+                updated_at: from_micros(row.get(2)?)?,
+            })
+        })
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    found.members = team_members(connection, team)?;
+    Ok(found)
+}
+
 fn apply_migrations(connection: &Connection) -> Result<MigrationReport, StoreError> {
     connection.execute_batch(
         "create table if not exists schema_migration (
@@ -540,13 +645,14 @@ impl Store for SqliteStore {
                      started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, \
                      detection, cause_origin, user_visible_minutes, users_affected, \
                      requests_failed, data_loss, security_breach, business, owner, tags, \
-                     created_at, updated_at) \
+                     private, members, created_at, updated_at) \
                      values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?21) returning incident_id",
+                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?23) returning incident_id",
                 )?
                 .query_row(params_from_iter(values), |row| row.get(0))?;
             let id = IncidentId::new(id).expect("sqlite row ids are positive");
             insert_services(connection, id, &content.services, now)?;
+            replace_members(connection, id, &content.members, now)?;
             Ok(Incident {
                 id,
                 content,
@@ -557,19 +663,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn get_incident(&self, id: IncidentId) -> Result<Option<Incident>, StoreError> {
-        self.read(move |connection| select_incident(connection, id))
+    async fn get_incident(
+        &self,
+        id: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Incident>, StoreError> {
+        self.read(move |connection| select_incident(connection, id, visibility))
             .await
     }
 
     async fn update_incident(
         &self,
         id: IncidentId,
+        visibility: Visibility,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError> {
         self.write(move |connection| {
-            let current = select_incident(connection, id)?.ok_or(StoreError::NotFound)?;
+            let current =
+                select_incident(connection, id, visibility)?.ok_or(StoreError::NotFound)?;
             let content = change(&current)?.into_content();
             let updated_at = next_updated_at(now, current.updated_at);
             let mut values = vec![Value::from(id.get())];
@@ -582,12 +694,16 @@ impl Store for SqliteStore {
                      mitigated_at = ?10, resolved_at = ?11, detection = ?12, cause_origin = ?13, \
                      user_visible_minutes = ?14, users_affected = ?15, requests_failed = ?16, \
                      data_loss = ?17, security_breach = ?18, business = ?19, owner = ?20, \
-                     tags = ?21, updated_at = ?22 where incident_id = ?1",
+                     tags = ?21, private = ?22, members = ?23, updated_at = ?24 \
+                     where incident_id = ?1",
                 )?
                 .execute(params_from_iter(values))?;
             if content.services != current.content.services {
                 delete_services(connection, id)?;
                 insert_services(connection, id, &content.services, now)?;
+            }
+            if content.members != current.content.members {
+                replace_members(connection, id, &content.members, now)?;
             }
             Ok(Incident {
                 id,
@@ -599,11 +715,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<IncidentPage, StoreError> {
+    async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        visibility: Visibility,
+    ) -> Result<IncidentPage, StoreError> {
         let filter = filter.clone();
         self.read(move |connection| {
-            let mut sql = format!("select {INCIDENT_COLUMNS} from incident where true");
-            let mut values: Vec<Value> = Vec::new();
+            let mut sql = format!(
+                "select {INCIDENT_COLUMNS} from incident where {}",
+                visible(1, 2)
+            );
+            let mut values: Vec<Value> = visibility_values(visibility).into();
             let placeholders = |values: &mut Vec<Value>, new: Vec<Value>| -> String {
                 let start = values.len() + 1;
                 let count = new.len();
@@ -949,6 +1072,94 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![id.get(), now])?;
             select_token(connection, id)?.ok_or(StoreError::NotFound)
+        })
+        .await
+    }
+    async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            let id: i64 = connection
+                .prepare_cached(
+                    "insert into team (name, created_at, updated_at) values (?1, ?2, ?2) \
+                     returning team_id",
+                )?
+                .query_row(params![name, to_micros(now)], |row| row.get(0))
+                .map_err(|error| unique_violation(error, &format!("a team named {name} exists")))?;
+            Ok(Team {
+                id: TeamId::new(id).expect("sqlite row ids are positive"),
+                name,
+                members: Vec::new(),
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .await
+    }
+
+    async fn list_teams(&self) -> Result<Vec<Team>, StoreError> {
+        self.read(|connection| {
+            let mut teams = connection
+                .prepare_cached(
+                    "select team_id, name, created_at, updated_at from team order by name",
+                )?
+                .query_map([], |row| {
+                    Ok(Team {
+                        id: TeamId::new(row.get(0)?).expect("sqlite row ids are positive"),
+                        name: row.get(1)?,
+                        members: Vec::new(),
+                        created_at: from_micros(row.get(2)?)?,
+                        updated_at: from_micros(row.get(3)?)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for team in &mut teams {
+                team.members = team_members(connection, team.id)?;
+            }
+            Ok(teams)
+        })
+        .await
+    }
+
+    async fn set_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        is_lead: bool,
+        now: Timestamp,
+    ) -> Result<Team, StoreError> {
+        let now = to_micros(to_stored_precision(now));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "insert into team_member (team_id, user_id, is_lead, created_at, updated_at) \
+                     values (?1, ?2, ?3, ?4, ?4) on conflict (team_id, user_id) \
+                     do update set is_lead = excluded.is_lead, updated_at = excluded.updated_at",
+                )?
+                .execute(params![team.get(), user.get(), is_lead, now])
+                .map_err(|error| match &error {
+                    rusqlite::Error::SqliteFailure(failure, _)
+                        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                    {
+                        StoreError::NotFound
+                    }
+                    _ => StoreError::from(error),
+                })?;
+            select_team(connection, team)
+        })
+        .await
+    }
+
+    async fn remove_team_member(
+        &self,
+        team: TeamId,
+        user: UserId,
+        _now: Timestamp,
+    ) -> Result<Team, StoreError> {
+        self.write(move |connection| {
+            connection
+                .prepare_cached("delete from team_member where team_id = ?1 and user_id = ?2")?
+                .execute(params![team.get(), user.get()])?;
+            select_team(connection, team)
         })
         .await
     }

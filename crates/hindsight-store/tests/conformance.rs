@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use hindsight_domain::access::{Role, Session, TokenScope};
+use hindsight_domain::access::{Role, Session, TokenScope, Visibility};
 use hindsight_domain::{
     IncidentDraft, IncidentFilter, IncidentId, IncidentPatch, IncidentQuery, IncidentStatus,
     Severity, ValidationErrors,
@@ -56,7 +56,11 @@ async fn a_created_incident_reads_back_equal_in_every_field(database: TestDataba
     full.owner = Some("Alex Kim".into());
     full.tags = vec!["payments".into(), "löwe 🦁".into()];
     let created = create(&*store, full).await;
-    let read = store.get_incident(created.id).await.unwrap().unwrap();
+    let read = store
+        .get_incident(created.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read, created);
     assert_eq!(
         read.content.impact.business["conversion_drop_percent"],
@@ -67,7 +71,13 @@ async fn a_created_incident_reads_back_equal_in_every_field(database: TestDataba
 async fn an_unknown_id_reads_as_none(database: TestDatabase) {
     let store = database.store();
     let missing = IncidentId::new(999_999).unwrap();
-    assert!(store.get_incident(missing).await.unwrap().is_none());
+    assert!(
+        store
+            .get_incident(missing, Visibility::Everything)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestDatabase) {
@@ -77,6 +87,7 @@ async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestData
     let updated = store
         .update_incident(
             created.id,
+            Visibility::Everything,
             later,
             Box::new(|current| {
                 let patch: IncidentPatch = serde_json::from_str(
@@ -92,14 +103,21 @@ async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestData
     assert_eq!(updated.created_at, created.created_at);
     assert_eq!(updated.updated_at, later);
     assert_eq!(
-        store.get_incident(created.id).await.unwrap().unwrap(),
+        store
+            .get_incident(created.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
         updated
     );
     let by_service = store
-        .list_incidents(&filter(IncidentQuery {
-            service: Some("queue".into()),
-            ..IncidentQuery::default()
-        }))
+        .list_incidents(
+            &filter(IncidentQuery {
+                service: Some("queue".into()),
+                ..IncidentQuery::default()
+            }),
+            Visibility::Everything,
+        )
         .await
         .unwrap();
     assert_eq!(by_service.items, [updated]);
@@ -110,6 +128,7 @@ async fn an_update_of_a_missing_incident_is_not_found(database: TestDatabase) {
     let result = store
         .update_incident(
             IncidentId::new(424_242).unwrap(),
+            Visibility::Everything,
             now(),
             Box::new(|_| panic!("no incident, no change")),
         )
@@ -123,13 +142,18 @@ async fn a_refused_change_writes_nothing(database: TestDatabase) {
     let result = store
         .update_incident(
             created.id,
+            Visibility::Everything,
             now(),
             Box::new(|_| Err(ValidationErrors::single("title", "title is required"))),
         )
         .await;
     assert!(matches!(result, Err(StoreError::Invalid(_))));
     assert_eq!(
-        store.get_incident(created.id).await.unwrap().unwrap(),
+        store
+            .get_incident(created.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
         created
     );
 }
@@ -151,11 +175,14 @@ async fn the_list_is_newest_first_and_pages_without_gaps_or_repeats(database: Te
     let mut cursor = None;
     loop {
         let page = store
-            .list_incidents(&IncidentFilter {
-                limit: 4,
-                cursor,
-                ..IncidentFilter::default()
-            })
+            .list_incidents(
+                &IncidentFilter {
+                    limit: 4,
+                    cursor,
+                    ..IncidentFilter::default()
+                },
+                Visibility::Everything,
+            )
             .await
             .unwrap();
         assert!(page.items.len() <= 4);
@@ -190,7 +217,14 @@ async fn the_list_filters_by_status_severity_service_and_start(database: TestDat
     };
     let list = |query: IncidentQuery| {
         let store = Arc::clone(&store);
-        async move { titles(store.list_incidents(&filter(query)).await.unwrap()) }
+        async move {
+            titles(
+                store
+                    .list_incidents(&filter(query), Visibility::Everything)
+                    .await
+                    .unwrap(),
+            )
+        }
     };
     assert_eq!(list(IncidentQuery::default()).await, ["c", "b", "a"]);
     assert_eq!(
@@ -248,6 +282,7 @@ async fn concurrent_updates_of_one_incident_lose_nothing(database: TestDatabase)
             store
                 .update_incident(
                     created.id,
+                    Visibility::Everything,
                     now(),
                     Box::new(move |current| {
                         let mut draft = IncidentDraft::from(&current.content);
@@ -263,7 +298,7 @@ async fn concurrent_updates_of_one_incident_lose_nothing(database: TestDatabase)
         task.await.unwrap();
     }
     let tags = store
-        .get_incident(created.id)
+        .get_incident(created.id, Visibility::Everything)
         .await
         .unwrap()
         .unwrap()
@@ -286,6 +321,7 @@ async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
                 let result = store
                     .update_incident(
                         victim.id,
+                        Visibility::Everything,
                         now(),
                         Box::new(|_| Err(ValidationErrors::single("title", "no"))),
                     )
@@ -310,7 +346,13 @@ async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
     assert_eq!(ids.len(), 99);
     assert_eq!(store.count_incidents().await.unwrap(), 100);
     for id in ids {
-        assert!(store.get_incident(id).await.unwrap().is_some());
+        assert!(
+            store
+                .get_incident(id, Visibility::Everything)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -322,10 +364,16 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     .await;
     database.reopen().await;
     let store = database.store();
-    assert_eq!(store.get_incident(created.id).await.unwrap(), Some(created));
+    assert_eq!(
+        store
+            .get_incident(created.id, Visibility::Everything)
+            .await
+            .unwrap(),
+        Some(created)
+    );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 2);
+    assert_eq!(again.current_version, 3);
     store.ping().await.unwrap();
 }
 
@@ -337,7 +385,11 @@ async fn severity_and_status_survive_every_value(database: TestDatabase) {
             incident.severity = Some(severity.as_str().into());
             incident.status = Some(status.as_str().into());
             let created = create(&*store, incident).await;
-            let read = store.get_incident(created.id).await.unwrap().unwrap();
+            let read = store
+                .get_incident(created.id, Visibility::Everything)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(
                 (read.content.severity, read.content.status),
                 (*severity, *status)
@@ -358,12 +410,17 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
         "2026-11-21T11:59:59.123456Z"
     );
     assert_eq!(
-        store.get_incident(created.id).await.unwrap().unwrap(),
+        store
+            .get_incident(created.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
         created
     );
     let updated = store
         .update_incident(
             created.id,
+            Visibility::Everything,
             instant,
             Box::new(|current| IncidentDraft::from(&current.content).validate(now())),
         )
@@ -371,7 +428,11 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
         .unwrap();
     assert!(updated.updated_at > created.updated_at);
     assert_eq!(
-        store.get_incident(created.id).await.unwrap().unwrap(),
+        store
+            .get_incident(created.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
         updated
     );
 }
@@ -587,6 +648,133 @@ async fn a_session_is_found_touched_and_deleted(database: TestDatabase) {
     assert!(store.find_session("abc").await.unwrap().is_none());
 }
 
+async fn a_private_incident_exists_only_for_its_members_and_admins(database: TestDatabase) {
+    let store = database.store();
+    let member = store
+        .create_user(new_user("member@example.com", Role::Viewer), now())
+        .await
+        .unwrap();
+    let via_team = store
+        .create_user(new_user("team@example.com", Role::Viewer), now())
+        .await
+        .unwrap();
+    let outsider = store
+        .create_user(new_user("out@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let team = store.create_team("Payments".into(), now()).await.unwrap();
+    let team = store
+        .set_team_member(team.id, via_team.id, true, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        team.members,
+        [hindsight_domain::access::TeamMember {
+            user_id: via_team.id,
+            is_lead: true
+        }]
+    );
+    let public = create(&*store, draft("Public", "2026-11-20T08:00:00Z")).await;
+    let mut secret = draft("Breach", "2026-11-20T09:00:00Z");
+    secret.private = true;
+    secret.members.users = vec![member.id.get()];
+    secret.members.teams = vec![team.id.get()];
+    let secret = create(&*store, secret).await;
+
+    let sees = |visibility: Visibility| {
+        let store = Arc::clone(&store);
+        async move {
+            let page = store
+                .list_incidents(&IncidentFilter::default(), visibility)
+                .await
+                .unwrap();
+            let titles: Vec<String> = page
+                .items
+                .into_iter()
+                .map(|incident| incident.content.title)
+                .collect();
+            let direct = store
+                .get_incident(secret.id, visibility)
+                .await
+                .unwrap()
+                .is_some();
+            (titles, direct)
+        }
+    };
+    let both = vec!["Breach".to_owned(), "Public".to_owned()];
+    assert_eq!(sees(Visibility::Everything).await, (both.clone(), true));
+    assert_eq!(
+        sees(Visibility::MemberOf(member.id)).await,
+        (both.clone(), true)
+    );
+    assert_eq!(sees(Visibility::MemberOf(via_team.id)).await, (both, true));
+    assert_eq!(
+        sees(Visibility::MemberOf(outsider.id)).await,
+        (vec!["Public".to_owned()], false)
+    );
+
+    let hidden = store
+        .update_incident(
+            secret.id,
+            Visibility::MemberOf(outsider.id),
+            now(),
+            Box::new(|_| panic!("hidden")),
+        )
+        .await;
+    assert!(matches!(hidden, Err(StoreError::NotFound)));
+    // Leaving the team ends the access through it.
+    store
+        .remove_team_member(team.id, via_team.id, now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_incident(secret.id, Visibility::MemberOf(via_team.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_incident(public.id, Visibility::MemberOf(outsider.id))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.list_teams().await.unwrap().len(), 1);
+    let taken = store.create_team("Payments".into(), now()).await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))));
+}
+
+async fn an_unknown_member_is_refused_by_field_and_writes_nothing(database: TestDatabase) {
+    let store = database.store();
+    let mut secret = draft("Breach", "2026-11-20T09:00:00Z");
+    secret.private = true;
+    secret.members.users = vec![4242];
+    let result = store
+        .create_incident(secret.validate(now()).unwrap(), now())
+        .await;
+    match result {
+        Err(StoreError::Invalid(errors)) => {
+            assert_eq!(
+                errors.message_for("members.users"),
+                Some("there is no user 4242")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.count_incidents().await.unwrap(), 0);
+    let missing_team = store
+        .set_team_member(
+            hindsight_domain::access::TeamId::new(9).unwrap(),
+            hindsight_domain::access::UserId::new(9).unwrap(),
+            false,
+            now(),
+        )
+        .await;
+    assert!(matches!(missing_team, Err(StoreError::NotFound)));
+}
+
 macro_rules! conformance {
     ($($story:ident),+ $(,)?) => {
         mod sqlite {
@@ -628,4 +816,6 @@ conformance!(
     disabling_a_user_ends_their_sessions_and_revokes_their_tokens,
     a_token_works_until_revoked_and_records_its_last_use,
     a_session_is_found_touched_and_deleted,
+    a_private_incident_exists_only_for_its_members_and_admins,
+    an_unknown_member_is_refused_by_field_and_writes_nothing,
 );

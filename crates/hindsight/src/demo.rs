@@ -93,6 +93,7 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("Anastasia".into()),
             tags: vec!["payments".into(), "monitoring-gap".into()],
+            ..IncidentDraft::default()
         },
         IncidentDraft {
             title: Some(
@@ -120,6 +121,7 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("on-call: platform".into()),
             tags: vec!["rollback".into()],
+            ..IncidentDraft::default()
         },
         IncidentDraft {
             title: Some("Bank account connections fail for new users".into()),
@@ -170,6 +172,7 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
             },
             owner: Some("Priya".into()),
             tags: vec!["migrations".into()],
+            ..IncidentDraft::default()
         },
         IncidentDraft {
             title: Some("Hosting provider outage takes the status page down".into()),

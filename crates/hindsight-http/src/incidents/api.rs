@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
+use crate::gate::CurrentActor;
+use hindsight_domain::access::Visibility;
 
 /// One page of incidents, newest start first.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,9 +47,11 @@ fn no_such_incident(id: IncidentId) -> ApiError {
     ))]
 pub async fn create_incident(
     State(state): State<AppState>,
-    ApiJson(draft): ApiJson<IncidentDraft>,
+    CurrentActor(actor): CurrentActor,
+    ApiJson(mut draft): ApiJson<IncidentDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
+    draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
     let incident = draft.validate(now).map_err(ApiError::invalid)?;
     let incident = state.store.create_incident(incident, now).await?;
     tracing::info!(incident.id = %incident.id, "incident created");
@@ -70,12 +74,13 @@ pub async fn create_incident(
     ))]
 pub async fn get_incident(
     State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
 ) -> Result<ApiJson<Incident>, ApiError> {
     let id = parse_id(&id)?;
     let incident = state
         .store
-        .get_incident(id)
+        .get_incident(id, actor.visibility())
         .await?
         .ok_or_else(|| no_such_incident(id))?;
     Ok(ApiJson(incident))
@@ -95,20 +100,28 @@ pub async fn get_incident(
     ))]
 pub async fn update_incident(
     State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<IncidentPatch>,
 ) -> Result<ApiJson<Incident>, ApiError> {
     let id = parse_id(&id)?;
     if patch.is_empty() {
-        return get_incident(State(state), Path(id.to_string())).await;
+        return get_incident(State(state), CurrentActor(actor), Path(id.to_string())).await;
     }
     let now = state.clock.now();
+    let visibility = actor.visibility();
+    let author = actor.user.id;
     let incident = state
         .store
         .update_incident(
             id,
+            visibility,
             now,
-            Box::new(move |current| patch.apply_to(&current.content).validate(now)),
+            Box::new(move |current| {
+                let mut draft = patch.apply_to(&current.content);
+                draft.keep_author_in(author, visibility == Visibility::Everything);
+                draft.validate(now)
+            }),
         )
         .await
         .map_err(|error| match error {
@@ -128,6 +141,7 @@ pub async fn update_incident(
     ))]
 pub async fn list_incidents(
     State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
     query: Result<Query<IncidentQuery>, QueryRejection>,
 ) -> Result<ApiJson<IncidentList>, ApiError> {
     let Query(query) = query.map_err(|rejection| {
@@ -138,7 +152,10 @@ pub async fn list_incidents(
         )
     })?;
     let filter = query.parse().map_err(ApiError::invalid)?;
-    let page = state.store.list_incidents(&filter).await?;
+    let page = state
+        .store
+        .list_incidents(&filter, actor.visibility())
+        .await?;
     Ok(ApiJson(IncidentList {
         items: page.items,
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),

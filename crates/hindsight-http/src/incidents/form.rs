@@ -31,6 +31,7 @@ pub struct IncidentForm {
     pub business: String,
     pub owner: String,
     pub tags: String,
+    pub private: Option<String>,
     /// The `updated_at` of the incident the edit form was loaded from, to refuse stale edits.
     pub updated_at: String,
 }
@@ -104,6 +105,7 @@ impl IncidentForm {
                 .join("\n"),
             owner: content.owner.clone().unwrap_or_default(),
             tags: join(&content.tags),
+            private: checked(content.private),
             updated_at: incident.updated_at.as_microsecond().to_string(),
         }
     }
@@ -168,6 +170,11 @@ impl IncidentForm {
             },
             owner: optional(&self.owner),
             tags: split(&self.tags),
+            private: self.private.is_some(),
+            // The form does not list members; an edit keeps the ones the incident has.
+            members: current
+                .map(|content| IncidentDraft::from(content).members)
+                .unwrap_or_default(),
         };
         (draft, errors)
     }

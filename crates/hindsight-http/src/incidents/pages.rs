@@ -7,6 +7,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use hindsight_domain::access::{Actor, UserId, Visibility};
 use hindsight_domain::{
     Incident, IncidentId, IncidentQuery, IncidentStatus, Severity, ValidationErrors,
 };
@@ -73,7 +74,10 @@ pub async fn list_incidents(
     let query = query.map(|Query(query)| query).unwrap_or_default();
     let (rows, errors, next_href) = match query.parse() {
         Ok(filter) => {
-            let page = state.store.list_incidents(&filter).await?;
+            let page = state
+                .store
+                .list_incidents(&filter, visibility(&actor))
+                .await?;
             let next_href = page.next_cursor.map(|cursor| {
                 let next = IncidentQuery {
                     cursor: Some(cursor.encode()),
@@ -126,7 +130,7 @@ pub async fn show_incident(
     MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let incident = load(&state, &id).await?;
+    let incident = load(&state, &actor, &id).await?;
     let content = &incident.content;
     let time = |time: Option<jiff::Timestamp>| time.map_or("unknown".to_owned(), display_time);
     let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
@@ -235,7 +239,7 @@ pub async fn edit_incident(
     MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let incident = load(&state, &id).await?;
+    let incident = load(&state, &actor, &id).await?;
     let form = IncidentForm::from_incident(&incident);
     Ok(render(
         StatusCode::OK,
@@ -263,7 +267,10 @@ pub async fn create_incident(
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(form_rejected)?;
     let now = state.clock.now();
-    let (draft, mut errors) = form.to_draft(None);
+    let (mut draft, mut errors) = form.to_draft(None);
+    if let Some(actor) = &actor {
+        draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
+    }
     let incident = match draft.validate(now) {
         Ok(incident) if errors.is_empty() => incident,
         Ok(_) => return Ok(invalid_form(Nav::of(actor.as_ref()), None, form, errors)),
@@ -287,8 +294,11 @@ pub async fn update_incident(
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(form_rejected)?;
-    let current = load(&state, &id).await?;
-    let (draft, errors) = form.to_draft(Some(&current.content));
+    let current = load(&state, &actor, &id).await?;
+    let (mut draft, errors) = form.to_draft(Some(&current.content));
+    if let Some(actor) = &actor {
+        draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
+    }
     if !errors.is_empty() {
         return Ok(invalid_form(
             Nav::of(actor.as_ref()),
@@ -303,6 +313,7 @@ pub async fn update_incident(
         .store
         .update_incident(
             current.id,
+            visibility(&actor),
             now,
             Box::new(move |latest| {
                 if latest.updated_at.as_microsecond().to_string() != loaded_version {
@@ -341,7 +352,16 @@ fn invalid_form(
     render(status, &FormPage::new(nav, id, form, errors))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Incident, PageError> {
+/// What the reader may see; the gate lets no one without an actor reach these pages, and
+/// nobody would see a private incident if one did.
+fn visibility(actor: &Option<Actor>) -> Visibility {
+    match actor {
+        Some(actor) => actor.visibility(),
+        None => Visibility::MemberOf(UserId::new(i64::MAX).expect("positive")),
+    }
+}
+
+async fn load(state: &AppState, actor: &Option<Actor>, id: &str) -> Result<Incident, PageError> {
     let missing = || {
         PageError::not_found(format!(
             "There is no incident {}.",
@@ -349,5 +369,9 @@ async fn load(state: &AppState, id: &str) -> Result<Incident, PageError> {
         ))
     };
     let id: IncidentId = id.parse().map_err(|()| missing())?;
-    state.store.get_incident(id).await?.ok_or_else(missing)
+    state
+        .store
+        .get_incident(id, visibility(actor))
+        .await?
+        .ok_or_else(missing)
 }
