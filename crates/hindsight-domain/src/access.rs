@@ -489,3 +489,35 @@ mod tests {
         assert!(session.expired(later(24 * 7 + 1)));
     }
 }
+
+/// One entry of the audit log: who did what to what, when, and from where. Entries are only
+/// ever added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: Timestamp,
+    /// The user who acted, when one did (not for a failed sign-in, nor the command line).
+    pub user_id: Option<UserId>,
+    /// Who acted, as people read it: an email, `cli`, or `anonymous`.
+    pub actor: String,
+    /// What happened, as a dotted name: `signin.succeeded`, `permission.denied`, …
+    pub action: String,
+    /// What it happened to, e.g. `user 4`, `incident 12`, `POST /api/v1/users`.
+    pub target: String,
+    pub detail: String,
+    /// The client's address, when known.
+    pub address: Option<String>,
+}
+
+/// An entry to append; the store gives it its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEvent {
+    pub occurred_at: Timestamp,
+    pub user_id: Option<UserId>,
+    pub actor: String,
+    pub action: &'static str,
+    pub target: String,
+    pub detail: String,
+    pub address: Option<String>,
+}

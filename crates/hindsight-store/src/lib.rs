@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hindsight_domain::access::{
-    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TokenScope, User, UserId, Visibility,
+    ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TokenScope, User,
+    UserId, Visibility,
 };
 use hindsight_domain::{
     Incident, IncidentFilter, IncidentId, IncidentPage, ValidIncident, ValidationErrors,
@@ -127,6 +128,16 @@ pub trait Store: Send + Sync + 'static {
         user: UserId,
         now: Timestamp,
     ) -> Result<Team, StoreError>;
+
+    /// Adds an entry to the audit log; there is no way to change or remove one.
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StoreError>;
+
+    /// The newest entries first, older than `before` (an entry id) when given.
+    async fn list_audit(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     async fn count_users(&self) -> Result<u64, StoreError>;
 

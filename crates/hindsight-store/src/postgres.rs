@@ -23,8 +23,8 @@ use crate::migration::{Migration, MigrationReport, check_not_newer};
 use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
 use hindsight_domain::Members;
 use hindsight_domain::access::{
-    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TeamMember, TokenScope, User, UserId,
-    Visibility,
+    ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
+    TokenScope, User, UserId, Visibility,
 };
 
 const MIGRATIONS: &[Migration] = &[
@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "private_incident",
         sql: include_str!("../migrations/postgres/0003_private_incident.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "audit_event",
+        sql: include_str!("../migrations/postgres/0004_audit_event.sql"),
     },
 ];
 
@@ -1005,5 +1010,64 @@ impl Store for PostgresStore {
             )
             .await?;
         select_team(&client, team).await
+    }
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let at = to_stored_precision(event.occurred_at);
+        let statement = client
+            .prepare_cached(
+                "insert into audit_event (occurred_at, user_id, actor, action, target, detail, \
+                 address, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $1, $1)",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &at,
+                    &event.user_id.map(UserId::get),
+                    &event.actor,
+                    &event.action,
+                    &event.target,
+                    &event.detail,
+                    &event.address,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "select audit_event_id, occurred_at, user_id, actor, action, target, detail, \
+                 address from audit_event where $1::bigint is null or audit_event_id < $1 \
+                 order by audit_event_id desc limit $2",
+            )
+            .await?;
+        client
+            .query(&statement, &[&before, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(AuditEvent {
+                    id: row.try_get("audit_event_id")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    user_id: row
+                        .try_get::<_, Option<i64>>("user_id")?
+                        .and_then(UserId::new),
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    target: row.try_get("target")?,
+                    detail: row.try_get("detail")?,
+                    address: row.try_get("address")?,
+                })
+            })
+            .collect()
     }
 }

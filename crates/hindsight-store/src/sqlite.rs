@@ -33,8 +33,8 @@ use tokio::sync::oneshot;
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
 use hindsight_domain::access::{
-    ApiToken, ApiTokenId, Role, Session, Team, TeamId, TeamMember, TokenScope, User, UserId,
-    Visibility,
+    ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
+    TokenScope, User, UserId, Visibility,
 };
 use hindsight_domain::{Members, ValidationErrors};
 
@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "private_incident",
         sql: include_str!("../migrations/sqlite/0003_private_incident.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "audit_event",
+        sql: include_str!("../migrations/sqlite/0004_audit_event.sql"),
     },
 ];
 
@@ -1160,6 +1165,58 @@ impl Store for SqliteStore {
                 .prepare_cached("delete from team_member where team_id = ?1 and user_id = ?2")?
                 .execute(params![team.get(), user.get()])?;
             select_team(connection, team)
+        })
+        .await
+    }
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<(), StoreError> {
+        let at = to_micros(to_stored_precision(event.occurred_at));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "insert into audit_event (occurred_at, user_id, actor, action, target, \
+                     detail, address, created_at, updated_at) \
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?1)",
+                )?
+                .execute(params![
+                    at,
+                    event.user_id.map(UserId::get),
+                    event.actor,
+                    event.action,
+                    event.target,
+                    event.detail,
+                    event.address,
+                ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(move |connection| {
+            let events = connection
+                .prepare_cached(
+                    "select audit_event_id, occurred_at, user_id, actor, action, target, detail, \
+                     address from audit_event where ?1 is null or audit_event_id < ?1 \
+                     order by audit_event_id desc limit ?2",
+                )?
+                .query_map(params![before, i64::from(limit)], |row| {
+                    Ok(AuditEvent {
+                        id: row.get(0)?,
+                        occurred_at: from_micros(row.get(1)?)?,
+                        user_id: row.get::<_, Option<i64>>(2)?.and_then(UserId::new),
+                        actor: row.get(3)?,
+                        action: row.get(4)?,
+                        target: row.get(5)?,
+                        detail: row.get(6)?,
+                        address: row.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(events)
         })
         .await
     }

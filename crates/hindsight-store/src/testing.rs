@@ -108,6 +108,27 @@ impl TestDatabase {
         &self.url
     }
 
+    /// Runs SQL straight on the database, behind the store's back: for tests that the database
+    /// itself refuses what the store never asks (changing the audit log, say).
+    pub async fn try_raw_sql(&self, sql: &str) -> Result<(), String> {
+        match &self.place {
+            Place::Sqlite(_) => rusqlite::Connection::open(&self.url)
+                .and_then(|connection| connection.execute_batch(sql))
+                .map_err(|error| error.to_string()),
+            Place::Postgres { .. } => {
+                let (client, connection) =
+                    tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                        .await
+                        .map_err(|error| error.to_string())?;
+                tokio::spawn(connection);
+                client
+                    .batch_execute(sql)
+                    .await
+                    .map_err(|error| StoreError::from(error).to_string())
+            }
+        }
+    }
+
     /// Closes the store and opens it again, as a restart would.
     pub async fn reopen(&mut self) {
         self.store = None;

@@ -373,7 +373,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 3);
+    assert_eq!(again.current_version, 4);
     store.ping().await.unwrap();
 }
 
@@ -775,6 +775,39 @@ async fn an_unknown_member_is_refused_by_field_and_writes_nothing(database: Test
     assert!(matches!(missing_team, Err(StoreError::NotFound)));
 }
 
+async fn the_audit_log_is_append_only_and_newest_first(database: TestDatabase) {
+    use hindsight_domain::access::NewAuditEvent;
+    let store = database.store();
+    for n in 0..5 {
+        store
+            .append_audit(NewAuditEvent {
+                occurred_at: now(),
+                user_id: None,
+                actor: "cli".into(),
+                action: "user.created",
+                target: format!("user {n}"),
+                detail: String::new(),
+                address: None,
+            })
+            .await
+            .unwrap();
+    }
+    let newest = store.list_audit(None, 2).await.unwrap();
+    let targets: Vec<&str> = newest.iter().map(|event| event.target.as_str()).collect();
+    assert_eq!(targets, ["user 4", "user 3"]);
+    let older = store.list_audit(Some(newest[1].id), 10).await.unwrap();
+    assert_eq!(older.len(), 3);
+    assert_eq!(older[0].occurred_at, now());
+    for sql in [
+        "update audit_event set actor = 'someone else'",
+        "delete from audit_event",
+    ] {
+        let refused = database.try_raw_sql(sql).await.unwrap_err();
+        assert!(refused.contains("append-only"), "{sql}: {refused}");
+    }
+    assert_eq!(store.list_audit(None, 100).await.unwrap().len(), 5);
+}
+
 macro_rules! conformance {
     ($($story:ident),+ $(,)?) => {
         mod sqlite {
@@ -818,4 +851,5 @@ conformance!(
     a_session_is_found_touched_and_deleted,
     a_private_incident_exists_only_for_its_members_and_admins,
     an_unknown_member_is_refused_by_field_and_writes_nothing,
+    the_audit_log_is_append_only_and_newest_first,
 );
