@@ -288,6 +288,27 @@ where
                 Some(refusal) => {
                     if matches!(refusal, Refusal::Forbidden | Refusal::CrossSite) {
                         tracing::warn!(http.route = route_name, user.id = ?user_id, "permission denied");
+                        let actor = actor.as_ref().ok().and_then(Option::as_ref);
+                        crate::audit::record(
+                            &state,
+                            hindsight_domain::access::NewAuditEvent {
+                                occurred_at: state.clock.now(),
+                                user_id,
+                                actor: actor.map_or("anonymous".to_owned(), |actor| {
+                                    actor.user.email.clone()
+                                }),
+                                action: "permission.denied",
+                                target: format!("{method} {route_name}"),
+                                detail: match refusal {
+                                    Refusal::CrossSite => {
+                                        "a change with the session cookie from another site".into()
+                                    }
+                                    _ => "role or token scope too narrow".into(),
+                                },
+                                address: crate::audit::client_address(request.extensions()),
+                            },
+                        )
+                        .await;
                     }
                     refuse(refusal, &path, query.as_deref())
                 }

@@ -6,6 +6,7 @@
 //! directly: time comes from the [`Clock`] in [`AppState`], so tests can fix it.
 
 pub mod accounts;
+pub mod audit;
 pub mod credentials;
 pub mod error;
 pub mod extract;
@@ -99,6 +100,7 @@ fn routes() -> routes::Routes {
     routes::Routes::new()
         .merge(incidents::routes())
         .merge(users::routes())
+        .merge(audit::routes())
         .merge(signin::routes())
         .merge(pages::routes())
         .merge(ops::routes())

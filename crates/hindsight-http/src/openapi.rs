@@ -28,6 +28,7 @@ use crate::routes::Routes;
         crate::users::list_users,
         crate::users::create_user,
         crate::users::update_user,
+        crate::audit::list_audit,
         crate::users::list_teams,
         crate::users::create_team,
         crate::users::set_team_member,

@@ -42,6 +42,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
 pub struct Nav {
     pub who: Option<String>,
     pub can_write: bool,
+    pub is_admin: bool,
 }
 
 impl Nav {
@@ -49,6 +50,7 @@ impl Nav {
         Self {
             who: actor.map(|actor| actor.user.display_name.clone()),
             can_write: actor.is_some_and(|actor| actor.can(Permission::Write)),
+            is_admin: actor.is_some_and(|actor| actor.can(Permission::Admin)),
         }
     }
 }

@@ -134,7 +134,22 @@ async fn login(
         address.ip().to_string()
     });
     let keys = [format!("email:{email}"), format!("address:{address}")];
+    let audit = |action: &'static str, user_id, detail: &str| {
+        crate::audit::record(
+            &state,
+            hindsight_domain::access::NewAuditEvent {
+                occurred_at: state.clock.now(),
+                user_id,
+                actor: email.clone(),
+                action,
+                target: format!("account {email}"),
+                detail: detail.to_owned(),
+                address: (address != "unknown").then(|| address.clone()),
+            },
+        )
+    };
     if let Err(wait) = state.login_throttle.attempt(&keys, Instant::now()) {
+        audit("signin.throttled", None, "too many attempts in a minute").await;
         let mut response = render(
             StatusCode::TOO_MANY_REQUESTS,
             &LoginPage {
@@ -158,7 +173,13 @@ async fn login(
     let matches = verify_password(form.password, hash).await;
     let user = match found {
         Some((user, _)) if matches && !user.disabled => user,
-        _ => {
+        found => {
+            let detail = match &found {
+                None => "no such account",
+                Some((user, _)) if user.disabled => "account disabled",
+                Some(_) => "wrong password",
+            };
+            audit("signin.failed", found.map(|(user, _)| user.id), detail).await;
             tracing::info!(user.email = %email, "sign-in refused");
             return Ok(render(
                 StatusCode::UNAUTHORIZED,
@@ -182,6 +203,7 @@ async fn login(
             last_seen_at: now,
         })
         .await?;
+    audit("signin.succeeded", Some(user.id), "").await;
     tracing::info!(user.id = %user.id, "signed in");
     let mut response = Redirect::to(&next).into_response();
     response

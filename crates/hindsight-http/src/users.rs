@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts;
+use crate::audit::Auditor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
@@ -69,11 +70,19 @@ pub struct TeamDraft {
 pub async fn create_team(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     ApiJson(draft): ApiJson<TeamDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name =
         check_team_name(draft.name.as_deref().unwrap_or_default()).map_err(ApiError::invalid)?;
     let team = state.store.create_team(name, state.clock.now()).await?;
+    auditor
+        .record(
+            "team.created",
+            format!("team {}", team.id),
+            team.name.clone(),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, team.id = %team.id, "team created");
     Ok((StatusCode::CREATED, ApiJson(team)))
 }
@@ -104,6 +113,7 @@ fn team_and_user(team: &str, user: &str) -> Result<(TeamId, UserId), ApiError> {
 pub async fn set_team_member(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     Path((team, user)): Path<(String, String)>,
     ApiJson(draft): ApiJson<MembershipDraft>,
 ) -> Result<ApiJson<Team>, ApiError> {
@@ -116,6 +126,13 @@ pub async fn set_team_member(
             StoreError::NotFound => ApiError::not_found("there is no such team or user"),
             other => other.into(),
         })?;
+    auditor
+        .record(
+            "team.member_set",
+            format!("team {}", team.id),
+            format!("user {user}{}", if draft.is_lead { " as lead" } else { "" }),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, team.id = %team.id, member.id = %user, lead = draft.is_lead, "team membership changed");
     Ok(ApiJson(team))
 }
@@ -127,6 +144,7 @@ pub async fn set_team_member(
 pub async fn remove_team_member(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     Path((team, user)): Path<(String, String)>,
 ) -> Result<ApiJson<Team>, ApiError> {
     let (team, user) = team_and_user(&team, &user)?;
@@ -138,6 +156,13 @@ pub async fn remove_team_member(
             StoreError::NotFound => ApiError::not_found("there is no such team"),
             other => other.into(),
         })?;
+    auditor
+        .record(
+            "team.member_removed",
+            format!("team {}", team.id),
+            format!("user {user}"),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, team.id = %team.id, member.id = %user, "team member removed");
     Ok(ApiJson(team))
 }
@@ -180,6 +205,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     ApiJson(draft): ApiJson<ApiTokenDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let requested = draft.clone().validate().map_err(ApiError::invalid)?.1;
@@ -192,6 +218,13 @@ pub async fn create_token(
     let now = state.clock.now();
     let (token, secret) =
         accounts::create_api_token(&*state.store, actor.user.id, draft, now).await?;
+    auditor
+        .record(
+            "token.created",
+            format!("token {}", token.id),
+            format!("{} ({})", token.name, token.scope),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, token.id = %token.id, "API token created");
     Ok((StatusCode::CREATED, ApiJson(CreatedToken { token, secret })))
 }
@@ -206,6 +239,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     Path(id): Path<String>,
 ) -> Result<ApiJson<ApiToken>, ApiError> {
     let missing = || {
@@ -232,6 +266,13 @@ pub async fn revoke_token(
         .store
         .revoke_api_token(token_id, state.clock.now())
         .await?;
+    auditor
+        .record(
+            "token.revoked",
+            format!("token {}", token.id),
+            token.name.clone(),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, token.id = %token.id, "API token revoked");
     Ok(ApiJson(token))
 }
@@ -255,9 +296,17 @@ pub async fn list_users(State(state): State<AppState>) -> Result<ApiJson<Vec<Use
 pub async fn create_user(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     ApiJson(draft): ApiJson<UserDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = accounts::create_user(&*state.store, draft, state.clock.now()).await?;
+    auditor
+        .record(
+            "user.created",
+            format!("user {}", user.id),
+            format!("{} as {}", user.email, user.role),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, created.user.id = %user.id, role = %user.role, "user created");
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
@@ -285,6 +334,7 @@ pub struct UserPatch {
 pub async fn update_user(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<ApiJson<User>, ApiError> {
@@ -324,6 +374,17 @@ pub async fn update_user(
             StoreError::NotFound => missing(),
             other => other.into(),
         })?;
+    auditor
+        .record(
+            "user.changed",
+            format!("user {}", user.id),
+            format!(
+                "role {}, {}",
+                user.role,
+                if user.disabled { "disabled" } else { "enabled" }
+            ),
+        )
+        .await;
     tracing::info!(user.id = %actor.user.id, changed.user.id = %user.id, role = %user.role, disabled = user.disabled, "user changed");
     Ok(ApiJson(user))
 }

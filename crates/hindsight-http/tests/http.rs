@@ -735,6 +735,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/users", "admin"),
     ("POST", "/api/v1/users", "admin"),
     ("PATCH", "/api/v1/users/{id}", "admin"),
+    ("GET", "/api/v1/audit", "admin"),
+    ("GET", "/admin/audit", "admin"),
     ("GET", "/api/v1/teams", "read"),
     ("POST", "/api/v1/teams", "admin"),
     ("PUT", "/api/v1/teams/{id}/members/{user_id}", "admin"),
@@ -1338,5 +1340,58 @@ async fn whoever_makes_an_incident_private_stays_able_to_see_it() {
     assert_eq!(
         unknown.json()["error"]["details"][0]["field"],
         "members.users"
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_refusals_and_account_changes_reach_the_audit_log() {
+    let mut app = TestApp::sqlite().await;
+    let admin = app.token.clone().unwrap();
+    user_with_password(&app, "ana@example.com", "viewer").await;
+    app.token = None;
+    sign_in(&app, "ana@example.com", "wrong password here").await;
+    sign_in(&app, "ana@example.com", "correct horse battery staple").await;
+    app.token = Some(app.token_for("vi@example.com", Role::Viewer, "read").await);
+    assert_eq!(
+        app.post_json("/api/v1/incidents", incident()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.get("/api/v1/audit").await.status, StatusCode::FORBIDDEN);
+    app.token = Some(admin);
+    let created = app.post_json("/api/v1/tokens", json!({"name": "ci"})).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let mut private = incident();
+    private["private"] = json!(true);
+    app.create(private).await;
+
+    let log = app.get("/api/v1/audit?limit=50").await.json();
+    let actions: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            format!(
+                "{} {} {}",
+                event["action"].as_str().unwrap(),
+                event["actor"].as_str().unwrap(),
+                event["detail"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let expected = [
+        "incident.private_changed admin@example.com created private",
+        "token.created admin@example.com ci (read)",
+        "permission.denied vi@example.com role or token scope too narrow",
+        "permission.denied vi@example.com role or token scope too narrow",
+        "signin.succeeded ana@example.com ",
+        "signin.failed ana@example.com wrong password",
+    ];
+    assert_eq!(actions, expected);
+    let page = app.get("/admin/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("signin.failed"));
+    assert_eq!(
+        app.get("/api/v1/audit?limit=0").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
     );
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hindsight_domain::Clock;
-use hindsight_domain::access::{ApiTokenDraft, ApiTokenId, UserDraft};
+use hindsight_domain::access::{ApiTokenDraft, ApiTokenId, NewAuditEvent, UserDraft};
 use hindsight_http::{SystemClock, accounts};
 use hindsight_store::{Store, StoreError, UserChange};
 
@@ -91,6 +91,22 @@ fn explain(error: StoreError) -> anyhow::Error {
     }
 }
 
+/// Records what the command line did; its actor is `cli`, as no account signed in.
+async fn audit(store: &dyn Store, action: &'static str, target: String, detail: String) {
+    let event = NewAuditEvent {
+        occurred_at: SystemClock.now(),
+        user_id: None,
+        actor: "cli".into(),
+        action,
+        target,
+        detail,
+        address: None,
+    };
+    if let Err(error) = store.append_audit(event).await {
+        eprintln!("hindsight: could not write to the audit log: {error}");
+    }
+}
+
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -166,6 +182,13 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<()> {
                 ..UserChange::default()
             };
             store.update_user(user.id, change, now).await?;
+            audit(
+                &*store,
+                "user.changed",
+                format!("user {}", user.id),
+                "disabled".into(),
+            )
+            .await;
             println!(
                 "Disabled {}; their sessions and tokens no longer work.",
                 user.email
@@ -227,7 +250,16 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
             let store = open(&database).await?;
             let id = ApiTokenId::new(id).context("token ids are positive numbers")?;
             match store.revoke_api_token(id, now).await {
-                Ok(token) => println!("Revoked token {} ({}).", token.id, token.name),
+                Ok(token) => {
+                    audit(
+                        &*store,
+                        "token.revoked",
+                        format!("token {}", token.id),
+                        token.name.clone(),
+                    )
+                    .await;
+                    println!("Revoked token {} ({}).", token.id, token.name)
+                }
                 Err(StoreError::NotFound) => bail!("there is no token {id}"),
                 Err(error) => return Err(error.into()),
             }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::audit::Auditor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
@@ -48,12 +49,22 @@ fn no_such_incident(id: IncidentId) -> ApiError {
 pub async fn create_incident(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     ApiJson(mut draft): ApiJson<IncidentDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
     draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
     let incident = draft.validate(now).map_err(ApiError::invalid)?;
     let incident = state.store.create_incident(incident, now).await?;
+    if incident.content.private {
+        auditor
+            .record(
+                "incident.private_changed",
+                format!("incident {}", incident.id),
+                "created private",
+            )
+            .await;
+    }
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok((
         StatusCode::CREATED,
@@ -101,6 +112,7 @@ pub async fn get_incident(
 pub async fn update_incident(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: Auditor,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<IncidentPatch>,
 ) -> Result<ApiJson<Incident>, ApiError> {
@@ -108,6 +120,7 @@ pub async fn update_incident(
     if patch.is_empty() {
         return get_incident(State(state), CurrentActor(actor), Path(id.to_string())).await;
     }
+    let changes_privacy = patch.private.is_some() || patch.members.is_some();
     let now = state.clock.now();
     let visibility = actor.visibility();
     let author = actor.user.id;
@@ -128,6 +141,20 @@ pub async fn update_incident(
             hindsight_store::StoreError::NotFound => no_such_incident(id),
             other => other.into(),
         })?;
+    if changes_privacy {
+        let detail = if incident.content.private {
+            "private"
+        } else {
+            "public"
+        };
+        auditor
+            .record(
+                "incident.private_changed",
+                format!("incident {}", incident.id),
+                detail,
+            )
+            .await;
+    }
     tracing::info!(incident.id = %incident.id, "incident updated");
     Ok(ApiJson(incident))
 }

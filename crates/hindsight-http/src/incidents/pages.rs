@@ -15,6 +15,7 @@ use hindsight_store::StoreError;
 
 use super::form::IncidentForm;
 use crate::AppState;
+use crate::audit::Auditor;
 use crate::gate::MaybeActor;
 use crate::pages::{Nav, PageError, display_time, render};
 
@@ -263,6 +264,7 @@ fn form_rejected(rejection: FormRejection) -> PageError {
 pub async fn create_incident(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
+    auditor: Auditor,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form.map_err(form_rejected)?;
@@ -280,6 +282,15 @@ pub async fn create_incident(
         }
     };
     let incident = state.store.create_incident(incident, now).await?;
+    if incident.content.private {
+        auditor
+            .record(
+                "incident.private_changed",
+                format!("incident {}", incident.id),
+                "created private",
+            )
+            .await;
+    }
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
 }
@@ -290,6 +301,7 @@ const STALE_EDIT: &str = "Someone changed this incident after you opened this fo
 pub async fn update_incident(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
+    auditor: Auditor,
     Path(id): Path<String>,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -325,6 +337,20 @@ pub async fn update_incident(
         .await;
     match result {
         Ok(incident) => {
+            if incident.content.private != current.content.private {
+                let detail = if incident.content.private {
+                    "private"
+                } else {
+                    "public"
+                };
+                auditor
+                    .record(
+                        "incident.private_changed",
+                        format!("incident {}", incident.id),
+                        detail,
+                    )
+                    .await;
+            }
             tracing::info!(incident.id = %incident.id, "incident updated");
             Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
         }
