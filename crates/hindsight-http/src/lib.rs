@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 mod incidents;
+pub mod markdown;
 pub mod metrics;
 mod openapi;
 mod ops;

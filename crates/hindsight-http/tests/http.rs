@@ -1395,3 +1395,20 @@ async fn sign_ins_refusals_and_account_changes_reach_the_audit_log() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+async fn a_summary_renders_as_markdown_and_script_in_it_does_not() {
+    let app = TestApp::sqlite().await;
+    let mut body = incident();
+    body["summary"] = json!("**Bold** move.\n\n<script>alert(1)</script> [x](javascript:alert(1))");
+    let created = app.create(body).await;
+    let html = app
+        .get(&format!("/incidents/{}", created["id"]))
+        .await
+        .text();
+    assert!(html.contains("<strong>Bold</strong>"), "{html}");
+    assert!(
+        !html.contains("<script>alert") && !html.contains("javascript:alert"),
+        "{html}"
+    );
+}

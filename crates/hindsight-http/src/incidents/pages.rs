@@ -121,6 +121,8 @@ type Facts = Vec<(&'static str, String)>;
 struct ShowPage {
     nav: Nav,
     incident: Incident,
+    /// The summary's Markdown, rendered and sanitized.
+    summary_html: String,
     times: Facts,
     impact: Facts,
     facts: Facts,
@@ -179,6 +181,7 @@ pub async fn show_incident(
         StatusCode::OK,
         &ShowPage {
             nav: Nav::of(actor.as_ref()),
+            summary_html: crate::markdown::render(&incident.content.summary),
             incident,
             times,
             impact,
