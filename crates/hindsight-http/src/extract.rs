@@ -58,10 +58,45 @@ fn is_length_limit(error: &axum::Error) -> bool {
     false
 }
 
+/// No body Hindsight takes nests anywhere near this deep; a deeper one is refused before it is
+/// parsed.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The deepest nesting of arrays and objects in `bytes`, not counting brackets inside strings.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses a JSON object: syntax errors are 400 `malformed_json`, shape errors 422 naming the
 /// field. Every body the API takes is an object; serde would also take a struct's fields from an
 /// array, by position, which no client means.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if nesting_depth(bytes) > MAX_JSON_DEPTH {
+        return Err(ApiError::malformed_json(format!(
+            "the body nests deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
     let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
     if first != Some(&b'{') {
         return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {

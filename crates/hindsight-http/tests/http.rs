@@ -230,6 +230,27 @@ async fn malformed_json_is_400_and_stores_nothing(app: TestApp) {
             .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body:?}");
     }
+    let deep = format!(
+        "{}{}",
+        "{\"a\":".repeat(40),
+        "1".to_owned() + &"}".repeat(40)
+    );
+    let answer = app
+        .send_body(
+            Method::POST,
+            "/api/v1/incidents",
+            Some("application/json"),
+            deep,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.text().contains("nests deeper than 32 levels"));
+    let in_strings = json!({"title": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "severity": "SEV1", "started_at": "2026-11-20T10:00:00Z"});
+    assert_eq!(
+        app.post_json("/api/v1/incidents", in_strings).await.status,
+        StatusCode::CREATED
+    );
+    app.database.store().count_incidents().await.unwrap();
     for body in [r#"["Title", "", "SEV1"]"#, "42", r#""text""#, "null"] {
         let answer = app
             .send_body(
@@ -242,7 +263,11 @@ async fn malformed_json_is_400_and_stores_nothing(app: TestApp) {
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
         assert!(answer.text().contains("the body must be a JSON object"));
     }
-    assert_eq!(app.count().await, 0);
+    assert_eq!(
+        app.count().await,
+        1,
+        "only the incident with brackets in its title"
+    );
 }
 
 async fn invalid_fields_are_422_naming_every_field_and_store_nothing(app: TestApp) {
