@@ -69,6 +69,8 @@ pub struct AppParts {
     /// Served behind TLS: the session cookie is `Secure` and `__Host-` prefixed.
     pub secure_cookies: bool,
     pub login_throttle: signin::Throttle,
+    /// The one client for requests to the outside (webhooks, Slack, …).
+    pub outbound: hindsight_outbound::OutboundClient,
 }
 
 impl AppState {
@@ -80,12 +82,22 @@ impl AppState {
             limits: Limits::default(),
             secure_cookies: false,
             login_throttle: signin::Throttle::default(),
+            outbound: default_outbound(),
         })
     }
 
     pub fn from_parts(parts: AppParts) -> Self {
         Self(Arc::new(parts))
     }
+}
+
+/// An outbound client that opens no internal range, with a timeout that suits webhooks.
+pub fn default_outbound() -> hindsight_outbound::OutboundClient {
+    hindsight_outbound::OutboundClient::new(
+        hindsight_outbound::OutboundPolicy::default(),
+        std::time::Duration::from_secs(10),
+    )
+    .expect("the HTTP client builds")
 }
 
 impl std::ops::Deref for AppState {

@@ -55,6 +55,7 @@ impl TestApp {
             },
             secure_cookies: false,
             login_throttle: Throttle::default(),
+            outbound: hindsight_http::default_outbound(),
         });
         let mut app = Self {
             router: app(state),

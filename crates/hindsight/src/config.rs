@@ -70,6 +70,8 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     max_body_bytes: Option<usize>,
     secure_cookies: Option<bool>,
+    #[serde(default)]
+    outbound_allow: Vec<String>,
 }
 
 /// The settings in force, every source applied.
@@ -80,6 +82,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
+    /// Internal address ranges that outbound requests (webhooks, Slack) may reach anyway.
+    pub outbound_allow: Vec<hindsight_outbound::Cidr>,
 }
 
 impl Settings {
@@ -100,7 +104,17 @@ impl Settings {
         if max_body_bytes < 1024 {
             bail!("max_body_bytes = {max_body_bytes} is too small; use at least 1024");
         }
+        let outbound_allow = file
+            .outbound_allow
+            .iter()
+            .map(|range| {
+                range
+                    .parse()
+                    .map_err(|message: String| anyhow::anyhow!("outbound_allow: {message}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
+            outbound_allow,
             listen,
             database_url: database
                 .database_url
@@ -160,6 +174,26 @@ mod tests {
         let defaults = Settings::load(&args(None, None), None).unwrap();
         assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(defaults.database_url, DEFAULT_DATABASE);
+    }
+
+    #[test]
+    fn an_outbound_allow_list_entry_that_is_not_a_range_is_an_error() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(&path, "outbound_allow = [\"10.0.0.0/8\", \"intranet\"]\n").unwrap();
+        let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("outbound_allow: `intranet` is not an address"),
+            "{error:#}"
+        );
+        std::fs::write(&path, "outbound_allow = [\"10.0.0.0/8\"]\n").unwrap();
+        assert_eq!(
+            Settings::load(&args(Some(path), None), None)
+                .unwrap()
+                .outbound_allow
+                .len(),
+            1
+        );
     }
 
     #[test]

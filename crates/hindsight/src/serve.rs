@@ -7,6 +7,7 @@ use anyhow::Context;
 use hindsight_http::metrics::Metrics;
 use hindsight_http::signin::Throttle;
 use hindsight_http::{AppParts, AppState, Limits, SystemClock};
+use hindsight_outbound::{OutboundClient, OutboundPolicy};
 use hindsight_store::{Store, redact_url};
 use tracing_subscriber::EnvFilter;
 
@@ -85,6 +86,13 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         },
         secure_cookies: settings.secure_cookies,
         login_throttle: Throttle::default(),
+        outbound: OutboundClient::new(
+            OutboundPolicy {
+                allow: settings.outbound_allow.clone(),
+            },
+            std::time::Duration::from_secs(10),
+        )
+        .context("cannot build the outbound HTTP client")?,
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
