@@ -499,6 +499,10 @@ on_both_backends!(
     an_invalid_patch_is_refused_and_changes_nothing,
     the_list_filters_and_pages_with_a_cursor,
     a_bad_list_filter_is_422_naming_it,
+    every_route_is_in_the_authorization_matrix_and_enforced,
+    a_private_incident_is_404_on_every_route_for_non_members_and_absent_from_lists,
+    sign_ins_refusals_and_account_changes_reach_the_audit_log,
+    a_wrong_or_missing_token_is_401_and_a_revoked_or_disabled_one_stops_at_once,
 );
 
 #[tokio::test]
@@ -788,8 +792,7 @@ fn level(name: &str) -> u8 {
     }
 }
 
-#[tokio::test]
-async fn every_route_is_in_the_authorization_matrix_and_enforced() {
+async fn every_route_is_in_the_authorization_matrix_and_enforced(mut app: TestApp) {
     use hindsight_domain::access::Permission;
     let rules: Vec<(String, String, String)> = hindsight_http::route_rules()
         .into_iter()
@@ -819,7 +822,6 @@ async fn every_route_is_in_the_authorization_matrix_and_enforced() {
         "the router's rules and the test's matrix differ"
     );
 
-    let mut app = TestApp::sqlite().await;
     let created = app.create(incident()).await;
     let id = created["id"].to_string();
     let team = app
@@ -980,9 +982,9 @@ async fn a_token_is_limited_by_its_scope() {
     assert_eq!(app.count().await, 0);
 }
 
-#[tokio::test]
-async fn a_wrong_or_missing_token_is_401_and_a_revoked_or_disabled_one_stops_at_once() {
-    let mut app = TestApp::sqlite().await;
+async fn a_wrong_or_missing_token_is_401_and_a_revoked_or_disabled_one_stops_at_once(
+    mut app: TestApp,
+) {
     app.token = Some("hst_0000".into());
     let wrong = app.get("/api/v1/incidents").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -1233,9 +1235,9 @@ async fn a_viewer_sees_incidents_but_no_way_to_change_them() {
     assert_eq!(edit.status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn a_private_incident_is_404_on_every_route_for_non_members_and_absent_from_lists() {
-    let mut app = TestApp::sqlite().await;
+async fn a_private_incident_is_404_on_every_route_for_non_members_and_absent_from_lists(
+    mut app: TestApp,
+) {
     let admin = app.token.clone().unwrap();
     let member = app
         .token_for("member@example.com", Role::Viewer, "admin")
@@ -1369,9 +1371,7 @@ async fn whoever_makes_an_incident_private_stays_able_to_see_it() {
     );
 }
 
-#[tokio::test]
-async fn sign_ins_refusals_and_account_changes_reach_the_audit_log() {
-    let mut app = TestApp::sqlite().await;
+async fn sign_ins_refusals_and_account_changes_reach_the_audit_log(mut app: TestApp) {
     let admin = app.token.clone().unwrap();
     user_with_password(&app, "ana@example.com", "viewer").await;
     app.token = None;
