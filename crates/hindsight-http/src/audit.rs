@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
+use hindsight_domain::Incident;
 use hindsight_domain::access::Permission::Admin;
 use hindsight_domain::access::{Actor, AuditEvent, NewAuditEvent, UserId};
 use serde::Deserialize;
@@ -68,6 +69,28 @@ impl Auditor {
                 detail: detail.into(),
                 address: self.address.clone(),
             },
+        )
+        .await;
+    }
+}
+
+impl Auditor {
+    /// Records who may now see an incident, after a change that may have altered it.
+    pub async fn incident_privacy(&self, incident: &Incident) {
+        let content = &incident.content;
+        let detail = if content.private {
+            format!(
+                "private: {} users and {} teams besides admins",
+                content.members.users.len(),
+                content.members.teams.len()
+            )
+        } else {
+            "public".to_owned()
+        };
+        self.record(
+            "incident.private_changed",
+            format!("incident {}", incident.id),
+            detail,
         )
         .await;
     }

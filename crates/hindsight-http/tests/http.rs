@@ -1405,7 +1405,7 @@ async fn sign_ins_refusals_and_account_changes_reach_the_audit_log(mut app: Test
         })
         .collect();
     let expected = [
-        "incident.private_changed admin@example.com created private",
+        "incident.private_changed admin@example.com private: 0 users and 0 teams besides admins",
         "token.created admin@example.com ci (read)",
         "permission.denied vi@example.com role or token scope too narrow",
         "permission.denied vi@example.com role or token scope too narrow",

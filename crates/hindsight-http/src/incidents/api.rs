@@ -57,13 +57,7 @@ pub async fn create_incident(
     let incident = draft.validate(now).map_err(ApiError::invalid)?;
     let incident = state.store.create_incident(incident, now).await?;
     if incident.content.private {
-        auditor
-            .record(
-                "incident.private_changed",
-                format!("incident {}", incident.id),
-                "created private",
-            )
-            .await;
+        auditor.incident_privacy(&incident).await;
     }
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok((
@@ -142,18 +136,7 @@ pub async fn update_incident(
             other => other.into(),
         })?;
     if changes_privacy {
-        let detail = if incident.content.private {
-            "private"
-        } else {
-            "public"
-        };
-        auditor
-            .record(
-                "incident.private_changed",
-                format!("incident {}", incident.id),
-                detail,
-            )
-            .await;
+        auditor.incident_privacy(&incident).await;
     }
     tracing::info!(incident.id = %incident.id, "incident updated");
     Ok(ApiJson(incident))

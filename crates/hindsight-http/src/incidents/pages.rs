@@ -286,13 +286,7 @@ pub async fn create_incident(
     };
     let incident = state.store.create_incident(incident, now).await?;
     if incident.content.private {
-        auditor
-            .record(
-                "incident.private_changed",
-                format!("incident {}", incident.id),
-                "created private",
-            )
-            .await;
+        auditor.incident_privacy(&incident).await;
     }
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
@@ -341,18 +335,7 @@ pub async fn update_incident(
     match result {
         Ok(incident) => {
             if incident.content.private != current.content.private {
-                let detail = if incident.content.private {
-                    "private"
-                } else {
-                    "public"
-                };
-                auditor
-                    .record(
-                        "incident.private_changed",
-                        format!("incident {}", incident.id),
-                        detail,
-                    )
-                    .await;
+                auditor.incident_privacy(&incident).await;
             }
             tracing::info!(incident.id = %incident.id, "incident updated");
             Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
