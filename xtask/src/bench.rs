@@ -59,6 +59,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let idle_rss = measure_idle_rss()?;
+    let (lint_bytes, lint_time, lint_findings) = measure_lint();
 
     let folder = tempfile::tempdir()?;
     let database_url = options
@@ -189,6 +190,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     println!(
         "\nidle RSS of `hindsight serve` (release, SQLite, empty database): {:.1} MB",
         idle_rss as f64 / 1024.0
+    );
+    println!(
+        "blameless lint: {:.2} MB document in {:.1} ms (median of 7), {lint_findings} findings",
+        lint_bytes as f64 / 1_000_000.0,
+        lint_time.as_secs_f64() * 1000.0
     );
     Ok(())
 }
@@ -476,6 +482,29 @@ async fn load(
         latencies,
         elapsed: started.elapsed(),
     })
+}
+
+/// Lints a 1 MB postmortem made of ordinary prose, blaming sentences, code blocks and quotes.
+fn measure_lint() -> (usize, Duration, usize) {
+    let section = "## Timeline\n\nThe deploy failed because a migration held a lock on the orders table. \
+        Priya noticed the spike and paged on-call. Sam forgot to run the migration before the \
+        deploy. I think the cache was probably misconfigured.\n\n```\nERROR lock timeout after 30s\n```\n\n\
+        > 14:10 someone says the site is down\n\n- The health check failed to respond.\n- \
+        Error rates returned to normal at 15:25.\n\n";
+    let document = section.repeat(1_000_000 / section.len() + 1);
+    let config = hindsight_domain::lint::LintConfig {
+        people: vec!["Priya".into(), "Sam".into()],
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    let mut findings = 0;
+    for _ in 0..7 {
+        let started = Instant::now();
+        findings = hindsight_domain::lint::lint(&document, &config).len();
+        times.push(started.elapsed());
+    }
+    times.sort();
+    (document.len(), times[3], findings)
 }
 
 /// Starts the release binary on an empty SQLite database and reads its resident memory once

@@ -10,6 +10,7 @@ mod text_enum;
 pub mod access;
 pub mod clock;
 pub mod incident;
+pub mod lint;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, to_stored_precision};

@@ -3,6 +3,7 @@
 mod accounts;
 mod config;
 mod demo;
+mod lint;
 mod serve;
 
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ enum Command {
         #[command(subcommand)]
         command: accounts::TokenCommand,
     },
+    /// Check Markdown postmortems for blaming, counterfactual and speculative language, offline.
+    /// Exit 0 when clean, 1 with findings, 2 when a path cannot be read.
+    Lint(lint::LintArgs),
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
             .and_then(|settings| runtime().block_on(serve::serve(settings, args.demo))),
         Command::Migrate(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::migrate(settings))),
+        Command::Lint(args) => return ExitCode::from(lint::run(args)),
         Command::User { command } => runtime().block_on(accounts::run_user(command)),
         Command::Token { command } => runtime().block_on(accounts::run_token(command)),
     };

@@ -202,3 +202,57 @@ async fn several_instances_share_one_postgres_database() {
     .unwrap();
     drop(database);
 }
+
+#[test]
+fn lint_reports_findings_by_file_line_and_column_and_exits_by_outcome() {
+    let folder = tempfile::tempdir().unwrap();
+    let postmortems = folder.path().join("postmortems");
+    std::fs::create_dir(&postmortems).unwrap();
+    std::fs::write(
+        postmortems.join("inc-7.md"),
+        "# Summary\n\nPriya forgot to run the migration.\n\n```\nSam forgot\n```\n",
+    )
+    .unwrap();
+    std::fs::write(
+        postmortems.join("clean.md"),
+        "The health check failed to respond.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        postmortems.join("notes.txt"),
+        "Priya forgot, but this is not Markdown.\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output = hindsight()
+            .args(args)
+            .current_dir(folder.path())
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (code, text) = run(&["lint", "postmortems", "--person", "Priya"]);
+    assert_eq!(code, 1);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("postmortems/inc-7.md:3:1 blame "),
+        "{text}"
+    );
+    assert_eq!(run(&["lint", "postmortems/clean.md"]).0, 0);
+    assert_eq!(run(&["lint", "postmortems/absent.md"]).0, 2);
+    let (code, json) = run(&[
+        "lint",
+        "postmortems",
+        "--person",
+        "Priya",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["files"][1]["findings"][0]["rule"], "blame");
+}
