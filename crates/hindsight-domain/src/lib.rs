@@ -11,6 +11,7 @@ pub mod access;
 pub mod clock;
 pub mod incident;
 pub mod lint;
+pub mod postmortem;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, to_stored_precision};
