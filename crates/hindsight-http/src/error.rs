@@ -84,6 +84,15 @@ impl ApiError {
         }
     }
 
+    /// Maps a store error, answering `missing` where the store found nothing, so that the 404
+    /// says what was looked for.
+    pub fn or_missing(missing: impl FnOnce() -> ApiError) -> impl FnOnce(StoreError) -> ApiError {
+        move |error| match error {
+            StoreError::NotFound => missing(),
+            other => other.into(),
+        }
+    }
+
     /// Logs the cause and answers with nothing of it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -10,7 +10,7 @@ use hindsight_domain::access::{
     ApiToken, ApiTokenDraft, ApiTokenId, Role, Team, TeamId, User, UserDraft, UserId,
     check_team_name,
 };
-use hindsight_store::{StoreError, UserChange};
+use hindsight_store::UserChange;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -122,10 +122,9 @@ pub async fn set_team_member(
         .store
         .set_team_member(team, user, draft.is_lead, state.clock.now())
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => ApiError::not_found("there is no such team or user"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::or_missing(|| {
+            ApiError::not_found("there is no such team or user")
+        }))?;
     auditor
         .record(
             "team.member_set",
@@ -152,10 +151,9 @@ pub async fn remove_team_member(
         .store
         .remove_team_member(team, user, state.clock.now())
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => ApiError::not_found("there is no such team"),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::or_missing(|| {
+            ApiError::not_found("there is no such team")
+        }))?;
     auditor
         .record(
             "team.member_removed",
@@ -370,10 +368,7 @@ pub async fn update_user(
         .store
         .update_user(user_id, change, state.clock.now())
         .await
-        .map_err(|error| match error {
-            StoreError::NotFound => missing(),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::or_missing(missing))?;
     auditor
         .record(
             "user.changed",

@@ -4,6 +4,40 @@
 
 use crate::StoreError;
 
+/// Every migration in order, for the backend whose folder under `migrations/` is named. One list
+/// serves both backends, so a migration written for one and not the other does not compile.
+macro_rules! migrations {
+    ($backend:literal) => {
+        &[
+            $crate::migration::Migration {
+                version: 1,
+                name: "incident",
+                sql: include_str!(concat!("../migrations/", $backend, "/0001_incident.sql")),
+            },
+            $crate::migration::Migration {
+                version: 2,
+                name: "account",
+                sql: include_str!(concat!("../migrations/", $backend, "/0002_account.sql")),
+            },
+            $crate::migration::Migration {
+                version: 3,
+                name: "private_incident",
+                sql: include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0003_private_incident.sql"
+                )),
+            },
+            $crate::migration::Migration {
+                version: 4,
+                name: "audit_event",
+                sql: include_str!(concat!("../migrations/", $backend, "/0004_audit_event.sql")),
+            },
+        ]
+    };
+}
+pub(crate) use migrations;
+
 /// One step of a backend's schema.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {

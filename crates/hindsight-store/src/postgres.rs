@@ -27,28 +27,7 @@ use hindsight_domain::access::{
     TokenScope, User, UserId, Visibility,
 };
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "incident",
-        sql: include_str!("../migrations/postgres/0001_incident.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "account",
-        sql: include_str!("../migrations/postgres/0002_account.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "private_incident",
-        sql: include_str!("../migrations/postgres/0003_private_incident.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "audit_event",
-        sql: include_str!("../migrations/postgres/0004_audit_event.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = crate::migration::migrations!("postgres");
 
 /// Any fixed number, shared by every Hindsight instance, so that migrations run one at a time.
 const MIGRATION_LOCK: i64 = 0x6869_6e64_7369_6768;

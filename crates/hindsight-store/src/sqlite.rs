@@ -38,28 +38,7 @@ use hindsight_domain::access::{
 };
 use hindsight_domain::{Members, ValidationErrors};
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "incident",
-        sql: include_str!("../migrations/sqlite/0001_incident.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "account",
-        sql: include_str!("../migrations/sqlite/0002_account.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "private_incident",
-        sql: include_str!("../migrations/sqlite/0003_private_incident.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "audit_event",
-        sql: include_str!("../migrations/sqlite/0004_audit_event.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = crate::migration::migrations!("sqlite");
 
 /// Writes committed together at most; bounds the latency a batch adds to its last member.
 const MAX_BATCH: usize = 256;

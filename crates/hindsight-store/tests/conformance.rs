@@ -437,6 +437,16 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
     );
 }
 
+/// A session that starts and was last seen now.
+fn session_of(id_hash: &str, user_id: hindsight_domain::access::UserId) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        user_id,
+        created_at: now(),
+        last_seen_at: now(),
+    }
+}
+
 fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
         email: email.into(),
@@ -497,12 +507,7 @@ async fn disabling_a_user_ends_their_sessions_and_revokes_their_tokens(database:
         .create_user(new_user("ana@example.com", Role::Editor), now())
         .await
         .unwrap();
-    let session = Session {
-        id_hash: "s1".into(),
-        user_id: ana.id,
-        created_at: now(),
-        last_seen_at: now(),
-    };
+    let session = session_of("s1", ana.id);
     store.create_session(session.clone()).await.unwrap();
     let token = store
         .create_api_token(
@@ -629,12 +634,7 @@ async fn a_session_is_found_touched_and_deleted(database: TestDatabase) {
         .create_user(new_user("ana@example.com", Role::Viewer), now())
         .await
         .unwrap();
-    let session = Session {
-        id_hash: "abc".into(),
-        user_id: ana.id,
-        created_at: now(),
-        last_seen_at: now(),
-    };
+    let session = session_of("abc", ana.id);
     store.create_session(session.clone()).await.unwrap();
     assert_eq!(
         store.find_session("abc").await.unwrap(),

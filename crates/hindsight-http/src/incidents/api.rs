@@ -131,10 +131,7 @@ pub async fn update_incident(
             }),
         )
         .await
-        .map_err(|error| match error {
-            hindsight_store::StoreError::NotFound => no_such_incident(id),
-            other => other.into(),
-        })?;
+        .map_err(ApiError::or_missing(|| no_such_incident(id)))?;
     if changes_privacy {
         auditor.incident_privacy(&incident).await;
     }
