@@ -183,6 +183,16 @@ impl IncidentForm {
 /// `2026-11-20T14:10` (what datetime-local sends) is read as UTC; a value with an offset is
 /// taken as written.
 fn with_utc_offset(text: &str) -> String {
+    // Only a date and time gets the offset; anything else is passed on as typed, so that the
+    // error message quotes what the person wrote.
+    let bytes = text.as_bytes();
+    let looks_like_date_time = bytes.len() >= 16
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && matches!(bytes[10], b'T' | b't' | b' ');
+    if !looks_like_date_time {
+        return text.to_owned();
+    }
     let has_offset = text.ends_with('Z')
         || text.ends_with('z')
         || text.rfind(['+', '-']).is_some_and(|index| index > 10);
@@ -238,6 +248,7 @@ mod tests {
             with_utc_offset("2026-11-20T14:10:00+01:00"),
             "2026-11-20T14:10:00+01:00"
         );
+        assert_eq!(with_utc_offset("yesterday"), "yesterday");
     }
 
     #[test]
