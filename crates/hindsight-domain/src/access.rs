@@ -3,8 +3,6 @@
 //! A request acts for one user, through a session (the web UI) or an API token (the API and
 //! CLI). What it may do is what the user's role allows, narrowed by the token's scope.
 
-use std::fmt;
-
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,39 +21,6 @@ const MAX_TOKEN_NAME_CHARS: usize = 100;
 pub const SESSION_IDLE_TIMEOUT: SignedDuration = SignedDuration::from_hours(12);
 /// …and after this long in any case.
 pub const SESSION_ABSOLUTE_TIMEOUT: SignedDuration = SignedDuration::from_hours(24 * 7);
-
-macro_rules! id_type {
-    ($(#[$meta:meta])* $name:ident) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-        #[serde(transparent)]
-        pub struct $name(i64);
-
-        impl $name {
-            pub fn new(value: i64) -> Option<Self> {
-                (value > 0).then_some(Self(value))
-            }
-
-            pub fn get(self) -> i64 {
-                self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = ();
-
-            fn from_str(text: &str) -> Result<Self, ()> {
-                text.parse::<i64>().ok().and_then(Self::new).ok_or(())
-            }
-        }
-    };
-}
 
 id_type!(
     /// A user's identifier.

@@ -9,8 +9,10 @@
 mod text_enum;
 pub mod access;
 pub mod clock;
+pub mod document;
 pub mod incident;
 pub mod lint;
+pub mod markdown_file;
 pub mod postmortem;
 pub mod validation;
 

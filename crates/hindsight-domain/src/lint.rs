@@ -8,7 +8,12 @@
 //! never flagged. Code spans, code blocks and quoted lines (logs, chat) are not read.
 //! Pure and linear in the input: no IO, no allocation per character.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::document::PostmortemDocument;
+use crate::postmortem::Template;
 
 string_enum! {
     /// How strongly a finding asks for a rewrite.
@@ -18,8 +23,9 @@ string_enum! {
 /// One thing the lint found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// `blame`, `fault`, `judgement`, `counterfactual` or `speculation`.
-    pub rule: &'static str,
+    /// `blame`, `fault`, `judgement`, `counterfactual`, `speculation`, a completeness rule
+    /// (`required_section`, `placeholder`, `timeline_times`) or an organisation's own.
+    pub rule: Cow<'static, str>,
     pub severity: LintSeverity,
     /// 1-based line and column (in characters) where the finding starts.
     pub line: usize,
@@ -27,8 +33,8 @@ pub struct Finding {
     /// Byte range of the words that triggered it.
     pub start: usize,
     pub end: usize,
-    pub message: &'static str,
-    pub suggestion: &'static str,
+    pub message: Cow<'static, str>,
+    pub suggestion: Cow<'static, str>,
 }
 
 /// What an organisation adds or turns off.
@@ -40,7 +46,39 @@ pub struct LintConfig {
     pub disabled_rules: Vec<String>,
     /// Extra judgement words, reported by the `judgement` rule.
     pub judgement_terms: Vec<String>,
+    /// The organisation's own rules.
+    pub custom_rules: Vec<CustomRule>,
 }
+
+/// A rule an organisation adds: any of its phrases, in prose, is a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRule {
+    pub id: String,
+    /// Words or phrases, matched whole and case-insensitively ("root cause was human").
+    pub phrases: Vec<String>,
+    pub message: String,
+    #[serde(default)]
+    pub suggestion: String,
+    #[serde(default = "warning")]
+    pub severity: LintSeverity,
+}
+
+fn warning() -> LintSeverity {
+    LintSeverity::Warning
+}
+
+/// The rule ids the lint knows without configuration.
+pub const RULES: &[&str] = &[
+    "blame",
+    "fault",
+    "judgement",
+    "counterfactual",
+    "speculation",
+    "required_section",
+    "placeholder",
+    "timeline_times",
+];
 
 const ROLES: &[&str] = &[
     "engineer",
@@ -500,6 +538,23 @@ const COUNTERFACTUAL: Rule = Rule {
     message: "says what a person should have done, with hindsight",
     suggestion: "say what was missing (a check, a guard, a runbook step) rather than what someone should have known",
 };
+const PLACEHOLDER: Rule = Rule {
+    id: "placeholder",
+    severity: LintSeverity::Warning,
+    message: "placeholder text left in",
+    suggestion: "write what is known, or say plainly that it is not known yet",
+};
+/// Words that mark text as not written yet, when written in capitals.
+const PLACEHOLDER_WORDS: &[&str] = &["TODO", "TBD", "TBA", "FIXME", "XXX", "TKTK"];
+/// Markers that are placeholders in any case.
+const PLACEHOLDER_MARKERS: &[&[u8]] = &[
+    b"[fill in",
+    b"<fill in",
+    b"[insert",
+    b"<insert",
+    b"lorem ipsum",
+    b"{{",
+];
 const SPECULATION: Rule = Rule {
     id: "speculation",
     severity: LintSeverity::Warning,
@@ -548,21 +603,79 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         let line = line_starts.partition_point(|line_start| *line_start <= start);
         let column = markdown[line_starts[line - 1]..start].chars().count() + 1;
         findings.push(Finding {
-            rule: rule.id,
+            rule: Cow::Borrowed(rule.id),
             severity: rule.severity,
             line,
             column,
             start,
             end,
-            message: rule.message,
-            suggestion: rule.suggestion,
+            message: Cow::Borrowed(rule.message),
+            suggestion: Cow::Borrowed(rule.suggestion),
         });
     };
+    let custom: Vec<(&CustomRule, Vec<Vec<String>>)> = config
+        .custom_rules
+        .iter()
+        .filter(|rule| !config.disabled_rules.contains(&rule.id))
+        .map(|rule| {
+            let phrases = rule
+                .phrases
+                .iter()
+                .map(|phrase| phrase.split_whitespace().map(str::to_lowercase).collect())
+                .filter(|phrase: &Vec<String>| !phrase.is_empty())
+                .collect();
+            (rule, phrases)
+        })
+        .collect();
+    let mut custom_findings = Vec::new();
+    if !config
+        .disabled_rules
+        .iter()
+        .any(|rule| rule == PLACEHOLDER.id)
+    {
+        let lower = prose.to_ascii_lowercase();
+        for marker in PLACEHOLDER_MARKERS {
+            let mut from = 0;
+            while let Some(at) = find(&lower, marker, from) {
+                if markdown.is_char_boundary(at) && markdown.is_char_boundary(at + marker.len()) {
+                    custom_findings.push((None, at, at + marker.len()));
+                }
+                from = at + marker.len();
+            }
+        }
+    }
     for (from, to) in sentences(&prose) {
         let words = words(markdown, &prose, from, to);
         let mut flagged: Vec<&'static str> = Vec::new();
+        let mut custom_flagged: Vec<&str> = Vec::new();
         for at in 0..words.len() {
             let lower = words[at].lower.as_str();
+            if !flagged.contains(&"placeholder")
+                && PLACEHOLDER_WORDS.contains(&&markdown[words[at].start..words[at].end])
+            {
+                report(&PLACEHOLDER, &words, at, at);
+                flagged.push("placeholder");
+            }
+            for (rule, phrases) in &custom {
+                if custom_flagged.contains(&rule.id.as_str()) {
+                    continue;
+                }
+                let matched = phrases.iter().find(|phrase| {
+                    phrase.iter().enumerate().all(|(offset, part)| {
+                        words
+                            .get(at + offset)
+                            .is_some_and(|word| &word.lower == part)
+                    })
+                });
+                if let Some(phrase) = matched {
+                    custom_flagged.push(&rule.id);
+                    custom_findings.push((
+                        Some(*rule),
+                        words[at].start,
+                        words[at + phrase.len() - 1].end,
+                    ));
+                }
+            }
             if !flagged.contains(&"judgement") && judgement_terms.iter().any(|term| term == lower) {
                 report(&JUDGEMENT, &words, at, at);
                 flagged.push("judgement");
@@ -625,6 +738,240 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
             }
         }
     }
+    for (rule, start, end) in custom_findings {
+        let line = line_starts.partition_point(|line_start| *line_start <= start);
+        let column = markdown[line_starts[line - 1]..start].chars().count() + 1;
+        let (rule, severity, message, suggestion) = match rule {
+            Some(rule) => (
+                Cow::Owned(rule.id.clone()),
+                rule.severity,
+                Cow::Owned(rule.message.clone()),
+                Cow::Owned(rule.suggestion.clone()),
+            ),
+            None => (
+                Cow::Borrowed(PLACEHOLDER.id),
+                PLACEHOLDER.severity,
+                Cow::Borrowed(PLACEHOLDER.message),
+                Cow::Borrowed(PLACEHOLDER.suggestion),
+            ),
+        };
+        findings.push(Finding {
+            rule,
+            severity,
+            line,
+            column,
+            start,
+            end,
+            message,
+            suggestion,
+        });
+    }
+    findings.sort_by_key(|finding| finding.start);
+    findings
+}
+
+/// A finding in a postmortem: the field it concerns (`sections.summary`,
+/// `why_chains[0].root_cause`), and where in that field's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldFinding {
+    pub field: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// Which key times the postmortem's incidents already record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KnownTimes {
+    pub detected: bool,
+    pub resolved: bool,
+}
+
+const DETECTION_WORDS: &[&str] = &[
+    "detected",
+    "detect",
+    "detection",
+    "alert",
+    "alerted",
+    "alerts",
+    "paged",
+    "page",
+    "noticed",
+    "reported",
+    "fired",
+];
+const RESOLUTION_WORDS: &[&str] = &[
+    "resolved",
+    "resolution",
+    "recovered",
+    "restored",
+    "fixed",
+    "normal",
+    "closed",
+    "mitigated",
+];
+
+/// A timeline line names a time when it holds `hh:mm`.
+fn has_time(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.windows(3).enumerate().any(|(at, window)| {
+        window[0].is_ascii_digit()
+            && window[1] == b':'
+            && window[2].is_ascii_digit()
+            && bytes.get(at + 3).is_some_and(u8::is_ascii_digit)
+    })
+}
+
+fn timeline_mentions(timeline: &str, words: &[&str]) -> bool {
+    timeline.lines().any(|line| {
+        let lower = line.to_lowercase();
+        has_time(line)
+            && lower
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|word| words.contains(&word))
+    })
+}
+
+fn document_finding(
+    field: String,
+    rule: &'static str,
+    message: String,
+    suggestion: &'static str,
+) -> FieldFinding {
+    FieldFinding {
+        field,
+        finding: Finding {
+            rule: Cow::Borrowed(rule),
+            severity: LintSeverity::Warning,
+            line: 1,
+            column: 1,
+            start: 0,
+            end: 0,
+            message: Cow::Owned(message),
+            suggestion: Cow::Borrowed(suggestion),
+        },
+    }
+}
+
+/// What the document lacks: required sections left empty (or holding the template's guidance),
+/// and a timeline without a detection or a resolution time. These findings concern a whole
+/// field, so they point at its start.
+pub fn completeness(
+    template: &Template,
+    document: &PostmortemDocument,
+    known: KnownTimes,
+    config: &LintConfig,
+) -> Vec<FieldFinding> {
+    let disabled = |rule: &str| config.disabled_rules.iter().any(|off| off == rule);
+    let mut findings = Vec::new();
+    for section in &template.sections {
+        let field = format!("sections.{}", section.key);
+        let text = document.sections.get(&section.key).map(|text| text.trim());
+        let required = section.required_before_review || section.required_before_publish;
+        if text == Some(section.guidance.trim()) && !disabled("placeholder") {
+            findings.push(document_finding(
+                field,
+                "placeholder",
+                format!(
+                    "the section \u{201c}{}\u{201d} still holds the template's guidance",
+                    section.title
+                ),
+                "replace the guidance with what happened",
+            ));
+        } else if required && text.is_none_or(str::is_empty) && !disabled("required_section") {
+            let when = if section.required_before_review {
+                "review"
+            } else {
+                "publishing"
+            };
+            findings.push(document_finding(
+                field,
+                "required_section",
+                format!(
+                    "the section \u{201c}{}\u{201d} is required before {when} and is empty",
+                    section.title
+                ),
+                "write it, or say what is not known yet",
+            ));
+        }
+    }
+    let timeline = document.sections.get("timeline");
+    if let Some(timeline) = timeline
+        && !disabled("timeline_times")
+    {
+        for (known, words, what) in [
+            (known.detected, DETECTION_WORDS, "detection"),
+            (known.resolved, RESOLUTION_WORDS, "resolution"),
+        ] {
+            if !known && !timeline_mentions(timeline, words) {
+                findings.push(document_finding(
+                    "sections.timeline".to_owned(),
+                    "timeline_times",
+                    format!("the timeline has no {what} time"),
+                    "add the time (with its time zone) as a line of the timeline, or set it on the incident",
+                ));
+            }
+        }
+    }
+    findings
+}
+
+/// Every text a writer wrote in the document, by field, in reading order.
+pub fn document_texts(document: &PostmortemDocument) -> Vec<(String, &str)> {
+    let mut texts: Vec<(String, &str)> = Vec::new();
+    for (key, text) in &document.sections {
+        texts.push((format!("sections.{key}"), text));
+    }
+    for (index, chain) in document.why_chains.iter().enumerate() {
+        texts.push((format!("why_chains[{index}].problem"), &chain.problem));
+        for (step, why) in chain.whys.iter().enumerate() {
+            texts.push((
+                format!("why_chains[{index}].whys[{step}].question"),
+                &why.question,
+            ));
+            texts.push((
+                format!("why_chains[{index}].whys[{step}].answer"),
+                &why.answer,
+            ));
+        }
+        if let Some(cause) = &chain.root_cause {
+            texts.push((format!("why_chains[{index}].root_cause"), cause));
+        }
+    }
+    for (index, factor) in document.factors.iter().enumerate() {
+        texts.push((format!("factors[{index}].description"), &factor.description));
+    }
+    for (name, list) in [
+        ("went_well", &document.lessons.went_well),
+        ("went_wrong", &document.lessons.went_wrong),
+        ("got_lucky", &document.lessons.got_lucky),
+    ] {
+        for (index, item) in list.iter().enumerate() {
+            texts.push((format!("lessons.{name}[{index}]"), item));
+        }
+    }
+    for (index, item) in document.action_items.iter().enumerate() {
+        texts.push((format!("action_items[{index}].title"), &item.title));
+    }
+    if let Some(reason) = &document.no_action_items_reason {
+        texts.push(("no_action_items_reason".to_owned(), reason));
+    }
+    texts
+}
+
+/// The whole lint on a postmortem: completeness, then the language of every text in it.
+pub fn lint_postmortem(
+    template: &Template,
+    document: &PostmortemDocument,
+    known: KnownTimes,
+    config: &LintConfig,
+) -> Vec<FieldFinding> {
+    let mut findings = completeness(template, document, known, config);
+    for (field, text) in document_texts(document) {
+        findings.extend(lint(text, config).into_iter().map(|finding| FieldFinding {
+            field: field.clone(),
+            finding,
+        }));
+    }
     findings
 }
 
@@ -639,10 +986,10 @@ mod tests {
         }
     }
 
-    fn rules(text: &str) -> Vec<&'static str> {
+    fn rules(text: &str) -> Vec<String> {
         lint(text, &config())
             .into_iter()
-            .map(|finding| finding.rule)
+            .map(|finding| finding.rule.into_owned())
             .collect()
     }
 
@@ -827,7 +1174,7 @@ mod tests {
         for (sentence, expected) in CORPUS {
             let found = rules(sentence);
             match expected {
-                Some(rule) if found.contains(rule) => true_positive += 1,
+                Some(rule) if found.iter().any(|found| found == rule) => true_positive += 1,
                 Some(rule) => {
                     false_negative += 1;
                     wrong.push(format!("missed {rule}: {sentence} (found {found:?})"));
@@ -864,7 +1211,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         let finding = &findings[0];
         assert_eq!(
-            (finding.rule, finding.line, finding.column),
+            (finding.rule.as_ref(), finding.line, finding.column),
             ("blame", 3, 17)
         );
         assert_eq!(&text[finding.start..finding.end], "Priya forgot");
@@ -878,10 +1225,106 @@ mod tests {
             judgement_terms: vec!["cowboy".into()],
             ..config()
         };
-        let found: Vec<&str> = lint("Maybe a cowboy change did it.", &config)
+        let found: Vec<String> = lint("Maybe a cowboy change did it.", &config)
             .into_iter()
-            .map(|finding| finding.rule)
+            .map(|finding| finding.rule.into_owned())
             .collect();
         assert_eq!(found, ["judgement"]);
+    }
+
+    #[test]
+    fn an_organisation_adds_its_own_rules_and_switches_them_off() {
+        let rule = CustomRule {
+            id: "human_error".into(),
+            phrases: vec!["human error".into(), "PEBKAC".into()],
+            message: "'human error' ends the analysis where it should start".into(),
+            suggestion: "ask what made the error possible".into(),
+            severity: LintSeverity::Warning,
+        };
+        let config = LintConfig {
+            custom_rules: vec![rule],
+            ..config()
+        };
+        let text = "The root cause was Human  Error.\n\n`human error` in code is fine.";
+        let findings = lint(text, &config);
+        let custom: Vec<&str> = findings
+            .iter()
+            .filter(|finding| finding.rule == "human_error")
+            .map(|finding| &text[finding.start..finding.end])
+            .collect();
+        assert_eq!(custom, ["Human  Error"]);
+        let off = LintConfig {
+            disabled_rules: vec!["human_error".into()],
+            ..config
+        };
+        assert!(
+            lint(text, &off)
+                .iter()
+                .all(|finding| finding.rule != "human_error")
+        );
+    }
+
+    #[test]
+    fn placeholders_are_found_but_not_in_code() {
+        let text =
+            "Impact: TODO.\n\n[Fill in the timeline]\n\n`TODO` in code and the word todo are fine.";
+        let found: Vec<&str> = lint(text, &config())
+            .iter()
+            .filter(|finding| finding.rule == "placeholder")
+            .map(|finding| &text[finding.start..finding.end])
+            .collect();
+        assert_eq!(found, ["TODO", "[Fill in"]);
+    }
+
+    #[test]
+    fn a_postmortem_is_checked_for_empty_sections_timeline_times_and_language_in_every_field() {
+        use crate::postmortem::{WhyChain, builtin_templates};
+        let template = &builtin_templates()[0];
+        let mut document = PostmortemDocument {
+            title: "Checkout outage".into(),
+            template: "default".into(),
+            sections: [
+                ("summary".to_owned(), template.sections[0].guidance.clone()),
+                (
+                    "timeline".to_owned(),
+                    "- 10:02 UTC deploy started\n- 10:05 UTC alert fired".to_owned(),
+                ),
+            ]
+            .into(),
+            ..PostmortemDocument::default()
+        };
+        document.why_chains.push(WhyChain {
+            problem: "Checkout failed.".into(),
+            whys: Vec::new(),
+            root_cause: Some("Sam forgot to run the migration.".into()),
+        });
+        let findings = lint_postmortem(template, &document, KnownTimes::default(), &config());
+        let shown: Vec<(String, String)> = findings
+            .iter()
+            .map(|found| (found.field.clone(), found.finding.rule.to_string()))
+            .collect();
+        let expect = |field: &str, rule: &str| (field.to_owned(), rule.to_owned());
+        assert!(
+            shown.contains(&expect("sections.summary", "placeholder")),
+            "{shown:?}"
+        );
+        assert!(shown.contains(&expect("sections.impact", "required_section")));
+        assert!(shown.contains(&expect("sections.timeline", "timeline_times")));
+        assert!(shown.contains(&expect("why_chains[0].root_cause", "blame")));
+        let timeline: Vec<&FieldFinding> = findings
+            .iter()
+            .filter(|found| found.finding.rule == "timeline_times")
+            .collect();
+        assert_eq!(timeline.len(), 1, "detection is there, resolution is not");
+        assert!(timeline[0].finding.message.contains("resolution"));
+        let known = KnownTimes {
+            detected: true,
+            resolved: true,
+        };
+        assert!(
+            lint_postmortem(template, &document, known, &config())
+                .iter()
+                .all(|found| found.finding.rule != "timeline_times")
+        );
     }
 }

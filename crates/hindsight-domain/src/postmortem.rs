@@ -1,12 +1,14 @@
 //! The postmortem's rules: its templates, its structured analysis (5 Whys chains, contributing
 //! factors, lessons), the moves between draft, review and published, and what each move needs.
 //!
-//! Storage and HTTP come later; these rules are what they will call, and they hold no IO.
+//! The stored document and its versions are in [`crate::document`]; these rules hold no IO.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::validation::ValidationErrors;
 
 string_enum! {
     /// Where a postmortem stands: written, reviewed in the meeting, shared with everyone.
@@ -27,22 +29,95 @@ impl PostmortemStatus {
 
 /// One section of a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SectionTemplate {
     /// Stable and lowercase, e.g. `root_cause`; what documents key their text by.
     pub key: String,
     pub title: String,
     /// Shown to the writer beside the section.
+    #[serde(default)]
     pub guidance: String,
+    #[serde(default)]
     pub required_before_review: bool,
+    #[serde(default)]
     pub required_before_publish: bool,
 }
 
 /// An ordered list of sections a postmortem is written in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Template {
+    /// Lowercase letters, digits and `_`, e.g. `security_incident`.
     pub key: String,
     pub name: String,
     pub sections: Vec<SectionTemplate>,
+}
+
+const MAX_TEMPLATE_SECTIONS: usize = 40;
+const MAX_KEY_CHARS: usize = 50;
+const MAX_GUIDANCE_CHARS: usize = 4_000;
+
+fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= MAX_KEY_CHARS
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl Template {
+    /// Checks a template a team wrote; reports every problem, each naming its field.
+    pub fn validate(mut self) -> Result<Template, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if !is_key(&self.key) {
+            errors.add(
+                "key",
+                "must be 1 to 50 lowercase letters, digits or `_`, starting with a letter",
+            );
+        }
+        self.name = self.name.split_whitespace().collect::<Vec<_>>().join(" ");
+        if self.name.is_empty() || self.name.chars().count() > 100 {
+            errors.add("name", "must be 1 to 100 characters");
+        }
+        if self.sections.is_empty() || self.sections.len() > MAX_TEMPLATE_SECTIONS {
+            errors.add(
+                "sections",
+                format!("a template has 1 to {MAX_TEMPLATE_SECTIONS} sections"),
+            );
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for (index, section) in self.sections.iter_mut().enumerate() {
+            let field = format!("sections[{index}]");
+            if !is_key(&section.key) {
+                errors.add(
+                    format!("{field}.key"),
+                    "must be 1 to 50 lowercase letters, digits or `_`, starting with a letter",
+                );
+            } else if !keys.insert(section.key.clone()) {
+                errors.add(
+                    format!("{field}.key"),
+                    format!("`{}` is used by an earlier section", section.key),
+                );
+            }
+            section.title = section
+                .title
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if section.title.is_empty() || section.title.chars().count() > 200 {
+                errors.add(format!("{field}.title"), "must be 1 to 200 characters");
+            }
+            section.guidance = section.guidance.trim().to_owned();
+            if section.guidance.chars().count() > MAX_GUIDANCE_CHARS {
+                errors.add(
+                    format!("{field}.guidance"),
+                    format!("must be at most {MAX_GUIDANCE_CHARS} characters"),
+                );
+            }
+        }
+        errors.into_result(self)
+    }
 }
 
 fn section(key: &str, title: &str, guidance: &str, review: bool, publish: bool) -> SectionTemplate {
@@ -214,6 +289,7 @@ pub const DEFAULT_FACTOR_CATEGORIES: &[&str] = &[
 
 /// One step of a 5 Whys chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Why {
     pub question: String,
     pub answer: String,
@@ -221,13 +297,17 @@ pub struct Why {
 
 /// A problem asked "why?" until a root cause; a postmortem may hold several.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WhyChain {
     pub problem: String,
+    #[serde(default)]
     pub whys: Vec<Why>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_cause: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContributingFactor {
     pub category: String,
     pub description: String,
@@ -235,9 +315,13 @@ pub struct ContributingFactor {
 
 /// Lessons learned, as three lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Lessons {
+    #[serde(default)]
     pub went_well: Vec<String>,
+    #[serde(default)]
     pub went_wrong: Vec<String>,
+    #[serde(default)]
     pub got_lucky: Vec<String>,
 }
 
@@ -547,5 +631,19 @@ mod tests {
                 Err(TransitionRefused::NotAllowed { from, to })
             );
         }
+    }
+
+    #[test]
+    fn a_team_template_needs_keys_titles_and_no_repeated_section() {
+        let mut template = default_template();
+        template.key = "Security Incident".into();
+        template.sections[1].key = "summary".into();
+        template.sections[2].title = "  ".into();
+        let errors = template.validate().unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["key", "sections[1].key", "sections[2].title"]);
+        let mut ours = default_template();
+        ours.key = "security".into();
+        assert!(ours.validate().is_ok());
     }
 }

@@ -64,6 +64,7 @@ pub fn run(args: LintArgs) -> u8 {
         people: args.people,
         disabled_rules: args.disabled_rules,
         judgement_terms: Vec::new(),
+        custom_rules: Vec::new(),
     };
     let mut unreadable = false;
     let mut files = Vec::new();

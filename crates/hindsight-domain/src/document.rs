@@ -1,0 +1,673 @@
+//! The postmortem as a stored document: what writers edit ([`PostmortemDocument`]), its checks
+//! against its template, the versions it went through and the differences between two of them.
+//!
+//! Every change makes a new version and keeps the one before, so nothing is ever overwritten:
+//! an edit made on an older version than the current one is refused, not merged.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::UserId;
+use crate::incident::IncidentId;
+use crate::postmortem::{
+    ContributingFactor, Lessons, PostmortemContent, PostmortemStatus, Template, WhyChain,
+};
+use crate::validation::ValidationErrors;
+
+id_type!(
+    /// A postmortem's identifier, shown to people as `PM-7`.
+    PostmortemId
+);
+
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest section, in characters: a long timeline fits, a pasted log dump does not.
+pub const MAX_SECTION_CHARS: usize = 100_000;
+/// Longest short text: a why, a factor, a lesson, an action item's title.
+pub const MAX_ITEM_CHARS: usize = 2_000;
+/// Most entries in any list of a postmortem (incidents, chains, whys, factors, lessons, items).
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// What a postmortem asks someone to do. Issue 6 gives action items their own lifecycle; here
+/// they are what the review agreed on, kept with the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionItem {
+    pub title: String,
+    /// Who does it: a person or a team, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_on: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracker_url: Option<String>,
+}
+
+/// Everything a writer edits in a postmortem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemDocument {
+    pub title: String,
+    /// The incidents it covers; at least one.
+    pub incidents: Vec<IncidentId>,
+    /// The key of the template it is written from.
+    pub template: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<UserId>,
+    /// Section text (Markdown) by section key; a section not written yet is absent.
+    #[serde(default)]
+    pub sections: BTreeMap<String, String>,
+    #[serde(default)]
+    pub why_chains: Vec<WhyChain>,
+    #[serde(default)]
+    pub factors: Vec<ContributingFactor>,
+    #[serde(default)]
+    pub lessons: Lessons,
+    #[serde(default)]
+    pub action_items: Vec<ActionItem>,
+    /// Why the review decided on no action items, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_action_items_reason: Option<String>,
+}
+
+/// A stored postmortem at its current version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Postmortem {
+    pub id: PostmortemId,
+    /// Starts at 1 and grows by one with every change; edits name the version they were made on.
+    pub version: u32,
+    pub status: PostmortemStatus,
+    #[serde(flatten)]
+    pub document: PostmortemDocument,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// A document that passed [`PostmortemDocument::validate`]; what the store accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidDocument(PostmortemDocument);
+
+impl ValidDocument {
+    pub fn get(&self) -> &PostmortemDocument {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> PostmortemDocument {
+        self.0
+    }
+}
+
+/// Who made a change, as history shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Author {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    /// The user's name at the time, or `cli` / `import` for changes made outside a session.
+    pub name: String,
+}
+
+/// One version of a postmortem, as it was after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Revision {
+    pub version: u32,
+    pub status: PostmortemStatus,
+    pub author: Author,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// The fields this version changed, e.g. `["sections.summary", "status"]`.
+    pub changed: Vec<String>,
+    pub document: PostmortemDocument,
+}
+
+fn check_text(errors: &mut ValidationErrors, field: &str, text: &str, max: usize, required: bool) {
+    if required && text.trim().is_empty() {
+        errors.add(field, "must not be empty");
+    } else if text.chars().count() > max {
+        errors.add(field, format!("must be at most {max} characters"));
+    } else if text.contains('\0') {
+        errors.add(field, "must not contain NUL characters");
+    }
+}
+
+fn check_list<T>(errors: &mut ValidationErrors, field: &str, list: &[T]) {
+    if list.len() > MAX_LIST_ITEMS {
+        errors.add(field, format!("must have at most {MAX_LIST_ITEMS} entries"));
+    }
+}
+
+/// Trims outer blank lines and trailing spaces so that the same text always compares equal,
+/// whichever interface (form, API, Markdown file) it came through.
+pub fn normalize_text(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .trim_start_matches(['\n', '\r'])
+        .lines()
+        .map(str::trim_end)
+        .collect();
+    lines.join("\n").trim_end().to_owned()
+}
+
+fn normalize_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl PostmortemDocument {
+    /// Checks the document against its template and the factor taxonomy, and puts its text in
+    /// canonical form. Reports every problem at once, each naming its field.
+    pub fn validate(
+        mut self,
+        template: &Template,
+        factor_categories: &[String],
+    ) -> Result<ValidDocument, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        self.title = normalize_line(&self.title);
+        check_text(&mut errors, "title", &self.title, MAX_TITLE_CHARS, true);
+        if self.template != template.key {
+            errors.add("template", format!("no template `{}`", self.template));
+        }
+        if self.incidents.is_empty() {
+            errors.add("incidents", "a postmortem covers at least one incident");
+        }
+        check_list(&mut errors, "incidents", &self.incidents);
+        let mut seen = std::collections::BTreeSet::new();
+        self.incidents.retain(|id| seen.insert(*id));
+
+        let sections = std::mem::take(&mut self.sections);
+        for (key, text) in sections {
+            let field = format!("sections.{key}");
+            if !template.sections.iter().any(|section| section.key == key) {
+                errors.add(
+                    &field,
+                    format!(
+                        "no section `{key}` in the template `{}`; it has: {}",
+                        template.key,
+                        template
+                            .sections
+                            .iter()
+                            .map(|section| section.key.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            }
+            let text = normalize_text(&text);
+            check_text(&mut errors, &field, &text, MAX_SECTION_CHARS, false);
+            if !text.is_empty() {
+                self.sections.insert(key, text);
+            }
+        }
+
+        check_list(&mut errors, "why_chains", &self.why_chains);
+        for (index, chain) in self.why_chains.iter_mut().enumerate() {
+            let field = format!("why_chains[{index}]");
+            chain.problem = normalize_text(&chain.problem);
+            check_text(
+                &mut errors,
+                &format!("{field}.problem"),
+                &chain.problem,
+                MAX_ITEM_CHARS,
+                true,
+            );
+            check_list(&mut errors, &format!("{field}.whys"), &chain.whys);
+            for (step, why) in chain.whys.iter_mut().enumerate() {
+                why.question = normalize_text(&why.question);
+                why.answer = normalize_text(&why.answer);
+                check_text(
+                    &mut errors,
+                    &format!("{field}.whys[{step}].question"),
+                    &why.question,
+                    MAX_ITEM_CHARS,
+                    true,
+                );
+                check_text(
+                    &mut errors,
+                    &format!("{field}.whys[{step}].answer"),
+                    &why.answer,
+                    MAX_ITEM_CHARS,
+                    false,
+                );
+            }
+            chain.root_cause = chain
+                .root_cause
+                .as_deref()
+                .map(normalize_text)
+                .filter(|cause| !cause.is_empty());
+            if let Some(cause) = &chain.root_cause {
+                check_text(
+                    &mut errors,
+                    &format!("{field}.root_cause"),
+                    cause,
+                    MAX_ITEM_CHARS,
+                    false,
+                );
+            }
+        }
+
+        check_list(&mut errors, "factors", &self.factors);
+        for (index, factor) in self.factors.iter_mut().enumerate() {
+            if !factor_categories.contains(&factor.category) {
+                errors.add(
+                    format!("factors[{index}].category"),
+                    format!(
+                        "`{}` is not a contributing factor category; expected one of: {}",
+                        factor.category,
+                        factor_categories.join(", ")
+                    ),
+                );
+            }
+            factor.description = normalize_text(&factor.description);
+            check_text(
+                &mut errors,
+                &format!("factors[{index}].description"),
+                &factor.description,
+                MAX_ITEM_CHARS,
+                true,
+            );
+        }
+
+        for (name, list) in [
+            ("went_well", &mut self.lessons.went_well),
+            ("went_wrong", &mut self.lessons.went_wrong),
+            ("got_lucky", &mut self.lessons.got_lucky),
+        ] {
+            let field = format!("lessons.{name}");
+            check_list(&mut errors, &field, list);
+            for item in list.iter_mut() {
+                *item = normalize_line(item);
+            }
+            list.retain(|item| !item.is_empty());
+            for (index, item) in list.iter().enumerate() {
+                check_text(
+                    &mut errors,
+                    &format!("{field}[{index}]"),
+                    item,
+                    MAX_ITEM_CHARS,
+                    true,
+                );
+            }
+        }
+
+        check_list(&mut errors, "action_items", &self.action_items);
+        for (index, item) in self.action_items.iter_mut().enumerate() {
+            let field = format!("action_items[{index}]");
+            item.title = normalize_line(&item.title);
+            check_text(
+                &mut errors,
+                &format!("{field}.title"),
+                &item.title,
+                MAX_ITEM_CHARS,
+                true,
+            );
+            item.owner = item
+                .owner
+                .as_deref()
+                .map(normalize_line)
+                .filter(|owner| !owner.is_empty());
+            if let Some(owner) = &item.owner {
+                check_text(&mut errors, &format!("{field}.owner"), owner, 200, false);
+            }
+            item.tracker_url = item
+                .tracker_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned);
+            if let Some(url) = &item.tracker_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                errors.add(
+                    format!("{field}.tracker_url"),
+                    "must be an http:// or https:// address",
+                );
+            }
+        }
+        self.no_action_items_reason = self
+            .no_action_items_reason
+            .as_deref()
+            .map(normalize_text)
+            .filter(|reason| !reason.is_empty());
+        if let Some(reason) = &self.no_action_items_reason {
+            check_text(
+                &mut errors,
+                "no_action_items_reason",
+                reason,
+                MAX_ITEM_CHARS,
+                false,
+            );
+        }
+        errors.into_result(ValidDocument(self))
+    }
+
+    /// What readiness checks read of the document.
+    pub fn content(&self) -> PostmortemContent {
+        PostmortemContent {
+            sections: self.sections.clone(),
+            why_chains: self.why_chains.clone(),
+            factors: self.factors.clone(),
+            lessons: self.lessons.clone(),
+            action_items: self.action_items.len(),
+            no_action_items_reason: self.no_action_items_reason.clone(),
+        }
+    }
+
+    /// Every field as lines of text, keyed as the API names it: what history compares.
+    pub fn field_texts(&self, status: PostmortemStatus) -> BTreeMap<String, String> {
+        let mut fields = BTreeMap::new();
+        fields.insert("title".to_owned(), self.title.clone());
+        fields.insert("status".to_owned(), status.as_str().to_owned());
+        fields.insert("template".to_owned(), self.template.clone());
+        fields.insert(
+            "owner".to_owned(),
+            self.owner.map(|id| id.to_string()).unwrap_or_default(),
+        );
+        fields.insert(
+            "incidents".to_owned(),
+            self.incidents
+                .iter()
+                .map(|id| format!("INC-{id}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        for (key, text) in &self.sections {
+            fields.insert(format!("sections.{key}"), text.clone());
+        }
+        let mut chains = Vec::new();
+        for chain in &self.why_chains {
+            chains.push(format!("Problem: {}", chain.problem));
+            for why in &chain.whys {
+                chains.push(format!("Why? {} {}", why.question, why.answer));
+            }
+            chains.push(format!(
+                "Root cause: {}",
+                chain.root_cause.as_deref().unwrap_or("(none yet)")
+            ));
+        }
+        fields.insert("why_chains".to_owned(), chains.join("\n"));
+        fields.insert(
+            "factors".to_owned(),
+            self.factors
+                .iter()
+                .map(|factor| format!("{}: {}", factor.category, factor.description))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        for (name, list) in [
+            ("went_well", &self.lessons.went_well),
+            ("went_wrong", &self.lessons.went_wrong),
+            ("got_lucky", &self.lessons.got_lucky),
+        ] {
+            fields.insert(format!("lessons.{name}"), list.join("\n"));
+        }
+        fields.insert(
+            "action_items".to_owned(),
+            self.action_items
+                .iter()
+                .map(|item| {
+                    let mut line = item.title.clone();
+                    if let Some(owner) = &item.owner {
+                        line.push_str(&format!(" (owner: {owner})"));
+                    }
+                    if let Some(due) = item.due_on {
+                        line.push_str(&format!(" (due {due})"));
+                    }
+                    if let Some(url) = &item.tracker_url {
+                        line.push_str(&format!(" <{url}>"));
+                    }
+                    line
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        fields.insert(
+            "no_action_items_reason".to_owned(),
+            self.no_action_items_reason.clone().unwrap_or_default(),
+        );
+        fields.retain(|_, text| !text.is_empty());
+        fields
+    }
+}
+
+/// The fields that differ between two states, in the API's names.
+pub fn changed_fields(
+    before: Option<(&PostmortemDocument, PostmortemStatus)>,
+    after: (&PostmortemDocument, PostmortemStatus),
+) -> Vec<String> {
+    let after = after.0.field_texts(after.1);
+    let Some((document, status)) = before else {
+        return after.into_keys().collect();
+    };
+    let before = document.field_texts(status);
+    let mut keys: Vec<String> = before.keys().chain(after.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|key| before.get(key) != after.get(key));
+    keys
+}
+
+string_enum! {
+    /// What a line of a diff is.
+    DiffLineKind { Same => "same", Added => "added", Removed => "removed" }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DiffLine {
+    pub kind: DiffLineKind,
+    pub text: String,
+}
+
+/// How one field changed between two versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldDiff {
+    pub field: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// Above this many line pairs a field is shown as removed and added in whole: the diff stays
+/// fast on the largest sections.
+const MAX_DIFF_CELLS: usize = 4_000_000;
+
+/// A line diff (longest common subsequence) of two texts.
+pub fn diff_lines(before: &str, after: &str) -> Vec<DiffLine> {
+    let old: Vec<&str> = if before.is_empty() {
+        Vec::new()
+    } else {
+        before.lines().collect()
+    };
+    let new: Vec<&str> = if after.is_empty() {
+        Vec::new()
+    } else {
+        after.lines().collect()
+    };
+    let line = |kind, text: &str| DiffLine {
+        kind,
+        text: text.to_owned(),
+    };
+    // Common head and tail first: most edits touch a few lines of a long text.
+    let head = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let tail = old[head..]
+        .iter()
+        .rev()
+        .zip(new[head..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (old_mid, new_mid) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
+    let mut lines: Vec<DiffLine> = old[..head]
+        .iter()
+        .map(|text| line(DiffLineKind::Same, text))
+        .collect();
+    if old_mid.len().saturating_mul(new_mid.len()) > MAX_DIFF_CELLS {
+        lines.extend(old_mid.iter().map(|text| line(DiffLineKind::Removed, text)));
+        lines.extend(new_mid.iter().map(|text| line(DiffLineKind::Added, text)));
+    } else {
+        let (n, m) = (old_mid.len(), new_mid.len());
+        // lcs[i][j]: the longest common subsequence of old_mid[i..] and new_mid[j..].
+        let mut lcs = vec![0u32; (n + 1) * (m + 1)];
+        for i in (0..n).rev() {
+            for j in (0..m).rev() {
+                lcs[i * (m + 1) + j] = if old_mid[i] == new_mid[j] {
+                    lcs[(i + 1) * (m + 1) + j + 1] + 1
+                } else {
+                    lcs[(i + 1) * (m + 1) + j].max(lcs[i * (m + 1) + j + 1])
+                };
+            }
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < n || j < m {
+            if i < n && j < m && old_mid[i] == new_mid[j] {
+                lines.push(line(DiffLineKind::Same, old_mid[i]));
+                i += 1;
+                j += 1;
+            } else if j < m && (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j]) {
+                lines.push(line(DiffLineKind::Added, new_mid[j]));
+                j += 1;
+            } else {
+                lines.push(line(DiffLineKind::Removed, old_mid[i]));
+                i += 1;
+            }
+        }
+    }
+    lines.extend(
+        old[old.len() - tail..]
+            .iter()
+            .map(|text| line(DiffLineKind::Same, text)),
+    );
+    lines
+}
+
+/// Every field that differs between two versions, with a line diff of each.
+pub fn diff(before: &Revision, after: &Revision) -> Vec<FieldDiff> {
+    let old = before.document.field_texts(before.status);
+    let new = after.document.field_texts(after.status);
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|key| old.get(*key) != new.get(*key))
+        .map(|key| FieldDiff {
+            field: key.clone(),
+            lines: diff_lines(
+                old.get(key).map_or("", String::as_str),
+                new.get(key).map_or("", String::as_str),
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postmortem::{Why, builtin_templates};
+
+    fn categories() -> Vec<String> {
+        crate::postmortem::DEFAULT_FACTOR_CATEGORIES
+            .iter()
+            .map(|category| (*category).to_owned())
+            .collect()
+    }
+
+    fn document() -> PostmortemDocument {
+        PostmortemDocument {
+            title: "  Checkout   outage ".into(),
+            incidents: vec![IncidentId::new(4).unwrap(), IncidentId::new(4).unwrap()],
+            template: "default".into(),
+            sections: [
+                (
+                    "summary".to_owned(),
+                    "\n\nCheckout failed.  \n\n".to_owned(),
+                ),
+                ("impact".to_owned(), "   ".to_owned()),
+            ]
+            .into(),
+            ..PostmortemDocument::default()
+        }
+    }
+
+    #[test]
+    fn validation_puts_text_in_canonical_form_and_drops_empty_sections_and_repeats() {
+        let template = &builtin_templates()[0];
+        let valid = document().validate(template, &categories()).unwrap();
+        let valid = valid.get();
+        assert_eq!(valid.title, "Checkout outage");
+        assert_eq!(valid.incidents.len(), 1);
+        assert_eq!(
+            valid.sections,
+            BTreeMap::from([("summary".to_owned(), "Checkout failed.".to_owned())])
+        );
+    }
+
+    #[test]
+    fn validation_names_every_unknown_section_category_and_empty_field() {
+        let template = &builtin_templates()[0];
+        let mut document = document();
+        document.title = " ".into();
+        document.incidents.clear();
+        document
+            .sections
+            .insert("epilogue".into(), "The end.".into());
+        document.factors.push(ContributingFactor {
+            category: "gremlins".into(),
+            description: "Something.".into(),
+        });
+        document.why_chains.push(WhyChain {
+            problem: String::new(),
+            whys: vec![Why::default()],
+            root_cause: None,
+        });
+        document.action_items.push(ActionItem {
+            title: "Add a lock check".into(),
+            owner: None,
+            due_on: None,
+            tracker_url: Some("javascript:alert(1)".into()),
+        });
+        let errors = document.validate(template, &categories()).unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "incidents",
+                "sections.epilogue",
+                "why_chains[0].problem",
+                "why_chains[0].whys[0].question",
+                "factors[0].category",
+                "action_items[0].tracker_url"
+            ]
+        );
+        assert!(errors.0[2].message.contains("summary, impact"));
+    }
+
+    #[test]
+    fn a_diff_shows_removed_and_added_lines_between_kept_ones() {
+        let lines = diff_lines("a\nb\nc\nd", "a\nc\nx\nd");
+        let shown: Vec<String> = lines
+            .iter()
+            .map(|line| format!("{}{}", &line.kind.as_str()[..1], line.text))
+            .collect();
+        assert_eq!(shown, ["sa", "rb", "sc", "ax", "sd"]);
+        assert!(diff_lines("", "").is_empty());
+        assert_eq!(diff_lines("", "new").len(), 1);
+    }
+
+    #[test]
+    fn history_names_the_fields_a_change_touched() {
+        let template = &builtin_templates()[0];
+        let before = document().validate(template, &categories()).unwrap();
+        let mut after = before.get().clone();
+        after
+            .sections
+            .insert("impact".into(), "All checkouts for 14 minutes.".into());
+        assert_eq!(
+            changed_fields(
+                Some((before.get(), PostmortemStatus::Draft)),
+                (&after, PostmortemStatus::InReview)
+            ),
+            ["sections.impact", "status"]
+        );
+    }
+}
