@@ -14,6 +14,10 @@ pub enum StoreError {
     /// The write would duplicate something that must be unique (an email, say).
     #[error("{0}")]
     Conflict(String),
+    /// The edit was made on an older version than the current one, given here; nothing was
+    /// written.
+    #[error("the document changed since; it is now at version {0}")]
+    VersionConflict(u32),
     /// The database's schema is newer than this binary, or otherwise not one it can use.
     #[error("{0}")]
     Schema(String),

@@ -21,6 +21,8 @@ use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TokenScope, User,
     UserId, Visibility,
 };
+use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, ValidDocument};
+use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::{
     Incident, IncidentFilter, IncidentId, IncidentPage, ValidIncident, ValidationErrors,
 };
@@ -33,6 +35,33 @@ pub use migration::{Migration, MigrationReport};
 /// so that two concurrent edits cannot overwrite each other.
 pub type IncidentChange =
     Box<dyn FnOnce(&Incident) -> Result<ValidIncident, ValidationErrors> + Send + 'static>;
+
+/// Turns the current postmortem into its next status and document; runs inside the store's write
+/// transaction, after the version check.
+pub type PostmortemChange = Box<
+    dyn FnOnce(&Postmortem) -> Result<(PostmortemStatus, ValidDocument), ValidationErrors>
+        + Send
+        + 'static,
+>;
+
+/// A postmortem to store.
+#[derive(Debug, Clone)]
+pub struct NewPostmortem {
+    /// Set when importing a file that names its postmortem; new ones get the next id.
+    pub id: Option<PostmortemId>,
+    pub status: PostmortemStatus,
+    pub document: ValidDocument,
+}
+
+/// Which postmortems a list holds: newest first, older than `before` when given.
+#[derive(Debug, Clone, Default)]
+pub struct PostmortemFilter {
+    pub status: Option<PostmortemStatus>,
+    pub incident: Option<IncidentId>,
+    pub before: Option<PostmortemId>,
+    /// At most this many; 1 to 1000.
+    pub limit: u32,
+}
 
 /// A user to store: validated, password already hashed.
 #[derive(Debug, Clone)]
@@ -106,6 +135,56 @@ pub trait Store: Send + Sync + 'static {
     /// Every incident, private ones included: for operators (the demo loader), never for
     /// answers to a reader.
     async fn count_incidents(&self) -> Result<u64, StoreError>;
+
+    /// Stores a team's template. [`StoreError::Conflict`] when its key is taken.
+    async fn create_template(&self, template: Template, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The templates teams added, by key (the built-in ones are not stored).
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError>;
+
+    /// Stores a new postmortem at version 1, and that version in its history.
+    /// [`StoreError::Conflict`] when `id` is given and taken; [`StoreError::Invalid`] when an
+    /// incident or the owner does not exist.
+    async fn create_postmortem(
+        &self,
+        postmortem: NewPostmortem,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<Postmortem, StoreError>;
+
+    /// The postmortem, if `visibility` lets the reader see every incident it covers.
+    async fn get_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Option<Postmortem>, StoreError>;
+
+    async fn list_postmortems(
+        &self,
+        filter: &PostmortemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<Postmortem>, StoreError>;
+
+    /// Applies `change` to the postmortem at `expected_version` (any version when `None`) and
+    /// stores the result as the next version, with its author, atomically.
+    /// [`StoreError::VersionConflict`] with the current version when it moved on;
+    /// a change that alters nothing makes no new version.
+    async fn update_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+        expected_version: Option<u32>,
+        author: Author,
+        now: Timestamp,
+        change: PostmortemChange,
+    ) -> Result<Postmortem, StoreError>;
+
+    /// Every version of a postmortem, oldest first.
+    async fn list_revisions(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<Revision>, StoreError>;
 
     /// [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError>;

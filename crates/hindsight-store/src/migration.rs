@@ -33,6 +33,11 @@ macro_rules! migrations {
                 name: "audit_event",
                 sql: include_str!(concat!("../migrations/", $backend, "/0004_audit_event.sql")),
             },
+            $crate::migration::Migration {
+                version: 5,
+                name: "postmortem",
+                sql: include_str!(concat!("../migrations/", $backend, "/0005_postmortem.sql")),
+            },
         ]
     };
 }

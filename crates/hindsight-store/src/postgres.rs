@@ -20,12 +20,19 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
-use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
+use crate::{
+    IncidentChange, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
+    StoreError, UserChange,
+};
 use hindsight_domain::Members;
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
     TokenScope, User, UserId, Visibility,
 };
+use hindsight_domain::document::{
+    Author, Postmortem, PostmortemDocument, PostmortemId, Revision, changed_fields,
+};
+use hindsight_domain::postmortem::{PostmortemStatus, Template};
 
 const MIGRATIONS: &[Migration] = crate::migration::migrations!("postgres");
 
@@ -239,6 +246,153 @@ async fn select_incident(
         .await?
         .map(|row| incident_from_row(&row))
         .transpose()
+}
+
+const POSTMORTEM_COLUMNS: &str = "postmortem_id, version, status, document, created_at, updated_at";
+
+/// A reader sees a postmortem when they see every incident it covers.
+fn postmortem_visible(everything: usize, user: usize) -> String {
+    format!(
+        "(${everything}::boolean or not exists (select 1 from postmortem_incident pi join \
+         incident on incident.incident_id = pi.incident_id where pi.postmortem_id = \
+         postmortem.postmortem_id and not {}))",
+        visible(everything, user)
+    )
+}
+
+fn postmortem_from_row(row: &Row) -> Result<Postmortem, StoreError> {
+    let id: i64 = row.try_get(0)?;
+    let version: i32 = row.try_get(1)?;
+    let status: String = row.try_get(2)?;
+    let Json(document): Json<PostmortemDocument> = row.try_get(3)?;
+    Ok(Postmortem {
+        id: PostmortemId::new(id).ok_or_else(|| unexpected("postmortem_id", &id.to_string()))?,
+        version: u32::try_from(version).map_err(|_| unexpected("version", &version.to_string()))?,
+        status: PostmortemStatus::parse(&status).ok_or_else(|| unexpected("status", &status))?,
+        document,
+        created_at: row.try_get(4)?,
+        updated_at: row.try_get(5)?,
+    })
+}
+
+async fn select_postmortem(
+    client: &impl GenericClient,
+    id: PostmortemId,
+    visibility: Visibility,
+    lock: bool,
+) -> Result<Option<Postmortem>, StoreError> {
+    let sql = format!(
+        "select {POSTMORTEM_COLUMNS} from postmortem where postmortem_id = $1 and {}{}",
+        postmortem_visible(2, 3),
+        if lock { " for update" } else { "" }
+    );
+    let statement = client.prepare_cached(&sql).await?;
+    let (everything, user) = visibility_values(visibility);
+    client
+        .query_opt(&statement, &[&id.get(), &everything, &user])
+        .await?
+        .map(|row| postmortem_from_row(&row))
+        .transpose()
+}
+
+/// An unknown incident or owner is the client's doing; so is an id that is taken.
+fn reference_violation(error: tokio_postgres::Error) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    if error.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+        StoreError::Invalid(hindsight_domain::ValidationErrors::single(
+            "incidents",
+            "an incident or the owner does not exist",
+        ))
+    } else if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict("a postmortem with this id exists".into())
+    } else {
+        StoreError::from(error)
+    }
+}
+
+async fn write_postmortem_rows(
+    client: &impl GenericClient,
+    postmortem: &Postmortem,
+    previous: Option<&Postmortem>,
+    author: &Author,
+) -> Result<(), StoreError> {
+    let document = &postmortem.document;
+    let id = postmortem.id.get();
+    let owner = document.owner.map(|owner| owner.get());
+    let version = postmortem.version as i32;
+    let status = postmortem.status.as_str();
+    let sql = if previous.is_none() {
+        "insert into postmortem (postmortem_id, title, status, template_key, owner_id, version, \
+         document, created_at, updated_at) overriding system value \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    } else {
+        "update postmortem set title = $2, status = $3, template_key = $4, owner_id = $5, \
+         version = $6, document = $7, created_at = $8, updated_at = $9 where postmortem_id = $1"
+    };
+    let statement = client.prepare_cached(sql).await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &id,
+                &document.title,
+                &status,
+                &document.template,
+                &owner,
+                &version,
+                &Json(document),
+                &postmortem.created_at,
+                &postmortem.updated_at,
+            ],
+        )
+        .await
+        .map_err(reference_violation)?;
+    if previous.is_none_or(|previous| previous.document.incidents != document.incidents) {
+        client
+            .execute(
+                "delete from postmortem_incident where postmortem_id = $1",
+                &[&id],
+            )
+            .await?;
+        let incidents: Vec<i64> = document.incidents.iter().map(|id| id.get()).collect();
+        client
+            .execute(
+                "insert into postmortem_incident (postmortem_id, incident_id) \
+                 select $1, unnest($2::bigint[])",
+                &[&id, &incidents],
+            )
+            .await
+            .map_err(reference_violation)?;
+    }
+    let changed = changed_fields(
+        previous.map(|previous| (&previous.document, previous.status)),
+        (document, postmortem.status),
+    );
+    let author_id = author.user_id.map(|user| user.get());
+    let statement = client
+        .prepare_cached(
+            "insert into postmortem_revision (postmortem_id, version, status, author_id, \
+             author_name, changed, document, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &id,
+                &version,
+                &status,
+                &author_id,
+                &author.name,
+                &Json(&changed),
+                &Json(document),
+                &postmortem.updated_at,
+            ],
+        )
+        .await
+        .map_err(reference_violation)?;
+    Ok(())
 }
 
 const USER_COLUMNS: &str = "user_account.user_id, email, display_name, role, disabled, \
@@ -907,6 +1061,211 @@ impl Store for PostgresStore {
             .transpose()?
             .ok_or(StoreError::NotFound)
     }
+    async fn create_template(&self, template: Template, now: Timestamp) -> Result<(), StoreError> {
+        let now = to_stored_precision(now);
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "insert into postmortem_template (template_key, name, sections, created_at, \
+                 updated_at) values ($1, $2, $3, $4, $4)",
+                &[
+                    &template.key,
+                    &template.name,
+                    &Json(&template.sections),
+                    &now,
+                ],
+            )
+            .await
+            .map_err(|error| unique_violation(error, "a template with this key exists"))?;
+        Ok(())
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
+        let client = self.pool.get().await?;
+        client
+            .query(
+                "select template_key, name, sections from postmortem_template \
+                 order by template_key",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                let Json(sections) = row.try_get(2)?;
+                Ok(Template {
+                    key: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                    sections,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_postmortem(
+        &self,
+        postmortem: NewPostmortem,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<Postmortem, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let id = match postmortem.id {
+            Some(id) => id,
+            None => {
+                let next: i64 = transaction
+                    .query_one(
+                        "select nextval(pg_get_serial_sequence('postmortem', 'postmortem_id'))",
+                        &[],
+                    )
+                    .await?
+                    .get(0);
+                PostmortemId::new(next)
+                    .ok_or_else(|| unexpected("postmortem_id", &next.to_string()))?
+            }
+        };
+        let stored = Postmortem {
+            id,
+            version: 1,
+            status: postmortem.status,
+            document: postmortem.document.into_inner(),
+            created_at: now,
+            updated_at: now,
+        };
+        write_postmortem_rows(&transaction, &stored, None, &author).await?;
+        if postmortem.id.is_some() {
+            // An imported id must not be handed out again.
+            transaction
+                .execute(
+                    "select setval(pg_get_serial_sequence('postmortem', 'postmortem_id'), \
+                     greatest((select max(postmortem_id) from postmortem), \
+                     (select last_value from postmortem_postmortem_id_seq)))",
+                    &[],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Option<Postmortem>, StoreError> {
+        let client = self.pool.get().await?;
+        select_postmortem(&client, id, visibility, false).await
+    }
+
+    async fn list_postmortems(
+        &self,
+        filter: &PostmortemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<Postmortem>, StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "select {POSTMORTEM_COLUMNS} from postmortem where {} \
+             and ($3::text is null or status = $3) and ($4::bigint is null or postmortem_id < $4) \
+             and ($5::bigint is null or exists (select 1 from postmortem_incident f \
+             where f.postmortem_id = postmortem.postmortem_id and f.incident_id = $5)) \
+             order by postmortem_id desc limit $6",
+            postmortem_visible(1, 2)
+        );
+        let statement = client.prepare_cached(&sql).await?;
+        let (everything, user) = visibility_values(visibility);
+        let status = filter.status.map(|status| status.as_str());
+        let before = filter.before.map(|id| id.get());
+        let incident = filter.incident.map(|id| id.get());
+        let limit = i64::from(filter.limit.clamp(1, 1000));
+        client
+            .query(
+                &statement,
+                &[&everything, &user, &status, &before, &incident, &limit],
+            )
+            .await?
+            .iter()
+            .map(postmortem_from_row)
+            .collect()
+    }
+
+    async fn update_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+        expected_version: Option<u32>,
+        author: Author,
+        now: Timestamp,
+        change: PostmortemChange,
+    ) -> Result<Postmortem, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let current = select_postmortem(&transaction, id, visibility, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if expected_version.is_some_and(|expected| expected != current.version) {
+            return Err(StoreError::VersionConflict(current.version));
+        }
+        let (status, document) = change(&current)?;
+        let document = document.into_inner();
+        if status == current.status && document == current.document {
+            return Ok(current);
+        }
+        let next = Postmortem {
+            id,
+            version: current.version + 1,
+            status,
+            document,
+            created_at: current.created_at,
+            updated_at: next_updated_at(to_stored_precision(now), current.updated_at),
+        };
+        write_postmortem_rows(&transaction, &next, Some(&current), &author).await?;
+        transaction.commit().await?;
+        Ok(next)
+    }
+
+    async fn list_revisions(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<Revision>, StoreError> {
+        let client = self.pool.get().await?;
+        if select_postmortem(&client, id, visibility, false)
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound);
+        }
+        client
+            .query(
+                "select version, status, author_id, author_name, changed, document, created_at \
+                 from postmortem_revision where postmortem_id = $1 order by version",
+                &[&id.get()],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                let version: i32 = row.try_get(0)?;
+                let status: String = row.try_get(1)?;
+                let author_id: Option<i64> = row.try_get(2)?;
+                let Json(changed) = row.try_get(4)?;
+                let Json(document) = row.try_get(5)?;
+                Ok(Revision {
+                    version: u32::try_from(version)
+                        .map_err(|_| unexpected("version", &version.to_string()))?,
+                    status: PostmortemStatus::parse(&status)
+                        .ok_or_else(|| unexpected("status", &status))?,
+                    author: Author {
+                        user_id: author_id.and_then(UserId::new),
+                        name: row.try_get(3)?,
+                    },
+                    changed,
+                    document,
+                    at: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
         let now = to_stored_precision(now);
         let client = self.pool.get().await?;

@@ -31,11 +31,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
-use crate::{IncidentChange, NewApiToken, NewUser, Store, StoreError, UserChange};
+use crate::{
+    IncidentChange, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
+    StoreError, UserChange,
+};
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
     TokenScope, User, UserId, Visibility,
 };
+use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, changed_fields};
+use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::{Members, ValidationErrors};
 
 const MIGRATIONS: &[Migration] = crate::migration::migrations!("sqlite");
@@ -456,6 +461,165 @@ const USER_COLUMNS: &str = "user_account.user_id, email, display_name, role, dis
      user_account.updated_at";
 
 /// A user from the first seven columns of `row`, starting at `at`.
+const POSTMORTEM_COLUMNS: &str = "postmortem_id, version, status, document, created_at, updated_at";
+
+/// A reader sees a postmortem when they see every incident it covers.
+fn postmortem_visible(everything: usize, user: usize) -> String {
+    format!(
+        "(?{everything} or not exists (select 1 from postmortem_incident pi join incident \
+         on incident.incident_id = pi.incident_id where pi.postmortem_id = \
+         postmortem.postmortem_id and not {}))",
+        visible(everything, user)
+    )
+}
+
+fn postmortem_from_row(row: &Row<'_>) -> rusqlite::Result<Postmortem> {
+    let id: i64 = row.get(0)?;
+    let version: i64 = row.get(1)?;
+    let status: String = row.get(2)?;
+    let document: String = row.get(3)?;
+    Ok(Postmortem {
+        id: PostmortemId::new(id)
+            .ok_or_else(|| conversion(0, StoreError::backend_message("non-positive id")))?,
+        version: u32::try_from(version).map_err(|error| conversion(1, error))?,
+        status: parsed(2, &status, PostmortemStatus::parse)?,
+        document: json(3, &document)?,
+        created_at: from_micros(row.get(4)?)?,
+        updated_at: from_micros(row.get(5)?)?,
+    })
+}
+
+fn select_postmortem(
+    connection: &Connection,
+    id: PostmortemId,
+    visibility: Visibility,
+) -> Result<Option<Postmortem>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "select {POSTMORTEM_COLUMNS} from postmortem where postmortem_id = ?1 and {}",
+        postmortem_visible(2, 3)
+    ))?;
+    let [everything, user] = visibility_values(visibility);
+    Ok(statement
+        .query_row(params![id.get(), everything, user], postmortem_from_row)
+        .optional()?)
+}
+
+/// An unknown incident or owner is the client's doing.
+fn reference_violation(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            StoreError::Invalid(ValidationErrors::single(
+                "incidents",
+                "an incident or the owner does not exist",
+            ))
+        }
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict("a postmortem with this id exists".into())
+        }
+        _ => StoreError::from(error),
+    }
+}
+
+fn write_postmortem_rows(
+    connection: &Connection,
+    postmortem: &Postmortem,
+    previous: Option<&Postmortem>,
+    author: &Author,
+) -> Result<(), StoreError> {
+    let document = &postmortem.document;
+    let id = postmortem.id.get();
+    let values = params![
+        id,
+        document.title,
+        postmortem.status.as_str(),
+        document.template,
+        document.owner.map(|owner| owner.get()),
+        postmortem.version,
+        to_json(document),
+        to_micros(postmortem.created_at),
+        to_micros(postmortem.updated_at),
+    ];
+    if previous.is_none() {
+        connection
+            .prepare_cached(
+                "insert into postmortem (postmortem_id, title, status, template_key, owner_id, \
+                 version, document, created_at, updated_at) \
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(values)
+            .map_err(reference_violation)?;
+    } else {
+        connection
+            .prepare_cached(
+                "update postmortem set title = ?2, status = ?3, template_key = ?4, \
+                 owner_id = ?5, version = ?6, document = ?7, created_at = ?8, updated_at = ?9 \
+                 where postmortem_id = ?1",
+            )?
+            .execute(values)
+            .map_err(reference_violation)?;
+    }
+    let incidents_changed =
+        previous.is_none_or(|previous| previous.document.incidents != document.incidents);
+    if incidents_changed {
+        connection
+            .prepare_cached("delete from postmortem_incident where postmortem_id = ?1")?
+            .execute([id])?;
+        let mut insert = connection.prepare_cached(
+            "insert into postmortem_incident (postmortem_id, incident_id) values (?1, ?2)",
+        )?;
+        for incident in &document.incidents {
+            insert
+                .execute([id, incident.get()])
+                .map_err(reference_violation)?;
+        }
+    }
+    let changed = changed_fields(
+        previous.map(|previous| (&previous.document, previous.status)),
+        (document, postmortem.status),
+    );
+    connection
+        .prepare_cached(
+            "insert into postmortem_revision (postmortem_id, version, status, author_id, \
+             author_name, changed, document, created_at) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            id,
+            postmortem.version,
+            postmortem.status.as_str(),
+            author.user_id.map(|user| user.get()),
+            author.name,
+            to_json(&changed),
+            to_json(document),
+            to_micros(postmortem.updated_at),
+        ])
+        .map_err(reference_violation)?;
+    Ok(())
+}
+
+fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<Revision> {
+    let version: i64 = row.get(0)?;
+    let status: String = row.get(1)?;
+    let author_id: Option<i64> = row.get(2)?;
+    let changed: String = row.get(4)?;
+    let document: String = row.get(5)?;
+    Ok(Revision {
+        version: u32::try_from(version).map_err(|error| conversion(0, error))?,
+        status: parsed(1, &status, PostmortemStatus::parse)?,
+        author: Author {
+            user_id: author_id.and_then(UserId::new),
+            name: row.get(3)?,
+        },
+        changed: json(4, &changed)?,
+        document: json(5, &document)?,
+        at: from_micros(row.get(6)?)?,
+    })
+}
+
 fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId::new(row.get(at)?)
@@ -1059,6 +1223,185 @@ impl Store for SqliteStore {
         })
         .await
     }
+    async fn create_template(&self, template: Template, now: Timestamp) -> Result<(), StoreError> {
+        let now = to_micros(to_stored_precision(now));
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "insert into postmortem_template (template_key, name, sections, created_at, \
+                     updated_at) values (?1, ?2, ?3, ?4, ?4)",
+                )?
+                .execute(params![
+                    template.key,
+                    template.name,
+                    to_json(&template.sections),
+                    now
+                ])
+                .map_err(|error| match &error {
+                    rusqlite::Error::SqliteFailure(failure, _)
+                        if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        StoreError::Conflict("a template with this key exists".into())
+                    }
+                    _ => StoreError::from(error),
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(
+                "select template_key, name, sections from postmortem_template \
+                 order by template_key",
+            )?;
+            let rows = statement.query_map([], |row| {
+                let sections: String = row.get(2)?;
+                Ok(Template {
+                    key: row.get(0)?,
+                    name: row.get(1)?,
+                    sections: json(2, &sections)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn create_postmortem(
+        &self,
+        postmortem: NewPostmortem,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<Postmortem, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            let id = match postmortem.id {
+                Some(id) => id,
+                None => {
+                    let next: i64 = connection
+                        .prepare_cached(
+                            "select coalesce((select seq from sqlite_sequence where \
+                             name = 'postmortem'), 0) + 1",
+                        )?
+                        .query_row([], |row| row.get(0))?;
+                    let taken: i64 = connection
+                        .prepare_cached(
+                            "select coalesce(max(postmortem_id), 0) + 1 from postmortem",
+                        )?
+                        .query_row([], |row| row.get(0))?;
+                    PostmortemId::new(next.max(taken)).expect("positive")
+                }
+            };
+            let stored = Postmortem {
+                id,
+                version: 1,
+                status: postmortem.status,
+                document: postmortem.document.into_inner(),
+                created_at: now,
+                updated_at: now,
+            };
+            write_postmortem_rows(connection, &stored, None, &author)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn get_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Option<Postmortem>, StoreError> {
+        self.read(move |connection| select_postmortem(connection, id, visibility))
+            .await
+    }
+
+    async fn list_postmortems(
+        &self,
+        filter: &PostmortemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<Postmortem>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "select {POSTMORTEM_COLUMNS} from postmortem where {} \
+                 and (?3 is null or status = ?3) and (?4 is null or postmortem_id < ?4) \
+                 and (?5 is null or exists (select 1 from postmortem_incident f \
+                 where f.postmortem_id = postmortem.postmortem_id and f.incident_id = ?5)) \
+                 order by postmortem_id desc limit ?6",
+                postmortem_visible(1, 2)
+            ))?;
+            let [everything, user] = visibility_values(visibility);
+            let rows = statement.query_map(
+                params![
+                    everything,
+                    user,
+                    filter.status.map(|status| status.as_str()),
+                    filter.before.map(|id| id.get()),
+                    filter.incident.map(|id| id.get()),
+                    filter.limit.clamp(1, 1000),
+                ],
+                postmortem_from_row,
+            )?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+        expected_version: Option<u32>,
+        author: Author,
+        now: Timestamp,
+        change: PostmortemChange,
+    ) -> Result<Postmortem, StoreError> {
+        self.write(move |connection| {
+            let current =
+                select_postmortem(connection, id, visibility)?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(StoreError::VersionConflict(current.version));
+            }
+            let (status, document) = change(&current)?;
+            let document = document.into_inner();
+            if status == current.status && document == current.document {
+                return Ok(current);
+            }
+            let next = Postmortem {
+                id,
+                version: current.version + 1,
+                status,
+                document,
+                created_at: current.created_at,
+                updated_at: next_updated_at(now, current.updated_at),
+            };
+            write_postmortem_rows(connection, &next, Some(&current), &author)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn list_revisions(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<Revision>, StoreError> {
+        self.read(move |connection| {
+            if select_postmortem(connection, id, visibility)?.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            let mut statement = connection.prepare_cached(
+                "select version, status, author_id, author_name, changed, document, created_at \
+                 from postmortem_revision where postmortem_id = ?1 order by version",
+            )?;
+            let rows = statement.query_map([id.get()], revision_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
         let now = to_stored_precision(now);
         self.write(move |connection| {

@@ -4,12 +4,22 @@
 use std::sync::Arc;
 
 use hindsight_domain::access::{Role, Session, TokenScope, Visibility};
+use hindsight_domain::document::{
+    Author, Postmortem, PostmortemDocument, PostmortemId, ValidDocument,
+};
+use hindsight_domain::postmortem::{
+    ContributingFactor, DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain,
+    builtin_templates,
+};
 use hindsight_domain::{
     IncidentDraft, IncidentFilter, IncidentId, IncidentPatch, IncidentQuery, IncidentStatus,
     Severity, ValidationErrors,
 };
 use hindsight_store::testing::TestDatabase;
-use hindsight_store::{NewApiToken, NewUser, Store, StoreError, UserChange};
+use hindsight_store::{
+    NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError,
+    UserChange,
+};
 use jiff::Timestamp;
 
 fn now() -> Timestamp {
@@ -373,7 +383,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 4);
+    assert_eq!(again.current_version, 5);
     store.ping().await.unwrap();
 }
 
@@ -831,6 +841,330 @@ macro_rules! conformance {
     };
 }
 
+fn postmortem_document(incidents: &[IncidentId]) -> PostmortemDocument {
+    PostmortemDocument {
+        title: "Checkout outage".into(),
+        incidents: incidents.to_vec(),
+        template: "default".into(),
+        ..PostmortemDocument::default()
+    }
+}
+
+fn valid(document: PostmortemDocument) -> ValidDocument {
+    let categories: Vec<String> = DEFAULT_FACTOR_CATEGORIES
+        .iter()
+        .map(|category| (*category).to_owned())
+        .collect();
+    document
+        .validate(&builtin_templates()[0], &categories)
+        .unwrap()
+}
+
+fn writer() -> Author {
+    Author {
+        user_id: None,
+        name: "cli".into(),
+    }
+}
+
+async fn new_postmortem(store: &dyn Store, incidents: &[IncidentId]) -> Postmortem {
+    store
+        .create_postmortem(
+            NewPostmortem {
+                id: None,
+                status: PostmortemStatus::Draft,
+                document: valid(postmortem_document(incidents)),
+            },
+            writer(),
+            now(),
+        )
+        .await
+        .unwrap()
+}
+
+fn set_section(key: &'static str, text: &'static str) -> PostmortemChange {
+    Box::new(move |current: &Postmortem| {
+        let mut document = current.document.clone();
+        document.sections.insert(key.into(), text.into());
+        Ok((current.status, valid(document)))
+    })
+}
+
+async fn a_postmortem_keeps_every_version_and_refuses_a_stale_edit(database: TestDatabase) {
+    let store = database.store();
+    let incident = create(&*store, draft("Checkout 502", "2026-11-20T08:00:00Z")).await;
+    let mut document = postmortem_document(&[incident.id]);
+    document.why_chains.push(WhyChain {
+        problem: "Checkout failed".into(),
+        whys: vec![Why {
+            question: "Why?".into(),
+            answer: "A migration held a lock.".into(),
+        }],
+        root_cause: Some("No lock check.".into()),
+    });
+    document.factors.push(ContributingFactor {
+        category: "testing_gap".into(),
+        description: "No production-sized data in tests.".into(),
+    });
+    let created = store
+        .create_postmortem(
+            NewPostmortem {
+                id: None,
+                status: PostmortemStatus::Draft,
+                document: valid(document),
+            },
+            writer(),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.version, 1);
+    let read = store
+        .get_postmortem(created.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, created);
+
+    let edited = store
+        .update_postmortem(
+            created.id,
+            Visibility::Everything,
+            Some(1),
+            writer(),
+            now(),
+            set_section("summary", "Checkout failed for 14 minutes."),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.version, 2);
+    assert!(edited.updated_at > created.updated_at);
+
+    let stale = store
+        .update_postmortem(
+            created.id,
+            Visibility::Everything,
+            Some(1),
+            writer(),
+            now(),
+            set_section("summary", "Someone else's older text."),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionConflict(2))),
+        "{stale:?}"
+    );
+    let unchanged = store
+        .update_postmortem(
+            created.id,
+            Visibility::Everything,
+            Some(2),
+            writer(),
+            now(),
+            set_section("summary", "Checkout failed for 14 minutes."),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        unchanged.version, 2,
+        "a change that alters nothing is no version"
+    );
+
+    let history = store
+        .list_revisions(created.id, Visibility::Everything)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].document, created.document);
+    assert_eq!(history[1].changed, ["sections.summary"]);
+    assert_eq!(
+        history[1].document.sections["summary"],
+        "Checkout failed for 14 minutes."
+    );
+    assert_eq!(history[1].author, writer());
+}
+
+async fn concurrent_postmortem_edits_on_one_version_let_exactly_one_through(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let incident = create(&*store, draft("Checkout 502", "2026-11-20T08:00:00Z")).await;
+    let postmortem = new_postmortem(&*store, &[incident.id]).await;
+    let texts = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight",
+    ];
+    let edits = texts.map(|text| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .update_postmortem(
+                    postmortem.id,
+                    Visibility::Everything,
+                    Some(1),
+                    writer(),
+                    now(),
+                    set_section("summary", text),
+                )
+                .await
+        })
+    });
+    let mut won = Vec::new();
+    for edit in edits {
+        match edit.await.unwrap() {
+            Ok(postmortem) => won.push(postmortem),
+            Err(StoreError::VersionConflict(2)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1);
+    let history = store
+        .list_revisions(postmortem.id, Visibility::Everything)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].document, won[0].document);
+}
+
+async fn a_postmortem_is_hidden_with_its_private_incident_and_refuses_unknown_incidents(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let outsider = store
+        .create_user(new_user("out@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let public = create(&*store, draft("Public", "2026-11-20T08:00:00Z")).await;
+    let mut secret = draft("Breach", "2026-11-20T09:00:00Z");
+    secret.private = true;
+    let secret = create(&*store, secret).await;
+    let open = new_postmortem(&*store, &[public.id]).await;
+    let hidden = new_postmortem(&*store, &[public.id, secret.id]).await;
+    let outside = Visibility::MemberOf(outsider.id);
+    let listed = store
+        .list_postmortems(
+            &PostmortemFilter {
+                limit: 50,
+                ..PostmortemFilter::default()
+            },
+            outside,
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.iter().map(|p| p.id).collect::<Vec<_>>(), [open.id]);
+    assert!(
+        store
+            .get_postmortem(hidden.id, outside)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let edit = store
+        .update_postmortem(
+            hidden.id,
+            outside,
+            None,
+            writer(),
+            now(),
+            set_section("summary", "x"),
+        )
+        .await;
+    assert!(matches!(edit, Err(StoreError::NotFound)));
+    let by_incident = store
+        .list_postmortems(
+            &PostmortemFilter {
+                incident: Some(secret.id),
+                limit: 50,
+                ..PostmortemFilter::default()
+            },
+            Visibility::Everything,
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_incident.len(), 1);
+
+    let before = store
+        .list_postmortems(
+            &PostmortemFilter {
+                limit: 50,
+                ..PostmortemFilter::default()
+            },
+            Visibility::Everything,
+        )
+        .await
+        .unwrap();
+    let unknown = store
+        .create_postmortem(
+            NewPostmortem {
+                id: None,
+                status: PostmortemStatus::Draft,
+                document: valid(postmortem_document(&[IncidentId::new(424_242).unwrap()])),
+            },
+            writer(),
+            now(),
+        )
+        .await;
+    assert!(
+        matches!(unknown, Err(StoreError::Invalid(_))),
+        "{unknown:?}"
+    );
+    let after = store
+        .list_postmortems(
+            &PostmortemFilter {
+                limit: 50,
+                ..PostmortemFilter::default()
+            },
+            Visibility::Everything,
+        )
+        .await
+        .unwrap();
+    assert_eq!(before, after, "nothing half-written");
+}
+
+async fn an_imported_postmortem_keeps_its_id_and_new_ones_do_not_collide(database: TestDatabase) {
+    let store = database.store();
+    let incident = create(&*store, draft("Checkout 502", "2026-11-20T08:00:00Z")).await;
+    let imported = store
+        .create_postmortem(
+            NewPostmortem {
+                id: PostmortemId::new(40),
+                status: PostmortemStatus::Published,
+                document: valid(postmortem_document(&[incident.id])),
+            },
+            writer(),
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.id.get(), 40);
+    let again = store
+        .create_postmortem(
+            NewPostmortem {
+                id: PostmortemId::new(40),
+                status: PostmortemStatus::Draft,
+                document: valid(postmortem_document(&[incident.id])),
+            },
+            writer(),
+            now(),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let next = new_postmortem(&*store, &[incident.id]).await;
+    assert!(next.id.get() > 40);
+}
+
+async fn a_team_template_is_stored_once_per_key(database: TestDatabase) {
+    let store = database.store();
+    let mut template = builtin_templates().remove(1);
+    template.key = "security".into();
+    store
+        .create_template(template.clone(), now())
+        .await
+        .unwrap();
+    let again = store.create_template(template.clone(), now()).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(store.list_templates().await.unwrap(), [template]);
+}
+
 conformance!(
     a_created_incident_reads_back_equal_in_every_field,
     an_unknown_id_reads_as_none,
@@ -852,4 +1186,9 @@ conformance!(
     a_private_incident_exists_only_for_its_members_and_admins,
     an_unknown_member_is_refused_by_field_and_writes_nothing,
     the_audit_log_is_append_only_and_newest_first,
+    a_postmortem_keeps_every_version_and_refuses_a_stale_edit,
+    concurrent_postmortem_edits_on_one_version_let_exactly_one_through,
+    a_postmortem_is_hidden_with_its_private_incident_and_refuses_unknown_incidents,
+    an_imported_postmortem_keeps_its_id_and_new_ones_do_not_collide,
+    a_team_template_is_stored_once_per_key,
 );
