@@ -125,6 +125,72 @@ pub struct Revision {
     pub document: PostmortemDocument,
 }
 
+/// A partial change of a document (JSON Merge Patch style: an absent field stays, `null`
+/// clears; lists are replaced whole), made on `version`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostmortemPatch {
+    /// The version this change was made on; a stale one is refused with 409.
+    pub version: u32,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "crate::incident::present")]
+    #[schema(value_type = Option<i64>)]
+    pub owner: Option<Option<UserId>>,
+    #[serde(default)]
+    pub incidents: Option<Vec<IncidentId>>,
+    /// Section text by key; `null` empties a section; sections not named stay as they are.
+    #[serde(default)]
+    pub sections: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    pub why_chains: Option<Vec<WhyChain>>,
+    #[serde(default)]
+    pub factors: Option<Vec<ContributingFactor>>,
+    #[serde(default)]
+    pub lessons: Option<Lessons>,
+    #[serde(default)]
+    pub action_items: Option<Vec<ActionItem>>,
+    #[serde(default, deserialize_with = "crate::incident::present")]
+    #[schema(value_type = Option<String>)]
+    pub no_action_items_reason: Option<Option<String>>,
+}
+
+impl PostmortemPatch {
+    /// Applies the change to a copy of the document; validation comes after.
+    pub fn apply(self, document: &mut PostmortemDocument) {
+        if let Some(title) = self.title {
+            document.title = title;
+        }
+        if let Some(owner) = self.owner {
+            document.owner = owner;
+        }
+        if let Some(incidents) = self.incidents {
+            document.incidents = incidents;
+        }
+        for (key, text) in self.sections.unwrap_or_default() {
+            match text {
+                Some(text) => document.sections.insert(key, text),
+                None => document.sections.remove(&key),
+            };
+        }
+        if let Some(chains) = self.why_chains {
+            document.why_chains = chains;
+        }
+        if let Some(factors) = self.factors {
+            document.factors = factors;
+        }
+        if let Some(lessons) = self.lessons {
+            document.lessons = lessons;
+        }
+        if let Some(items) = self.action_items {
+            document.action_items = items;
+        }
+        if let Some(reason) = self.no_action_items_reason {
+            document.no_action_items_reason = reason;
+        }
+    }
+}
+
 fn check_text(errors: &mut ValidationErrors, field: &str, text: &str, max: usize, required: bool) {
     if required && text.trim().is_empty() {
         errors.add(field, "must not be empty");

@@ -312,7 +312,7 @@ pub struct ImpactPatch {
 }
 
 /// Tells a field that was sent as `null` (`Some(None)`) from one not sent at all (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

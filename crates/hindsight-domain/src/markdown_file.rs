@@ -322,6 +322,108 @@ pub fn section_offsets(text: &str, templates: &[Template]) -> Vec<(String, usize
     offsets
 }
 
+/// The file as the language lint should read it, byte for byte the same length: the front
+/// matter blanked except the text inside its strings (each ended like a sentence), so that
+/// findings in a why chain or a factor point at their line in the front matter, while keys,
+/// times and ids are not read as prose.
+pub fn prose_of(text: &str) -> String {
+    let Ok((_, _, body)) = split_front_matter(text) else {
+        return text.to_owned();
+    };
+    let front_end = text.len() - body.len();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, c: char| {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    };
+    #[derive(PartialEq)]
+    enum State {
+        Outside,
+        Comment,
+        Basic,
+        Literal,
+        MultiBasic,
+        MultiLiteral,
+    }
+    let front = &text[..front_end];
+    let mut state = State::Outside;
+    let mut chars = front.char_indices().peekable();
+    // Skip the opening `+++` line.
+    for (_, c) in chars.by_ref() {
+        blank(&mut out, c);
+        if c == '\n' {
+            break;
+        }
+    }
+    while let Some((at, c)) = chars.next() {
+        let rest = &front[at..];
+        match state {
+            State::Outside => {
+                if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+                    state = if c == '"' {
+                        State::MultiBasic
+                    } else {
+                        State::MultiLiteral
+                    };
+                    out.push_str("   ");
+                    chars.next();
+                    chars.next();
+                } else if c == '"' {
+                    state = State::Basic;
+                    out.push(' ');
+                } else if c == '\'' {
+                    state = State::Literal;
+                    out.push(' ');
+                } else if c == '#' {
+                    state = State::Comment;
+                    out.push(' ');
+                } else {
+                    blank(&mut out, c);
+                }
+            }
+            State::Comment => {
+                if c == '\n' {
+                    state = State::Outside;
+                }
+                blank(&mut out, c);
+            }
+            State::Basic | State::MultiBasic if c == '\\' => {
+                out.push(' ');
+                if let Some((_, escaped)) = chars.next() {
+                    blank(&mut out, escaped);
+                }
+            }
+            State::Basic if c == '"' => {
+                state = State::Outside;
+                out.push('.');
+            }
+            State::Literal if c == '\'' => {
+                state = State::Outside;
+                out.push('.');
+            }
+            State::MultiBasic if rest.starts_with("\"\"\"") => {
+                state = State::Outside;
+                out.push_str(".  ");
+                chars.next();
+                chars.next();
+            }
+            State::MultiLiteral if rest.starts_with("'''") => {
+                state = State::Outside;
+                out.push_str(".  ");
+                chars.next();
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(body);
+    debug_assert_eq!(out.len(), text.len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,5 +646,18 @@ mod tests {
             let text = render(&file, &templates[0], &[]);
             prop_assert_eq!(parse(&text, &templates).unwrap(), file);
         }
+    }
+
+    #[test]
+    fn the_prose_of_a_file_keeps_string_text_in_place_and_blanks_the_rest() {
+        let templates = builtin_templates();
+        let text = render(&sample(), &templates[0], &[]);
+        let prose = prose_of(&text);
+        assert_eq!(prose.len(), text.len());
+        let at = text.find("A migration held a lock.").unwrap();
+        assert_eq!(&prose[at..at + 24], "A migration held a lock.");
+        assert!(!prose.contains("format"));
+        assert!(!prose.contains("template ="));
+        assert!(prose.ends_with(&text[text.find("\n# Checkout").unwrap()..]));
     }
 }

@@ -110,6 +110,15 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Invalid(errors) => Self::invalid(errors),
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::VersionConflict(current) => Self {
+                status: StatusCode::CONFLICT,
+                code: "stale_version",
+                message: format!(
+                    "the document changed since this edit was started; it is now at version \
+                     {current}"
+                ),
+                details: Some(serde_json::json!({ "current_version": current })),
+            },
             StoreError::Schema(_) | StoreError::Backend(_) => Self::internal(&error),
         }
     }

@@ -17,6 +17,7 @@ pub mod metrics;
 mod openapi;
 mod ops;
 mod pages;
+pub mod postmortems;
 pub mod routes;
 pub mod signin;
 mod users;
@@ -71,6 +72,8 @@ pub struct AppParts {
     pub login_throttle: signin::Throttle,
     /// The one client for requests to the outside (webhooks, Slack, …).
     pub outbound: hindsight_outbound::OutboundClient,
+    /// The factor taxonomy and the organisation's lint rules.
+    pub postmortems: postmortems::PostmortemSettings,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             secure_cookies: false,
             login_throttle: signin::Throttle::default(),
             outbound: default_outbound(),
+            postmortems: postmortems::PostmortemSettings::default(),
         })
     }
 
@@ -112,6 +116,7 @@ impl std::ops::Deref for AppState {
 fn routes() -> routes::Routes {
     routes::Routes::new()
         .merge(incidents::routes())
+        .merge(postmortems::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(signin::routes())
@@ -182,13 +187,16 @@ fn add_security_headers(response: &mut axum::response::Response) {
         );
         return;
     }
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    // A page that set its own (the standalone printable export) keeps it.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        );
+    }
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),

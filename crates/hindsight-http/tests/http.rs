@@ -56,6 +56,7 @@ impl TestApp {
             secure_cookies: false,
             login_throttle: Throttle::default(),
             outbound: hindsight_http::default_outbound(),
+            postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
         });
         let mut app = Self {
             router: app(state),
@@ -487,7 +488,526 @@ macro_rules! on_both_backends {
     };
 }
 
+async fn postmortem_for(app: &TestApp) -> (Value, Value) {
+    let incident = app.create(incident()).await;
+    let answer = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [incident["id"]]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    (incident, answer.json())
+}
+
+fn field_names(answer: &Answer) -> Vec<String> {
+    answer.json()["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|detail| detail["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_postmortem_moves_to_review_and_publication_only_when_ready(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let id = postmortem["id"].as_i64().unwrap();
+    assert_eq!(postmortem["status"], "draft");
+    assert_eq!(postmortem["version"], 1);
+    assert_eq!(
+        postmortem["title"],
+        "Postmortem: Checkout returns 502 for card payments"
+    );
+    let base = format!("/api/v1/postmortems/{id}");
+    let refused = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": 1, "to": "in_review"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        field_names(&refused),
+        ["sections.summary", "sections.impact", "sections.timeline"]
+    );
+    let mut version = 1;
+    for (key, text) in [
+        ("summary", "Card payments failed for 14 minutes."),
+        ("impact", "12,000 users could not pay."),
+        (
+            "timeline",
+            "- 12:20 UTC deploy\n- 12:31 UTC alert fired\n- 12:45 UTC resolved",
+        ),
+    ] {
+        let answer = app
+            .send_body(
+                Method::PUT,
+                &format!("{base}/sections/{key}"),
+                Some("application/json"),
+                json!({"version": version, "text": text}).to_string(),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        version = answer.json()["version"].as_i64().unwrap();
+    }
+    let review = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": version, "to": "in_review"}),
+        )
+        .await;
+    assert_eq!(review.status, StatusCode::OK, "{}", review.text());
+    version = review.json()["version"].as_i64().unwrap();
+    let publish = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": version, "to": "published"}),
+        )
+        .await;
+    assert_eq!(publish.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let missing = field_names(&publish);
+    assert!(missing.contains(&"why_chains".to_owned()), "{missing:?}");
+    assert!(missing.contains(&"action_items".to_owned()));
+    assert!(missing.contains(&"sections.root_cause".to_owned()));
+
+    let chain = app
+        .post_json(
+            &format!("{base}/why-chains"),
+            json!({"version": version, "chain": {
+                "problem": "Checkout failed",
+                "whys": [{"question": "Why?", "answer": "A migration held a lock."}],
+                "root_cause": "Migrations are not checked for long locks."}}),
+        )
+        .await;
+    assert_eq!(chain.status, StatusCode::CREATED, "{}", chain.text());
+    version = chain.json()["version"].as_i64().unwrap();
+    let factor = app
+        .post_json(
+            &format!("{base}/contributing-factors"),
+            json!({"version": version, "factor": {"category": "testing_gap", "description": "No production-sized data."}}),
+        )
+        .await;
+    assert_eq!(factor.status, StatusCode::CREATED, "{}", factor.text());
+    version = factor.json()["version"].as_i64().unwrap();
+    let mut sections = serde_json::Map::new();
+    for key in [
+        "root_cause",
+        "contributing_factors",
+        "resolution",
+        "lessons",
+        "conclusion",
+    ] {
+        sections.insert(key.into(), json!(format!("Written: {key}.")));
+    }
+    let patched = app
+        .patch_json(
+            &base,
+            json!({"version": version, "sections": sections,
+                   "action_items": [{"title": "Add a lock timeout to migrations", "owner": "Payments", "due_on": "2026-12-15"}]}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    version = patched.json()["version"].as_i64().unwrap();
+    let published = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": version, "to": "published"}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.text());
+    assert_eq!(published.json()["status"], "published");
+    let back = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": version + 1, "to": "draft"}),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(back.text().contains("cannot move from published to draft"));
+    let listed = app.get("/api/v1/postmortems?status=published").await.json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+async fn a_stale_edit_is_409_with_the_current_version_and_loses_nothing(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let base = format!("/api/v1/postmortems/{}", postmortem["id"]);
+    let first = app
+        .patch_json(
+            &base,
+            json!({"version": 1, "sections": {"summary": "Alex's text."}}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let second = app
+        .patch_json(
+            &base,
+            json!({"version": 1, "sections": {"summary": "Sam's text."}}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    assert_eq!(second.error_code(), "stale_version");
+    assert_eq!(second.json()["error"]["details"]["current_version"], 2);
+    let now = app.get(&base).await.json();
+    assert_eq!(now["sections"]["summary"], "Alex's text.");
+    let history = app.get(&format!("{base}/history")).await.json();
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[1]["changed"], json!(["sections.summary"]));
+    assert_eq!(history[1]["author"]["name"], "admin");
+    let diff = app.get(&format!("{base}/diff?from=1&to=2")).await.json();
+    assert_eq!(diff[0]["field"], "sections.summary");
+    assert_eq!(
+        diff[0]["lines"][0],
+        json!({"kind": "added", "text": "Alex's text."})
+    );
+    let old = app.get(&format!("{base}/history/1")).await.json();
+    assert!(old["document"]["sections"].as_object().unwrap().is_empty());
+}
+
+async fn unknown_templates_sections_statuses_and_categories_are_422_and_store_nothing(
+    app: TestApp,
+) {
+    let incident = app.create(incident()).await;
+    let unknown_template = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [incident["id"]], "template": "nope"}),
+        )
+        .await;
+    assert_eq!(unknown_template.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown_template.text().contains("default, six_questions"));
+    let unknown_incident = app
+        .post_json("/api/v1/postmortems", json!({"incidents": [999999]}))
+        .await;
+    assert_eq!(field_names(&unknown_incident), ["incidents[0]"]);
+    assert_eq!(
+        app.get("/api/v1/postmortems").await.json()["items"],
+        json!([])
+    );
+    let (_, postmortem) = postmortem_for(&app).await;
+    let base = format!("/api/v1/postmortems/{}", postmortem["id"]);
+    let section = app
+        .send_body(
+            Method::PUT,
+            &format!("{base}/sections/epilogue"),
+            Some("application/json"),
+            json!({"version": 1, "text": "x"}).to_string(),
+        )
+        .await;
+    assert_eq!(field_names(&section), ["sections.epilogue"]);
+    let status = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": 1, "to": "done"}),
+        )
+        .await;
+    assert_eq!(field_names(&status), ["to"]);
+    let factor = app
+        .post_json(
+            &format!("{base}/contributing-factors"),
+            json!({"version": 1, "factor": {"category": "gremlins", "description": "x"}}),
+        )
+        .await;
+    assert_eq!(field_names(&factor), ["factors[0].category"]);
+    let extra = app
+        .patch_json(&base, json!({"version": 1, "colour": "red"}))
+        .await;
+    assert_eq!(extra.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get(&base).await.json()["version"], 1, "nothing written");
+    let history = app.get(&format!("{base}/history")).await.json();
+    assert_eq!(history.as_array().unwrap().len(), 1);
+}
+
+async fn the_lint_finds_blame_in_stored_and_posted_text(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let base = format!("/api/v1/postmortems/{}", postmortem["id"]);
+    let patched = app
+        .patch_json(
+            &base,
+            json!({"version": 1,
+                   "sections": {"summary": "The on-call engineer forgot to run the migration. TODO"},
+                   "why_chains": [{"problem": "Checkout failed", "whys": [], "root_cause": "It was admin's fault."}]}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    let report = app.get(&format!("{base}/lint")).await.json();
+    let found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_owned(),
+                f["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("sections.summary", "blame"),
+        ("sections.summary", "placeholder"),
+        ("why_chains[0].root_cause", "fault"),
+        ("sections.impact", "required_section"),
+    ] {
+        assert!(
+            found.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?} not in {found:?}"
+        );
+    }
+    assert_eq!(report["missing_for_review"][0]["field"], "sections.impact");
+
+    let text = "All fine.\nThen admin forgot to rotate the key.";
+    let posted = app
+        .post_json("/api/v1/lint", json!({"markdown": text}))
+        .await
+        .json();
+    let finding = &posted["findings"][0];
+    assert_eq!(finding["rule"], "blame");
+    assert_eq!(
+        (finding["line"].as_i64(), finding["column"].as_i64()),
+        (Some(2), Some(6))
+    );
+    let (start, end) = (
+        finding["start"].as_u64().unwrap() as usize,
+        finding["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&text[start..end], "admin forgot");
+    let clean = app
+        .post_json(
+            "/api/v1/lint",
+            json!({"markdown": "The health check failed to respond."}),
+        )
+        .await
+        .json();
+    assert_eq!(clean["findings"], json!([]));
+    let broken = app
+        .post_json("/api/v1/lint", json!({"markdown": "+++\nformat = \"hindsight-postmortem/1\"\nstatus = \"nope\"\n+++\n"}))
+        .await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(broken.text().contains("line 3"), "{}", broken.text());
+}
+
+async fn exports_read_back_and_the_printable_page_runs_no_script(app: TestApp) {
+    let (incident, postmortem) = postmortem_for(&app).await;
+    let base = format!("/api/v1/postmortems/{}", postmortem["id"]);
+    app.patch_json(
+        &base,
+        json!({"version": 1, "sections": {"summary": "It broke <script>alert(1)</script> **badly**."},
+               "lessons": {"went_well": ["Alert fired"], "went_wrong": [], "got_lucky": []}}),
+    )
+    .await;
+    let markdown = app.get(&format!("{base}/export?format=markdown")).await;
+    assert_eq!(markdown.status, StatusCode::OK);
+    assert!(
+        markdown.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    let file = hindsight_domain::markdown_file::parse(
+        &markdown.text(),
+        &hindsight_domain::postmortem::builtin_templates(),
+    )
+    .unwrap();
+    let stored = app.get(&base).await.json();
+    assert_eq!(
+        serde_json::to_value(&file.document).unwrap()["sections"],
+        stored["sections"]
+    );
+    assert_eq!(file.status.as_str(), "draft");
+    assert!(markdown.text().contains(&format!(
+        "title = \"{}\"",
+        incident["title"].as_str().unwrap()
+    )));
+    let exported = app.get(&format!("{base}/export?format=json")).await.json();
+    assert_eq!(exported["format"], "hindsight-postmortem");
+    assert_eq!(exported["schema_version"], 1);
+    assert_eq!(exported["postmortem"], stored);
+    assert_eq!(exported["incidents"][0]["severity"], "SEV2");
+    let html = app.get(&format!("{base}/export?format=html")).await;
+    let page = html.text();
+    assert!(page.contains("<strong>badly</strong>"));
+    assert!(!page.contains("<script"));
+    assert!(
+        html.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let unknown = app.get(&format!("{base}/export?format=docx")).await;
+    assert_eq!(field_names(&unknown), ["format"]);
+}
+
+async fn a_team_template_is_added_once_and_used(app: TestApp) {
+    let template = json!({"key": "security", "name": "Security incident", "sections": [
+        {"key": "summary", "title": "Summary", "guidance": "What happened.", "required_before_review": true, "required_before_publish": true},
+        {"key": "exposure", "title": "Data exposed", "guidance": "Which data, whose, for how long."}]});
+    let created = app.post_json("/api/v1/templates", template.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(
+        app.post_json("/api/v1/templates", template).await.status,
+        StatusCode::CONFLICT
+    );
+    let bad = app
+        .post_json(
+            "/api/v1/templates",
+            json!({"key": "Bad Key", "name": "", "sections": []}),
+        )
+        .await;
+    assert_eq!(field_names(&bad), ["key", "name", "sections"]);
+    let builtin = app
+        .post_json(
+            "/api/v1/templates",
+            json!({"key": "default", "name": "Mine", "sections": [{"key": "a", "title": "A"}]}),
+        )
+        .await;
+    assert_eq!(builtin.status, StatusCode::CONFLICT);
+    let keys: Vec<String> = app
+        .get("/api/v1/templates")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["default", "six_questions", "security"]);
+    let incident = app.create(incident()).await;
+    let postmortem = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [incident["id"]], "template": "security"}),
+        )
+        .await
+        .json();
+    let sections = app
+        .get(&format!(
+            "/api/v1/postmortems/{}/sections",
+            postmortem["id"]
+        ))
+        .await
+        .json();
+    assert_eq!(sections[1]["title"], "Data exposed");
+    assert_eq!(sections[1]["guidance"], "Which data, whose, for how long.");
+}
+
+async fn a_postmortem_of_a_private_incident_is_hidden_from_outsiders(mut app: TestApp) {
+    let mut private = incident();
+    private["private"] = json!(true);
+    let secret = app.create(private).await;
+    let postmortem = app
+        .post_json("/api/v1/postmortems", json!({"incidents": [secret["id"]]}))
+        .await
+        .json();
+    app.token = Some(
+        app.token_for("viewer@example.com", Role::Viewer, "read")
+            .await,
+    );
+    let path = format!("/api/v1/postmortems/{}", postmortem["id"]);
+    assert_eq!(app.get(&path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("{path}/export?format=json")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("{path}/history")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/api/v1/postmortems").await.json()["items"],
+        json!([])
+    );
+}
+
+async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let id = postmortem["id"].as_i64().unwrap();
+    let page = app.get(&format!("/postmortems/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains("Why did detection take so long?"),
+        "guidance is shown"
+    );
+    assert!(html.contains("required before review"));
+    let saved = app
+        .post_form(
+            &format!("/postmortems/{id}"),
+            &[
+                ("version", "1"),
+                ("title", "Checkout outage"),
+                (
+                    "sections.summary",
+                    "The on-call engineer forgot to run the migration.",
+                ),
+                ("why_chains[0].problem", "Checkout failed"),
+                ("why_chains[0].whys[0].question", "Why?"),
+                ("why_chains[0].whys[0].answer", "A lock."),
+                ("why_chains[0].root_cause", "No lock check."),
+                ("factors[0].category", "testing_gap"),
+                ("factors[0].description", "No big data in tests."),
+                ("action_items[0].title", "Add a lock timeout"),
+                ("action_items[0].due_on", "2026-12-15"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let stored = app.get(&format!("/api/v1/postmortems/{id}")).await.json();
+    assert_eq!(stored["version"], 2);
+    assert_eq!(stored["why_chains"][0]["root_cause"], "No lock check.");
+    assert_eq!(stored["action_items"][0]["due_on"], "2026-12-15");
+    let page = app.get(&format!("/postmortems/{id}")).await.text();
+    assert!(page.contains("data-rule=\"blame\""), "the finding is shown");
+    assert!(page.contains("forgot"));
+    let stale = app
+        .post_form(
+            &format!("/postmortems/{id}"),
+            &[
+                ("version", "1"),
+                ("title", "Checkout outage"),
+                ("sections.summary", "My unsaved words."),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert!(stale.text().contains("My unsaved words."));
+    assert!(stale.text().contains("someone saved version 2"));
+    let bad_date = app
+        .post_form(
+            &format!("/postmortems/{id}"),
+            &[
+                ("version", "2"),
+                ("title", "Checkout outage"),
+                ("action_items[0].title", "x"),
+                ("action_items[0].due_on", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad_date.text().contains("`soon` is not a date"));
+    assert_eq!(
+        app.get(&format!("/api/v1/postmortems/{id}")).await.json()["version"],
+        2
+    );
+    let refused = app
+        .post_form(
+            &format!("/postmortems/{id}/transitions"),
+            &[("version", "2"), ("to", "in_review")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().contains("the section “Impact” is empty"));
+    let history = app.get(&format!("/postmortems/{id}/history")).await.text();
+    assert!(history.contains("sections.summary"));
+}
+
 on_both_backends!(
+    a_postmortem_moves_to_review_and_publication_only_when_ready,
+    a_stale_edit_is_409_with_the_current_version_and_loses_nothing,
+    unknown_templates_sections_statuses_and_categories_are_422_and_store_nothing,
+    the_lint_finds_blame_in_stored_and_posted_text,
+    exports_read_back_and_the_printable_page_runs_no_script,
+    a_team_template_is_added_once_and_used,
+    a_postmortem_of_a_private_incident_is_hidden_from_outsiders,
+    the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save,
     creating_an_incident_answers_201_with_its_location_and_body,
     malformed_json_is_400_and_stores_nothing,
     invalid_fields_are_422_naming_every_field_and_store_nothing,
@@ -780,6 +1300,45 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/readyz", "public"),
     ("GET", "/metrics", "public"),
     ("GET", "/api/openapi.json", "public"),
+    ("GET", "/api/v1/templates", "read"),
+    ("POST", "/api/v1/templates", "write"),
+    ("GET", "/api/v1/templates/{key}", "read"),
+    ("GET", "/api/v1/postmortems", "read"),
+    ("POST", "/api/v1/postmortems", "write"),
+    ("GET", "/api/v1/postmortems/{id}", "read"),
+    ("PATCH", "/api/v1/postmortems/{id}", "write"),
+    ("GET", "/api/v1/postmortems/{id}/sections", "read"),
+    ("PUT", "/api/v1/postmortems/{id}/sections/{key}", "write"),
+    ("GET", "/api/v1/postmortems/{id}/why-chains", "read"),
+    ("POST", "/api/v1/postmortems/{id}/why-chains", "write"),
+    (
+        "GET",
+        "/api/v1/postmortems/{id}/contributing-factors",
+        "read",
+    ),
+    (
+        "POST",
+        "/api/v1/postmortems/{id}/contributing-factors",
+        "write",
+    ),
+    ("POST", "/api/v1/postmortems/{id}/transitions", "write"),
+    ("GET", "/api/v1/postmortems/{id}/lint", "read"),
+    ("POST", "/api/v1/lint", "read"),
+    ("GET", "/api/v1/postmortems/{id}/history", "read"),
+    ("GET", "/api/v1/postmortems/{id}/history/{version}", "read"),
+    ("GET", "/api/v1/postmortems/{id}/diff", "read"),
+    ("GET", "/api/v1/postmortems/{id}/export", "read"),
+    ("GET", "/postmortems", "read"),
+    ("GET", "/postmortems/new", "write"),
+    ("POST", "/postmortems", "write"),
+    ("GET", "/postmortems/{id}", "read"),
+    ("POST", "/postmortems/{id}", "write"),
+    ("POST", "/postmortems/{id}/transitions", "write"),
+    ("GET", "/postmortems/{id}/history", "read"),
+    ("GET", "/postmortems/{id}/print", "read"),
+    ("GET", "/templates/new", "write"),
+    ("POST", "/templates", "write"),
+    ("GET", "/assets/editor.js", "public"),
 ];
 
 fn level(name: &str) -> u8 {

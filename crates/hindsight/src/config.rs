@@ -72,6 +72,24 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     #[serde(default)]
     outbound_allow: Vec<String>,
+    /// The contributing factor taxonomy, replacing the default one.
+    factor_categories: Option<Vec<String>>,
+    #[serde(default)]
+    lint: FileLint,
+}
+
+/// `[lint]`: what the organisation adds to the blameless lint or switches off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLint {
+    #[serde(default)]
+    disabled_rules: Vec<String>,
+    #[serde(default)]
+    judgement_terms: Vec<String>,
+    #[serde(default)]
+    people: Vec<String>,
+    #[serde(default)]
+    rules: Vec<hindsight_domain::lint::CustomRule>,
 }
 
 /// The settings in force, every source applied.
@@ -84,6 +102,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Internal address ranges that outbound requests (webhooks, Slack) may reach anyway.
     pub outbound_allow: Vec<hindsight_outbound::Cidr>,
+    pub factor_categories: Vec<String>,
+    pub lint: hindsight_domain::lint::LintConfig,
 }
 
 impl Settings {
@@ -113,7 +133,46 @@ impl Settings {
                     .map_err(|message: String| anyhow::anyhow!("outbound_allow: {message}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let factor_categories = match file.factor_categories {
+            Some(categories) => {
+                if categories.is_empty()
+                    || categories.iter().any(|category| {
+                        category.is_empty()
+                            || !category
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    })
+                {
+                    bail!(
+                        "factor_categories: list at least one, each lowercase letters, digits and `_`"
+                    );
+                }
+                categories
+            }
+            None => hindsight_domain::postmortem::DEFAULT_FACTOR_CATEGORIES
+                .iter()
+                .map(|category| (*category).to_owned())
+                .collect(),
+        };
+        for rule in &file.lint.rules {
+            if rule.phrases.iter().all(|phrase| phrase.trim().is_empty())
+                || rule.id.trim().is_empty()
+            {
+                bail!(
+                    "lint.rules: the rule `{}` needs an id and at least one phrase",
+                    rule.id
+                );
+            }
+        }
+        let lint = hindsight_domain::lint::LintConfig {
+            people: file.lint.people,
+            disabled_rules: file.lint.disabled_rules,
+            judgement_terms: file.lint.judgement_terms,
+            custom_rules: file.lint.rules,
+        };
         Ok(Self {
+            factor_categories,
+            lint,
             outbound_allow,
             listen,
             database_url: database
@@ -194,6 +253,23 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn the_factor_taxonomy_and_lint_rules_come_from_the_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(
+            &path,
+            "factor_categories = [\"code\", \"people_process\"]\n[lint]\ndisabled_rules = [\"speculation\"]\n[[lint.rules]]\nid = \"human_error\"\nphrases = [\"human error\"]\nmessage = \"ask what made it possible\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&args(Some(path.clone()), None), None).unwrap();
+        assert_eq!(settings.factor_categories, ["code", "people_process"]);
+        assert_eq!(settings.lint.disabled_rules, ["speculation"]);
+        assert_eq!(settings.lint.custom_rules[0].id, "human_error");
+        std::fs::write(&path, "factor_categories = [\"Bad One\"]\n").unwrap();
+        assert!(Settings::load(&args(Some(path), None), None).is_err());
     }
 
     #[test]

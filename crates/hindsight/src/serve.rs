@@ -93,6 +93,10 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             std::time::Duration::from_secs(10),
         )
         .context("cannot build the outbound HTTP client")?,
+        postmortems: hindsight_http::postmortems::PostmortemSettings {
+            factor_categories: settings.factor_categories.clone(),
+            lint: settings.lint.clone(),
+        },
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -1,0 +1,263 @@
+//! Exports of one postmortem: one Markdown file (TOML front matter and sections), JSON with a
+//! versioned schema, and a standalone printable HTML page.
+
+use askama::Template as _;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hindsight_domain::Incident;
+use hindsight_domain::access::Actor;
+use hindsight_domain::document::Postmortem;
+use hindsight_domain::markdown_file::{self, IncidentBrief, PostmortemFile};
+use hindsight_domain::postmortem::Template;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::api::parse_id;
+use super::template_named;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::gate::CurrentActor;
+use crate::pages::display_time;
+
+/// The JSON export's `schema_version`; raised when a field changes meaning or goes away (new
+/// fields may appear without it).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// A postmortem as the JSON export writes it; `docs/export-format.md` describes each field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostmortemExport {
+    /// Always `hindsight-postmortem`.
+    pub format: &'static str,
+    pub schema_version: u32,
+    pub postmortem: Postmortem,
+    /// The template it is written from, so the export reads without the server.
+    pub template: Template,
+    /// Title, severity and key times of each incident it covers.
+    #[schema(value_type = Vec<Object>)]
+    pub incidents: Vec<IncidentBrief>,
+}
+
+pub fn brief(incident: &Incident) -> IncidentBrief {
+    IncidentBrief {
+        id: incident.id,
+        title: incident.content.title.clone(),
+        severity: incident.content.severity,
+        started_at: Some(incident.content.started_at),
+        detected_at: incident.content.detected_at,
+        resolved_at: incident.content.resolved_at,
+    }
+}
+
+pub fn to_file(postmortem: &Postmortem) -> PostmortemFile {
+    PostmortemFile {
+        id: Some(postmortem.id),
+        status: postmortem.status,
+        document: postmortem.document.clone(),
+        created_at: Some(postmortem.created_at),
+        updated_at: Some(postmortem.updated_at),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `markdown` (the default), `json` or `html`.
+    pub format: Option<String>,
+}
+
+async fn gather(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+) -> Result<(Postmortem, Template, Vec<Incident>), ApiError> {
+    let id = parse_id(id)?;
+    let postmortem = state
+        .store
+        .get_postmortem(id, actor.visibility())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("there is no postmortem {id}")))?;
+    let template = template_named(state, &postmortem.document.template)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"a postmortem names a template that is gone"))?;
+    let mut incidents = Vec::new();
+    for incident in &postmortem.document.incidents {
+        if let Some(incident) = state
+            .store
+            .get_incident(*incident, actor.visibility())
+            .await?
+        {
+            incidents.push(incident);
+        }
+    }
+    Ok((postmortem, template, incidents))
+}
+
+fn attachment(name: String) -> HeaderValue {
+    HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .expect("file names are ASCII")
+}
+
+/// Export a postmortem as Markdown, JSON or printable HTML.
+#[utoipa::path(get, path = "/api/v1/postmortems/{id}/export", tag = "postmortems",
+    params(("id" = i64, Path), ExportQuery),
+    responses(
+        (status = 200, description = "`text/markdown`, `application/json` (a `PostmortemExport`) or `text/html`", body = PostmortemExport),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 422, description = "An unknown format", body = crate::error::ErrorBody),
+    ))]
+pub async fn export(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_query",
+            rejection.body_text(),
+        )
+    })?;
+    let format = query.format.unwrap_or_else(|| "markdown".to_owned());
+    if !matches!(format.as_str(), "markdown" | "json" | "html") {
+        return Err(ApiError::invalid(
+            hindsight_domain::ValidationErrors::single(
+                "format",
+                format!("`{format}` is not a format; expected one of: markdown, json, html"),
+            ),
+        ));
+    }
+    let (postmortem, template, incidents) = gather(&state, &actor, &id).await?;
+    let briefs: Vec<IncidentBrief> = incidents.iter().map(brief).collect();
+    let name = format!("pm-{}", postmortem.id);
+    Ok(match format.as_str() {
+        "json" => {
+            let body = PostmortemExport {
+                format: "hindsight-postmortem",
+                schema_version: JSON_SCHEMA_VERSION,
+                postmortem,
+                template,
+                incidents: briefs,
+            };
+            let mut response = axum::Json(body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                attachment(format!("{name}.json")),
+            );
+            response
+        }
+        "html" => {
+            let mut response = print_response(&postmortem, &template, &incidents);
+            response.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                attachment(format!("{name}.html")),
+            );
+            response
+        }
+        _ => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/markdown; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    attachment(format!("{name}.md")),
+                ),
+            ],
+            markdown_file::render(&to_file(&postmortem), &template, &briefs),
+        )
+            .into_response(),
+    })
+}
+
+pub struct PrintSection {
+    pub title: String,
+    pub html: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "postmortems/print.html")]
+struct PrintPage<'a> {
+    postmortem: &'a Postmortem,
+    incidents: Vec<(String, String, String)>,
+    sections: Vec<PrintSection>,
+    owner: String,
+    updated: String,
+}
+
+/// The standalone page: its own inline stylesheet and no script, so it prints and reads the
+/// same when saved to a file.
+pub fn print_response(
+    postmortem: &Postmortem,
+    template: &Template,
+    incidents: &[Incident],
+) -> Response {
+    let sections = template
+        .sections
+        .iter()
+        .filter_map(|section| {
+            postmortem
+                .document
+                .sections
+                .get(&section.key)
+                .map(|text| PrintSection {
+                    title: section.title.clone(),
+                    html: crate::markdown::render(text),
+                })
+        })
+        .collect();
+    let page = PrintPage {
+        postmortem,
+        incidents: incidents
+            .iter()
+            .map(|incident| {
+                (
+                    format!("INC-{}", incident.id),
+                    incident.content.title.clone(),
+                    incident.content.severity.as_str().to_owned(),
+                )
+            })
+            .collect(),
+        sections,
+        owner: postmortem
+            .document
+            .owner
+            .map(|owner| format!("user {owner}"))
+            .unwrap_or_else(|| "nobody yet".to_owned()),
+        updated: display_time(postmortem.updated_at),
+    };
+    match page.render() {
+        Ok(html) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                    ),
+                ),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(error) => ApiError::internal(&error).into_response(),
+    }
+}
+
+/// The printable view, as a page of the site.
+pub async fn print(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+) -> Result<Response, crate::pages::PageError> {
+    let (postmortem, template, incidents) = gather(&state, &actor, &id)
+        .await
+        .map_err(|_| crate::pages::PageError::not_found("There is no such postmortem."))?;
+    Ok(print_response(&postmortem, &template, &incidents))
+}

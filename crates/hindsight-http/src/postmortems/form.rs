@@ -1,0 +1,225 @@
+//! The editor's form: one POST carries the whole document, with fields named as the API names
+//! them (`sections.summary`, `why_chains[0].whys[1].answer`), so that an error from validation
+//! lands beside the input it concerns. Blank rows (the empty chain, factor and action item
+//! offered for adding one) are dropped.
+
+use std::collections::BTreeMap;
+
+use hindsight_domain::ValidationErrors;
+use hindsight_domain::document::{ActionItem, PostmortemDocument};
+use hindsight_domain::postmortem::{ContributingFactor, Lessons, Why, WhyChain};
+
+/// What the form sent, read into a document; `version` is the version it was made on.
+pub struct EditorForm {
+    pub version: Option<u32>,
+    pub document: PostmortemDocument,
+    /// Problems only the form can have (a date that is not a date).
+    pub errors: ValidationErrors,
+}
+
+/// `name[3].rest` → (`name`, 3, `rest`).
+fn indexed(key: &str) -> Option<(&str, usize, &str)> {
+    let open = key.find('[')?;
+    let close = key[open..].find(']')? + open;
+    let index = key[open + 1..close].parse().ok()?;
+    let rest = key[close + 1..]
+        .strip_prefix('.')
+        .unwrap_or(&key[close + 1..]);
+    Some((&key[..open], index, rest))
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn blank_to_none(text: String) -> Option<String> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
+impl EditorForm {
+    /// Reads the form over `current`: what the form does not carry (incidents, template,
+    /// owner) stays as it is.
+    pub fn read(pairs: Vec<(String, String)>, current: &PostmortemDocument) -> Self {
+        let mut errors = ValidationErrors::new();
+        let mut document = PostmortemDocument {
+            title: current.title.clone(),
+            incidents: current.incidents.clone(),
+            template: current.template.clone(),
+            owner: current.owner,
+            ..PostmortemDocument::default()
+        };
+        let mut version = None;
+        let mut chains: BTreeMap<usize, (WhyChain, BTreeMap<usize, Why>)> = BTreeMap::new();
+        let mut factors: BTreeMap<usize, ContributingFactor> = BTreeMap::new();
+        let mut items: BTreeMap<usize, (ActionItem, String)> = BTreeMap::new();
+        let mut lessons = Lessons::default();
+        for (key, value) in pairs {
+            if key == "version" {
+                version = value.trim().parse().ok();
+            } else if key == "title" {
+                document.title = value;
+            } else if key == "owner" {
+                document.owner = value.trim().parse().ok();
+            } else if let Some(section) = key.strip_prefix("sections.") {
+                document.sections.insert(section.to_owned(), value);
+            } else if key == "lessons.went_well" {
+                lessons.went_well = lines(&value);
+            } else if key == "lessons.went_wrong" {
+                lessons.went_wrong = lines(&value);
+            } else if key == "lessons.got_lucky" {
+                lessons.got_lucky = lines(&value);
+            } else if key == "no_action_items_reason" {
+                document.no_action_items_reason = blank_to_none(value);
+            } else if let Some((list, index, rest)) = indexed(&key) {
+                match list {
+                    "why_chains" => {
+                        let (chain, whys) = chains.entry(index).or_default();
+                        if rest == "problem" {
+                            chain.problem = value;
+                        } else if rest == "root_cause" {
+                            chain.root_cause = blank_to_none(value);
+                        } else if let Some(("whys", step, part)) = indexed(rest) {
+                            let why = whys.entry(step).or_default();
+                            match part {
+                                "question" => why.question = value,
+                                "answer" => why.answer = value,
+                                _ => {}
+                            }
+                        }
+                    }
+                    "factors" => {
+                        let factor = factors.entry(index).or_insert(ContributingFactor {
+                            category: String::new(),
+                            description: String::new(),
+                        });
+                        match rest {
+                            "category" => factor.category = value,
+                            "description" => factor.description = value,
+                            _ => {}
+                        }
+                    }
+                    "action_items" => {
+                        let (item, due) = items.entry(index).or_insert((
+                            ActionItem {
+                                title: String::new(),
+                                owner: None,
+                                due_on: None,
+                                tracker_url: None,
+                            },
+                            String::new(),
+                        ));
+                        match rest {
+                            "title" => item.title = value,
+                            "owner" => item.owner = blank_to_none(value),
+                            "due_on" => *due = value,
+                            "tracker_url" => item.tracker_url = blank_to_none(value),
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        document.lessons = lessons;
+        for (_, (mut chain, whys)) in chains {
+            chain.whys = whys
+                .into_values()
+                .filter(|why| !(why.question.trim().is_empty() && why.answer.trim().is_empty()))
+                .collect();
+            let blank = chain.problem.trim().is_empty()
+                && chain.whys.is_empty()
+                && chain.root_cause.is_none();
+            if !blank {
+                document.why_chains.push(chain);
+            }
+        }
+        document.factors = factors
+            .into_values()
+            .filter(|factor| !factor.description.trim().is_empty())
+            .collect();
+        for (_, (mut item, due)) in items {
+            let blank = item.title.trim().is_empty()
+                && item.owner.is_none()
+                && item.tracker_url.is_none()
+                && due.trim().is_empty();
+            if blank {
+                continue;
+            }
+            let index = document.action_items.len();
+            if !due.trim().is_empty() {
+                match due.trim().parse() {
+                    Ok(date) => item.due_on = Some(date),
+                    Err(_) => errors.add(
+                        format!("action_items[{index}].due_on"),
+                        format!("`{}` is not a date like 2026-12-31", due.trim()),
+                    ),
+                }
+            }
+            document.action_items.push(item);
+        }
+        Self {
+            version,
+            document,
+            errors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_form_reads_into_a_document_and_drops_blank_rows() {
+        let form = EditorForm::read(
+            pairs(&[
+                ("version", "3"),
+                ("title", "Checkout outage"),
+                ("sections.summary", "It broke."),
+                ("why_chains[0].problem", "Checkout failed"),
+                ("why_chains[0].whys[0].question", "Why?"),
+                ("why_chains[0].whys[0].answer", "A lock."),
+                ("why_chains[0].whys[1].question", ""),
+                ("why_chains[0].whys[1].answer", ""),
+                ("why_chains[0].root_cause", "No lock check."),
+                ("why_chains[1].problem", ""),
+                ("why_chains[1].root_cause", ""),
+                ("factors[0].category", "testing_gap"),
+                ("factors[0].description", "No big data in tests."),
+                ("factors[1].category", "process"),
+                ("factors[1].description", ""),
+                ("lessons.went_well", "Alert fired\n\n  Rollback was quick "),
+                ("action_items[0].title", "Add a lock timeout"),
+                ("action_items[0].due_on", "2026-12-15"),
+                ("action_items[1].title", "Check it"),
+                ("action_items[1].due_on", "next week"),
+                ("action_items[2].title", ""),
+            ]),
+            &PostmortemDocument::default(),
+        );
+        assert_eq!(form.version, Some(3));
+        let document = form.document;
+        assert_eq!(document.why_chains.len(), 1);
+        assert_eq!(document.why_chains[0].whys.len(), 1);
+        assert_eq!(document.factors.len(), 1);
+        assert_eq!(
+            document.lessons.went_well,
+            ["Alert fired", "Rollback was quick"]
+        );
+        assert_eq!(document.action_items.len(), 2);
+        assert_eq!(
+            form.errors.message_for("action_items[1].due_on"),
+            Some("`next week` is not a date like 2026-12-31")
+        );
+    }
+}

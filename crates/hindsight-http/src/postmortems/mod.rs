@@ -1,0 +1,331 @@
+//! Postmortems over HTTP: the JSON API, the editor pages and the exports, each next to its
+//! routes, and what they share: finding templates, checking a change against the process's
+//! rules and storing it with its author.
+
+pub mod api;
+pub mod export;
+mod form;
+mod pages;
+
+use hindsight_domain::access::Permission::{Read, Write};
+use hindsight_domain::access::{Actor, Visibility};
+use hindsight_domain::document::{Author, Postmortem, PostmortemDocument, PostmortemId};
+use hindsight_domain::lint::{FieldFinding, KnownTimes, LintConfig, lint_postmortem};
+use hindsight_domain::postmortem::{
+    DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Template, TransitionRefused, builtin_templates,
+    transition,
+};
+use hindsight_domain::{Incident, ValidationErrors};
+use hindsight_store::{PostmortemChange, StoreError};
+
+use crate::AppState;
+use crate::routes::Routes;
+
+/// What an organisation configures about postmortems.
+#[derive(Debug, Clone)]
+pub struct PostmortemSettings {
+    /// The contributing factor taxonomy.
+    pub factor_categories: Vec<String>,
+    /// Rules switched off, terms and rules added.
+    pub lint: LintConfig,
+}
+
+impl Default for PostmortemSettings {
+    fn default() -> Self {
+        Self {
+            factor_categories: DEFAULT_FACTOR_CATEGORIES
+                .iter()
+                .map(|category| (*category).to_owned())
+                .collect(),
+            lint: LintConfig::default(),
+        }
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/templates", Read, api::list_templates)
+        .post("/api/v1/templates", Write, api::create_template)
+        .get("/api/v1/templates/{key}", Read, api::get_template)
+        .get("/api/v1/postmortems", Read, api::list_postmortems)
+        .post("/api/v1/postmortems", Write, api::create_postmortem)
+        .get("/api/v1/postmortems/{id}", Read, api::get_postmortem)
+        .patch("/api/v1/postmortems/{id}", Write, api::update_postmortem)
+        .get(
+            "/api/v1/postmortems/{id}/sections",
+            Read,
+            api::list_sections,
+        )
+        .put(
+            "/api/v1/postmortems/{id}/sections/{key}",
+            Write,
+            api::put_section,
+        )
+        .get(
+            "/api/v1/postmortems/{id}/why-chains",
+            Read,
+            api::list_why_chains,
+        )
+        .post(
+            "/api/v1/postmortems/{id}/why-chains",
+            Write,
+            api::add_why_chain,
+        )
+        .get(
+            "/api/v1/postmortems/{id}/contributing-factors",
+            Read,
+            api::list_factors,
+        )
+        .post(
+            "/api/v1/postmortems/{id}/contributing-factors",
+            Write,
+            api::add_factor,
+        )
+        .post(
+            "/api/v1/postmortems/{id}/transitions",
+            Write,
+            api::transition,
+        )
+        .get("/api/v1/postmortems/{id}/lint", Read, api::lint_stored)
+        .post("/api/v1/lint", Read, api::lint_posted)
+        .get("/api/v1/postmortems/{id}/history", Read, api::history)
+        .get(
+            "/api/v1/postmortems/{id}/history/{version}",
+            Read,
+            api::revision,
+        )
+        .get("/api/v1/postmortems/{id}/diff", Read, api::diff)
+        .get("/api/v1/postmortems/{id}/export", Read, export::export)
+        .get("/postmortems", Read, pages::list)
+        .get("/postmortems/new", Write, pages::new_postmortem)
+        .post("/postmortems", Write, pages::create)
+        .get("/postmortems/{id}", Read, pages::editor)
+        .post("/postmortems/{id}", Write, pages::save)
+        .post("/postmortems/{id}/transitions", Write, pages::move_to)
+        .get("/postmortems/{id}/history", Read, pages::history)
+        .get("/postmortems/{id}/print", Read, export::print)
+        .get("/templates/new", Write, pages::new_template)
+        .post("/templates", Write, pages::create_template)
+        .get(
+            "/assets/editor.js",
+            hindsight_domain::access::Permission::Public,
+            pages::editor_script,
+        )
+}
+
+/// The built-in templates, then the ones teams added.
+pub async fn all_templates(state: &AppState) -> Result<Vec<Template>, StoreError> {
+    let mut templates = builtin_templates();
+    templates.extend(state.store.list_templates().await?);
+    Ok(templates)
+}
+
+/// The template a postmortem names. A template is never changed once stored, so the one read
+/// here is the one the postmortem was written from.
+pub async fn template_named(state: &AppState, key: &str) -> Result<Option<Template>, StoreError> {
+    Ok(all_templates(state)
+        .await?
+        .into_iter()
+        .find(|template| template.key == key))
+}
+
+pub fn author_of(actor: &Actor) -> Author {
+    Author {
+        user_id: Some(actor.user.id),
+        name: actor.user.display_name.clone(),
+    }
+}
+
+/// Why a change could not be made, in terms both the API and the pages answer.
+#[derive(Debug)]
+pub enum ChangeError {
+    NotFound,
+    /// The edit was made on an older version; the current one is given.
+    Stale(u32),
+    Invalid(ValidationErrors),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::VersionConflict(current) => Self::Stale(current),
+            StoreError::Invalid(errors) => Self::Invalid(errors),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Checks that every incident exists for this reader and the owner exists; the store would
+/// refuse them too, but without saying which.
+pub async fn check_references(
+    state: &AppState,
+    visibility: Visibility,
+    document: &PostmortemDocument,
+) -> Result<Vec<Incident>, ChangeError> {
+    let mut errors = ValidationErrors::new();
+    let mut incidents = Vec::new();
+    for (index, id) in document.incidents.iter().enumerate() {
+        match state.store.get_incident(*id, visibility).await? {
+            Some(incident) => incidents.push(incident),
+            None => errors.add(
+                format!("incidents[{index}]"),
+                format!("there is no incident {id}"),
+            ),
+        }
+    }
+    if let Some(owner) = document.owner
+        && state.store.get_user(owner).await?.is_none()
+    {
+        errors.add("owner", format!("there is no user {owner}"));
+    }
+    errors.into_result(incidents).map_err(ChangeError::Invalid)
+}
+
+/// Edits a postmortem's document on `version`: `edit` changes a copy of the current document;
+/// the result is validated against the postmortem's template and stored as the next version.
+pub async fn edit_document(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+    version: Option<u32>,
+    edit: impl FnOnce(&mut PostmortemDocument) + Send + 'static,
+) -> Result<Postmortem, ChangeError> {
+    let visibility = actor.visibility();
+    let current = state
+        .store
+        .get_postmortem(id, visibility)
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    if let Some(version) = version
+        && version != current.version
+    {
+        return Err(ChangeError::Stale(current.version));
+    }
+    let template = template_named(state, &current.document.template)
+        .await?
+        .ok_or_else(|| {
+            ChangeError::Invalid(ValidationErrors::single(
+                "template",
+                format!("the template `{}` is gone", current.document.template),
+            ))
+        })?;
+    let mut preview = current.document.clone();
+    edit(&mut preview);
+    let categories = state.postmortems.factor_categories.clone();
+    let checked = preview
+        .clone()
+        .validate(&template, &categories)
+        .map_err(ChangeError::Invalid)?;
+    check_references(state, visibility, checked.get()).await?;
+    // The store applies it only if the postmortem is still at the version it was made on.
+    let change: PostmortemChange =
+        Box::new(move |stored: &Postmortem| Ok((stored.status, checked)));
+    Ok(state
+        .store
+        .update_postmortem(
+            id,
+            visibility,
+            Some(current.version),
+            author_of(actor),
+            state.clock.now(),
+            change,
+        )
+        .await?)
+}
+
+/// Moves a postmortem to `to`, if the process allows it and the document is ready.
+pub async fn move_postmortem(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+    version: Option<u32>,
+    to: PostmortemStatus,
+) -> Result<Postmortem, ChangeError> {
+    let visibility = actor.visibility();
+    let current = state
+        .store
+        .get_postmortem(id, visibility)
+        .await?
+        .ok_or(ChangeError::NotFound)?;
+    let template = template_named(state, &current.document.template)
+        .await?
+        .ok_or_else(|| {
+            ChangeError::Invalid(ValidationErrors::single(
+                "template",
+                format!("the template `{}` is gone", current.document.template),
+            ))
+        })?;
+    let categories = state.postmortems.factor_categories.clone();
+    let change: PostmortemChange = Box::new(move |stored: &Postmortem| {
+        let status = transition(&template, &stored.document.content(), stored.status, to).map_err(
+            |refused| match refused {
+                TransitionRefused::NotAllowed { from, to } => ValidationErrors::single(
+                    "to",
+                    format!("a postmortem cannot move from {from} to {to}"),
+                ),
+                TransitionRefused::NotReady(missing) => {
+                    let mut errors = ValidationErrors::new();
+                    for piece in missing {
+                        errors.add(piece.field, piece.message);
+                    }
+                    errors
+                }
+            },
+        )?;
+        let document = stored.document.clone().validate(&template, &categories)?;
+        Ok((status, document))
+    });
+    Ok(state
+        .store
+        .update_postmortem(
+            id,
+            visibility,
+            version,
+            author_of(actor),
+            state.clock.now(),
+            change,
+        )
+        .await?)
+}
+
+/// The lint on a stored postmortem, with the names of its incidents' people and Hindsight's
+/// users, and the key times its incidents record.
+pub async fn lint_stored_postmortem(
+    state: &AppState,
+    postmortem: &Postmortem,
+    visibility: Visibility,
+) -> Result<Vec<FieldFinding>, StoreError> {
+    let template = template_named(state, &postmortem.document.template).await?;
+    let Some(template) = template else {
+        return Ok(Vec::new());
+    };
+    let mut known = KnownTimes::default();
+    let mut config = state.postmortems.lint.clone();
+    for id in &postmortem.document.incidents {
+        if let Some(incident) = state.store.get_incident(*id, visibility).await? {
+            known.detected |= incident.content.detected_at.is_some();
+            known.resolved |= incident.content.resolved_at.is_some();
+            config.people.extend(incident.content.owner.clone());
+        }
+    }
+    config.people.extend(people(state).await?);
+    Ok(lint_postmortem(
+        &template,
+        &postmortem.document,
+        known,
+        &config,
+    ))
+}
+
+/// The names of Hindsight's users, for the lint to recognise.
+pub async fn people(state: &AppState) -> Result<Vec<String>, StoreError> {
+    Ok(state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|user| user.display_name)
+        .collect())
+}
