@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::UserId;
 use crate::document::{ActionItem, PostmortemDocument, PostmortemId, normalize_text};
 use crate::incident::{IncidentId, Severity};
+use crate::lint::{Finding, KnownTimes, LintConfig, completeness, lint};
 use crate::postmortem::{ContributingFactor, Lessons, PostmortemStatus, Template, WhyChain};
 
 /// The front matter's `format`; a new one is made when a change would misread older files.
@@ -50,6 +51,32 @@ pub struct PostmortemFile {
     /// database (the database keeps its own history).
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
+}
+
+impl PostmortemFile {
+    /// A stored postmortem as its file holds it.
+    pub fn of(postmortem: &crate::document::Postmortem) -> Self {
+        Self {
+            id: Some(postmortem.id),
+            status: postmortem.status,
+            document: postmortem.document.clone(),
+            created_at: Some(postmortem.created_at),
+            updated_at: Some(postmortem.updated_at),
+        }
+    }
+}
+
+impl IncidentBrief {
+    pub fn of(incident: &crate::incident::Incident) -> Self {
+        Self {
+            id: incident.id,
+            title: incident.content.title.clone(),
+            severity: incident.content.severity,
+            started_at: Some(incident.content.started_at),
+            detected_at: incident.content.detected_at,
+            resolved_at: incident.content.resolved_at,
+        }
+    }
 }
 
 /// What a file repeats of an incident for its readers.
@@ -422,6 +449,44 @@ pub fn prose_of(text: &str) -> String {
     out.push_str(body);
     debug_assert_eq!(out.len(), text.len());
     out
+}
+
+/// Lints Markdown; a postmortem file (starting `+++`) is also checked for completeness, with
+/// findings placed at its section headings.
+pub fn lint_file(
+    text: &str,
+    templates: &[Template],
+    config: &LintConfig,
+) -> Result<Vec<Finding>, FileError> {
+    if !text.starts_with("+++") {
+        return Ok(lint(text, config));
+    }
+    let file = parse(text, templates)?;
+    let masked = prose_of(text);
+    let mut findings = lint(&masked, config);
+    if let Some(template) = templates
+        .iter()
+        .find(|template| template.key == file.document.template)
+    {
+        let offsets = section_offsets(text, templates);
+        for found in completeness(template, &file.document, KnownTimes::default(), config) {
+            let key = found.field.strip_prefix("sections.").unwrap_or_default();
+            let at = offsets
+                .iter()
+                .find(|(section, _)| section == key)
+                .map_or(0, |(_, offset)| *offset);
+            let heading = text[..at].trim_end_matches('\n');
+            let start = heading.rfind('\n').map_or(0, |newline| newline + 1);
+            let mut finding = found.finding;
+            finding.line = text[..start].matches('\n').count() + 1;
+            finding.column = 1;
+            finding.start = start;
+            finding.end = heading.len();
+            findings.push(finding);
+        }
+    }
+    findings.sort_by_key(|finding| (finding.line, finding.column));
+    Ok(findings)
 }
 
 #[cfg(test)]

@@ -1031,6 +1031,20 @@ async fn the_openapi_document_describes_every_api_route() {
     let document = app.get("/api/openapi.json").await.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
+    let mut undocumented = Vec::new();
+    for rule in hindsight_http::route_rules() {
+        if rule.path.starts_with("/api/v1/")
+            && !paths
+                .get(rule.path)
+                .is_some_and(|path| path[rule.method.to_lowercase()].is_object())
+        {
+            undocumented.push(format!("{} {}", rule.method, rule.path));
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "not in the OpenAPI document: {undocumented:?}"
+    );
     for (path, method) in [
         ("/api/v1/incidents", "get"),
         ("/api/v1/incidents", "post"),

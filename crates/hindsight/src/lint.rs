@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use hindsight_domain::lint::{Finding, LintConfig, lint};
+use hindsight_domain::lint::{Finding, LintConfig};
+use hindsight_domain::markdown_file::lint_file;
+use hindsight_domain::postmortem::builtin_templates;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -26,9 +28,15 @@ pub struct LintArgs {
     /// A person's name to recognise (repeatable), e.g. the incident's participants.
     #[arg(long = "person", value_name = "NAME")]
     pub people: Vec<String>,
-    /// A rule not to report (repeatable): blame, fault, judgement, counterfactual, speculation.
+    /// A rule not to report (repeatable): blame, fault, judgement, counterfactual,
+    /// speculation, placeholder, required_section, timeline_times, or one of the
+    /// organisation's own.
     #[arg(long = "disable", value_name = "RULE")]
     pub disabled_rules: Vec<String>,
+    /// A configuration file whose `[lint]` table (rules switched off, terms and rules added)
+    /// applies.
+    #[arg(long, env = "HINDSIGHT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -60,12 +68,26 @@ fn markdown_files(path: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> 
 
 /// Runs the lint and gives the exit code.
 pub fn run(args: LintArgs) -> u8 {
-    let config = LintConfig {
-        people: args.people,
-        disabled_rules: args.disabled_rules,
-        judgement_terms: Vec::new(),
-        custom_rules: Vec::new(),
+    let mut config = match &args.config {
+        Some(path) => {
+            let database = crate::config::DatabaseArgs {
+                database_url: None,
+                config: Some(path.clone()),
+                log_format: None,
+            };
+            match crate::config::Settings::load(&database, None) {
+                Ok(settings) => settings.lint,
+                Err(error) => {
+                    eprintln!("hindsight lint: {error:#}");
+                    return 2;
+                }
+            }
+        }
+        None => LintConfig::default(),
     };
+    config.people.extend(args.people);
+    config.disabled_rules.extend(args.disabled_rules);
+    let templates = builtin_templates();
     let mut unreadable = false;
     let mut files = Vec::new();
     for path in &args.paths {
@@ -77,7 +99,13 @@ pub fn run(args: LintArgs) -> u8 {
     let mut results: Vec<(String, Vec<Finding>)> = Vec::new();
     for file in files {
         match std::fs::read_to_string(&file) {
-            Ok(text) => results.push((file.display().to_string(), lint(&text, &config))),
+            Ok(text) => match lint_file(&text, &templates, &config) {
+                Ok(findings) => results.push((file.display().to_string(), findings)),
+                Err(error) => {
+                    eprintln!("hindsight lint: {}:{error}", file.display());
+                    unreadable = true;
+                }
+            },
             Err(error) => {
                 eprintln!("hindsight lint: cannot read {}: {error}", file.display());
                 unreadable = true;

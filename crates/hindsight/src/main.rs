@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod lint;
 mod serve;
+mod transfer;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,13 @@ enum Command {
     /// Check Markdown postmortems for blaming, counterfactual and speculative language, offline.
     /// Exit 0 when clean, 1 with findings, 2 when a path cannot be read.
     Lint(lint::LintArgs),
+    /// Write every postmortem to a folder as Markdown files (`pm-<id>.md`), e.g. to keep them
+    /// in git.
+    Export(transfer::ExportArgs),
+    /// Read a folder of postmortem Markdown files into the database, each file in its own
+    /// transaction; prints what was created, updated, skipped and refused. Exit 1 when a file
+    /// was refused.
+    Import(transfer::ImportArgs),
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -66,6 +74,12 @@ fn main() -> ExitCode {
         Command::Migrate(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::migrate(settings))),
         Command::Lint(args) => return ExitCode::from(lint::run(args)),
+        Command::Export(args) => runtime().block_on(transfer::export(args)),
+        Command::Import(args) => match runtime().block_on(transfer::import(args)) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
         Command::User { command } => runtime().block_on(accounts::run_user(command)),
         Command::Token { command } => runtime().block_on(accounts::run_token(command)),
     };

@@ -11,7 +11,7 @@ use hindsight_domain::document::{
     FieldDiff, Postmortem, PostmortemDocument, PostmortemId, PostmortemPatch, Revision,
     diff as diff_revisions,
 };
-use hindsight_domain::lint::{FieldFinding, Finding, KnownTimes, completeness, lint};
+use hindsight_domain::lint::{FieldFinding, Finding};
 use hindsight_domain::markdown_file;
 use hindsight_domain::postmortem::{
     ContributingFactor, MissingPiece, PostmortemStatus, SectionTemplate, Template, WhyChain,
@@ -593,51 +593,14 @@ pub async fn lint_posted(
     config.people.extend(request.people);
     config.people.extend(people(&state).await?);
     let templates = all_templates(&state).await?;
-    let findings = lint_file(&request.markdown, &templates, &config).map_err(|error| {
-        ApiError::invalid(hindsight_domain::ValidationErrors::single(
-            "markdown",
-            error.to_string(),
-        ))
-    })?;
+    let findings =
+        markdown_file::lint_file(&request.markdown, &templates, &config).map_err(|error| {
+            ApiError::invalid(hindsight_domain::ValidationErrors::single(
+                "markdown",
+                error.to_string(),
+            ))
+        })?;
     Ok(ApiJson(PostedLint { findings }))
-}
-
-/// Lints Markdown; a postmortem file (starting `+++`) is also checked for completeness, with
-/// findings placed at its section headings.
-pub fn lint_file(
-    text: &str,
-    templates: &[Template],
-    config: &hindsight_domain::lint::LintConfig,
-) -> Result<Vec<Finding>, markdown_file::FileError> {
-    if !text.starts_with("+++") {
-        return Ok(lint(text, config));
-    }
-    let file = markdown_file::parse(text, templates)?;
-    let masked = markdown_file::prose_of(text);
-    let mut findings = lint(&masked, config);
-    if let Some(template) = templates
-        .iter()
-        .find(|template| template.key == file.document.template)
-    {
-        let offsets = markdown_file::section_offsets(text, templates);
-        for found in completeness(template, &file.document, KnownTimes::default(), config) {
-            let key = found.field.strip_prefix("sections.").unwrap_or_default();
-            let at = offsets
-                .iter()
-                .find(|(section, _)| section == key)
-                .map_or(0, |(_, offset)| *offset);
-            let heading = text[..at].trim_end_matches('\n');
-            let start = heading.rfind('\n').map_or(0, |newline| newline + 1);
-            let mut finding = found.finding;
-            finding.line = text[..start].matches('\n').count() + 1;
-            finding.column = 1;
-            finding.start = start;
-            finding.end = heading.len();
-            findings.push(finding);
-        }
-    }
-    findings.sort_by_key(|finding| (finding.line, finding.column));
-    Ok(findings)
 }
 
 /// A version without its document, for the history list.

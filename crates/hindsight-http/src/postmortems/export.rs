@@ -39,27 +39,6 @@ pub struct PostmortemExport {
     pub incidents: Vec<IncidentBrief>,
 }
 
-pub fn brief(incident: &Incident) -> IncidentBrief {
-    IncidentBrief {
-        id: incident.id,
-        title: incident.content.title.clone(),
-        severity: incident.content.severity,
-        started_at: Some(incident.content.started_at),
-        detected_at: incident.content.detected_at,
-        resolved_at: incident.content.resolved_at,
-    }
-}
-
-pub fn to_file(postmortem: &Postmortem) -> PostmortemFile {
-    PostmortemFile {
-        id: Some(postmortem.id),
-        status: postmortem.status,
-        document: postmortem.document.clone(),
-        created_at: Some(postmortem.created_at),
-        updated_at: Some(postmortem.updated_at),
-    }
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
@@ -130,7 +109,7 @@ pub async fn export(
         ));
     }
     let (postmortem, template, incidents) = gather(&state, &actor, &id).await?;
-    let briefs: Vec<IncidentBrief> = incidents.iter().map(brief).collect();
+    let briefs: Vec<IncidentBrief> = incidents.iter().map(IncidentBrief::of).collect();
     let name = format!("pm-{}", postmortem.id);
     Ok(match format.as_str() {
         "json" => {
@@ -167,7 +146,7 @@ pub async fn export(
                     attachment(format!("{name}.md")),
                 ),
             ],
-            markdown_file::render(&to_file(&postmortem), &template, &briefs),
+            markdown_file::render(&PostmortemFile::of(&postmortem), &template, &briefs),
         )
             .into_response(),
     })

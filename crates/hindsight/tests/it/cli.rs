@@ -11,6 +11,9 @@ fn every_command_has_help() {
         &["serve", "--help"],
         &["migrate", "--help"],
         &["config", "default", "--help"],
+        &["export", "--help"],
+        &["import", "--help"],
+        &["lint", "--help"],
     ] {
         let output = hindsight().args(command).output().unwrap();
         assert!(output.status.success(), "{command:?}");
@@ -255,4 +258,115 @@ fn lint_reports_findings_by_file_line_and_column_and_exits_by_outcome() {
     let document: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(document["version"], 1);
     assert_eq!(document["files"][1]["findings"][0]["rule"], "blame");
+}
+
+fn run_code(folder: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = hindsight()
+        .args(args)
+        .current_dir(folder)
+        .env("HINDSIGHT_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn postmortems_export_to_a_folder_and_import_back_file_by_file() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = "hindsight.db";
+    let server = Server::start(folder.path(), database, &[]);
+    let (_, incident) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(&json!({"title": "Checkout 502", "severity": "SEV2", "started_at": "2026-11-20T10:00:00Z"})),
+    );
+    let (status, postmortem) = server.request(
+        "POST",
+        "/api/v1/postmortems",
+        Some(&json!({"incidents": [incident["id"]]})),
+    );
+    assert_eq!(status, 201, "{postmortem}");
+    let id = postmortem["id"].as_i64().unwrap();
+    let (status, _) = server.request(
+        "PATCH",
+        &format!("/api/v1/postmortems/{id}"),
+        Some(&json!({"version": 1, "sections": {"summary": "Checkout failed."}})),
+    );
+    assert_eq!(status, 200);
+
+    let (code, out, err) = run_code(
+        folder.path(),
+        &["export", "exported", "--database-url", database],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Exported 1 postmortems"), "{out}");
+    let path = folder.path().join(format!("exported/pm-{id}.md"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("## Summary {#summary}\n\nCheckout failed."));
+
+    // The same files read back change nothing.
+    let (code, out, err) = run_code(
+        folder.path(),
+        &["import", "exported", "--database-url", database],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 created, 0 updated, 1 skipped"), "{out}");
+
+    // An edited file updates; a broken one and one naming an unknown incident are refused
+    // with their reasons, and the good one still lands.
+    std::fs::write(
+        &path,
+        text.replace("Checkout failed.", "Checkout failed for 14 minutes."),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.path().join("exported/broken.md"),
+        "+++\nformat = \"hindsight-postmortem/1\"\nstatus = \"draft\"\ntitle = \"Broken\ntemplate = \"default\"\n+++\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.path().join("exported/unknown.md"),
+        "+++\nformat = \"hindsight-postmortem/1\"\nstatus = \"draft\"\ntitle = \"Other\"\ntemplate = \"default\"\nincidents = [4242]\n+++\n",
+    )
+    .unwrap();
+    let (code, out, _) = run_code(
+        folder.path(),
+        &["import", "exported", "--database-url", database],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("0 created, 1 updated, 0 skipped (unchanged), 2 refused"),
+        "{out}"
+    );
+    assert!(out.contains("broken.md: line 4:"), "{out}");
+    assert!(
+        out.contains("unknown.md: incidents: there is no incident 4242"),
+        "{out}"
+    );
+    let (_, stored) = server.request("GET", &format!("/api/v1/postmortems/{id}"), None);
+    assert_eq!(
+        stored["sections"]["summary"],
+        "Checkout failed for 14 minutes."
+    );
+    assert_eq!(stored["version"], 3);
+    let (_, history) = server.request("GET", &format!("/api/v1/postmortems/{id}/history"), None);
+    assert_eq!(history[2]["author"]["name"], "import");
+    let (_, list) = server.request("GET", "/api/v1/postmortems", None);
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+
+    // The offline lint reads the same files, front matter and all.
+    let (code, out, err) = run_code(folder.path(), &["lint", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("required_section"), "{out}");
+    let (code, _, err) = run_code(folder.path(), &["lint", "exported/broken.md"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.md:line 4:"), "{err}");
 }

@@ -1,0 +1,305 @@
+//! `hindsight export DIR` and `hindsight import DIR`: postmortems between the database and a
+//! folder of Markdown files (one a postmortem), for teams that keep them in git.
+//!
+//! Import reads every `*.md` file of the folder, each in its own transaction: a file that names
+//! a postmortem that exists updates it (a new version in its history, by `import`), unless it
+//! is equal, then it is skipped; a file without an id, or with one the database does not have,
+//! creates one. A bad file is refused with its reason and line, and the others go on.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use hindsight_domain::Clock;
+use hindsight_domain::access::Visibility;
+use hindsight_domain::document::Author;
+use hindsight_domain::markdown_file::{self, IncidentBrief, PostmortemFile};
+use hindsight_domain::postmortem::{Template, builtin_templates};
+use hindsight_http::SystemClock;
+use hindsight_store::{NewPostmortem, PostmortemFilter, Store, StoreError};
+
+use crate::config::{DatabaseArgs, Settings};
+use crate::serve::{init_logging, open_store};
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The folder to write `pm-<id>.md` files into; created when missing. Existing files of
+    /// the same name are replaced.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A folder of postmortem Markdown files (`*.md`), as `hindsight export` writes them.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// A progress bar on standard error, drawn only for a person at a terminal and a long run.
+struct Progress {
+    total: usize,
+    done: usize,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Self {
+            total,
+            done: 0,
+            shown: total >= 100 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn step(&mut self) {
+        self.done += 1;
+        if self.shown && (self.done % 50 == 0 || self.done == self.total) {
+            let width = 40;
+            let filled = width * self.done / self.total.max(1);
+            eprint!(
+                "\r[{}{}] {}/{}",
+                "=".repeat(filled),
+                " ".repeat(width - filled),
+                self.done,
+                self.total
+            );
+            let _ = std::io::stderr().flush();
+            if self.done == self.total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+async fn templates(store: &dyn Store) -> anyhow::Result<Vec<Template>> {
+    let mut templates = builtin_templates();
+    templates.extend(store.list_templates().await?);
+    Ok(templates)
+}
+
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(&args.database, None)?;
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    let written = export_to(&*store, &args.dir).await?;
+    println!("Exported {written} postmortems to {}.", args.dir.display());
+    Ok(())
+}
+
+/// Writes every postmortem to `dir`; answers how many.
+pub async fn export_to(store: &dyn Store, dir: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    let templates = templates(store).await?;
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .list_postmortems(
+                &PostmortemFilter {
+                    before,
+                    limit: 1000,
+                    ..PostmortemFilter::default()
+                },
+                Visibility::Everything,
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        all.extend(page);
+    }
+    let mut progress = Progress::new(all.len());
+    let mut incidents = std::collections::HashMap::new();
+    for postmortem in &all {
+        let Some(template) = templates
+            .iter()
+            .find(|template| template.key == postmortem.document.template)
+        else {
+            bail!(
+                "PM-{} names the template `{}`, which is gone",
+                postmortem.id,
+                postmortem.document.template
+            );
+        };
+        let mut briefs = Vec::new();
+        for id in &postmortem.document.incidents {
+            if !incidents.contains_key(id) {
+                let incident = store.get_incident(*id, Visibility::Everything).await?;
+                incidents.insert(*id, incident.as_ref().map(IncidentBrief::of));
+            }
+            if let Some(Some(brief)) = incidents.get(id) {
+                briefs.push(brief.clone());
+            }
+        }
+        let text = markdown_file::render(&PostmortemFile::of(postmortem), template, &briefs);
+        let path = dir.join(format!("pm-{}.md", postmortem.id));
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        progress.step();
+    }
+    Ok(all.len())
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub skipped: Vec<String>,
+    /// Each refused file with why.
+    pub refused: Vec<String>,
+}
+
+pub async fn import(args: ImportArgs) -> anyhow::Result<bool> {
+    let settings = Settings::load(&args.database, None)?;
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    let report = import_from(store, &args.dir, &settings.factor_categories).await?;
+    println!(
+        "Imported from {}: {} created, {} updated, {} skipped (unchanged), {} refused.",
+        args.dir.display(),
+        report.created.len(),
+        report.updated.len(),
+        report.skipped.len(),
+        report.refused.len()
+    );
+    for refused in &report.refused {
+        println!("refused {refused}");
+    }
+    Ok(report.refused.is_empty())
+}
+
+fn markdown_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the folder {}", dir.display()))?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("cannot read the folder {}", dir.display()))?;
+    files.retain(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "md"));
+    files.sort();
+    Ok(files)
+}
+
+pub async fn import_from(
+    store: Arc<dyn Store>,
+    dir: &Path,
+    factor_categories: &[String],
+) -> anyhow::Result<ImportReport> {
+    let files = markdown_files(dir)?;
+    let templates = templates(&*store).await?;
+    let mut report = ImportReport::default();
+    let mut progress = Progress::new(files.len());
+    let author = Author {
+        user_id: None,
+        name: "import".into(),
+    };
+    for path in files {
+        let name = path.display().to_string();
+        match import_file(&*store, &path, &templates, factor_categories, &author).await {
+            Ok(Outcome::Created(id)) => report.created.push(format!("{name} as PM-{id}")),
+            Ok(Outcome::Updated(id)) => report.updated.push(format!("{name} into PM-{id}")),
+            Ok(Outcome::Skipped) => report.skipped.push(name),
+            Err(reason) => report.refused.push(format!("{name}: {reason}")),
+        }
+        progress.step();
+    }
+    Ok(report)
+}
+
+enum Outcome {
+    Created(hindsight_domain::document::PostmortemId),
+    Updated(hindsight_domain::document::PostmortemId),
+    Skipped,
+}
+
+async fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    templates: &[Template],
+    factor_categories: &[String],
+    author: &Author,
+) -> Result<Outcome, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
+    let file = markdown_file::parse(&text, templates).map_err(|error| error.to_string())?;
+    let template = templates
+        .iter()
+        .find(|template| template.key == file.document.template)
+        .ok_or_else(|| format!("there is no template `{}`", file.document.template))?;
+    let document = file
+        .document
+        .validate(template, factor_categories)
+        .map_err(|errors| errors.summary())?;
+    for id in &document.get().incidents {
+        let found = store
+            .get_incident(*id, Visibility::Everything)
+            .await
+            .map_err(|error| error.to_string())?;
+        if found.is_none() {
+            return Err(format!("incidents: there is no incident {id}"));
+        }
+    }
+    if let Some(owner) = document.get().owner
+        && store
+            .get_user(owner)
+            .await
+            .map_err(|error| error.to_string())?
+            .is_none()
+    {
+        return Err(format!("owner: there is no user {owner}"));
+    }
+    let now = SystemClock.now();
+    let existing = match file.id {
+        Some(id) => store
+            .get_postmortem(id, Visibility::Everything)
+            .await
+            .map_err(|error| error.to_string())?,
+        None => None,
+    };
+    match existing {
+        Some(current) if current.status == file.status && &current.document == document.get() => {
+            Ok(Outcome::Skipped)
+        }
+        Some(current) => {
+            let status = file.status;
+            let updated = store
+                .update_postmortem(
+                    current.id,
+                    Visibility::Everything,
+                    None,
+                    author.clone(),
+                    now,
+                    Box::new(move |_| Ok((status, document))),
+                )
+                .await
+                .map_err(describe)?;
+            Ok(Outcome::Updated(updated.id))
+        }
+        None => {
+            let created = store
+                .create_postmortem(
+                    NewPostmortem {
+                        id: file.id,
+                        status: file.status,
+                        document,
+                    },
+                    author.clone(),
+                    now,
+                )
+                .await
+                .map_err(describe)?;
+            Ok(Outcome::Created(created.id))
+        }
+    }
+}
+
+fn describe(error: StoreError) -> String {
+    match error {
+        StoreError::Invalid(errors) => errors.summary(),
+        other => other.to_string(),
+    }
+}
