@@ -58,7 +58,7 @@ impl Progress {
 
     fn step(&mut self) {
         self.done += 1;
-        if self.shown && (self.done % 50 == 0 || self.done == self.total) {
+        if self.shown && (self.done.is_multiple_of(50) || self.done == self.total) {
             let width = 40;
             let filled = width * self.done / self.total.max(1);
             eprint!(
