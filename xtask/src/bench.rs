@@ -29,6 +29,8 @@ struct Options {
     database_url: Option<String>,
     /// Run only the operations whose name contains this.
     only: Option<String>,
+    /// Postmortems exported and imported by the CLI; 0 skips that measure.
+    postmortems: usize,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
@@ -38,6 +40,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         incidents: 10_000,
         database_url: None,
         only: None,
+        postmortems: 10_000,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -50,6 +53,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--incidents" => options.incidents = value.parse()?,
             "--database-url" => options.database_url = Some(value.clone()),
             "--only" => options.only = Some(value.clone()),
+            "--postmortems" => options.postmortems = value.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -60,6 +64,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let idle_rss = measure_idle_rss()?;
     let (lint_bytes, lint_time, lint_findings) = measure_lint();
+    let transfer = if options.postmortems > 0 {
+        Some(measure_transfer(options.postmortems)?)
+    } else {
+        None
+    };
 
     let folder = tempfile::tempdir()?;
     let database_url = options
@@ -196,7 +205,181 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         lint_bytes as f64 / 1_000_000.0,
         lint_time.as_secs_f64() * 1000.0
     );
+    if let Some((count, export, import, bytes)) = transfer {
+        println!(
+            "postmortems as Markdown files (release binary, SQLite): export {count} in {:.2} s \
+             ({:.0}/s, {:.1} MB), import them into a new database in {:.2} s ({:.0}/s)",
+            export.as_secs_f64(),
+            count as f64 / export.as_secs_f64(),
+            bytes as f64 / 1_000_000.0,
+            import.as_secs_f64(),
+            count as f64 / import.as_secs_f64()
+        );
+    }
     Ok(())
+}
+
+/// Fills a database with `count` postmortems (sections of a few hundred words, a why chain,
+/// factors, action items) over 100 incidents, then times `hindsight export DIR` and `hindsight
+/// import DIR` into a second database holding the same incidents, as an operator runs them.
+fn measure_transfer(count: usize) -> anyhow::Result<(usize, Duration, Duration, u64)> {
+    use hindsight_domain::access::Visibility;
+    use hindsight_domain::document::{ActionItem, Author, PostmortemDocument};
+    use hindsight_domain::postmortem::{
+        ContributingFactor, DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain,
+        builtin_templates,
+    };
+    use hindsight_store::NewPostmortem;
+
+    let folder = tempfile::tempdir()?;
+    let source = folder.path().join("source.db");
+    let target = folder.path().join("target.db");
+    let runtime = tokio::runtime::Runtime::new()?;
+    let template = builtin_templates().remove(0);
+    let categories: Vec<String> = DEFAULT_FACTOR_CATEGORIES
+        .iter()
+        .map(|category| (*category).to_owned())
+        .collect();
+    let paragraph = "The deploy at 14:02 UTC ran a migration that held a lock on the orders \
+        table for eleven minutes. Checkout requests queued behind it and timed out; the alert \
+        on error rate fired at 14:09 and the on-call engineer rolled the deploy back at 14:13.";
+    runtime.block_on(async {
+        for path in [&source, &target] {
+            let store = hindsight_store::open(path.to_str().unwrap()).await?;
+            store.migrate().await?;
+            for n in 0..100 {
+                let draft = IncidentDraft {
+                    title: Some(format!("Incident {n}")),
+                    severity: Some("SEV2".into()),
+                    started_at: Some("2026-11-20T12:00:00Z".into()),
+                    ..IncidentDraft::default()
+                };
+                let now = "2026-11-21T12:00:00Z".parse()?;
+                store
+                    .create_incident(
+                        draft.validate(now).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        now,
+                    )
+                    .await?;
+            }
+        }
+        let store = hindsight_store::open(source.to_str().unwrap()).await?;
+        let ids: Vec<_> = store
+            .list_incidents(&IncidentFilter::default(), Visibility::Everything)
+            .await?
+            .items
+            .into_iter()
+            .map(|incident| incident.id)
+            .collect();
+        let mut writes = Vec::new();
+        for n in 0..count {
+            let document = PostmortemDocument {
+                title: format!("Postmortem {n}: checkout timeouts"),
+                incidents: vec![ids[n % ids.len()]],
+                template: "default".into(),
+                sections: template
+                    .sections
+                    .iter()
+                    .take(8)
+                    .map(|section| (section.key.clone(), format!("{paragraph}\n\n{paragraph}")))
+                    .collect(),
+                why_chains: vec![WhyChain {
+                    problem: "Checkout timed out".into(),
+                    whys: vec![Why {
+                        question: "Why?".into(),
+                        answer: "A migration held a lock.".into(),
+                    }],
+                    root_cause: Some("Nothing checks migrations for long locks.".into()),
+                }],
+                factors: vec![ContributingFactor {
+                    category: "testing_gap".into(),
+                    description: "Tests run on small tables.".into(),
+                }],
+                action_items: vec![ActionItem {
+                    title: "Add a lock timeout to migrations".into(),
+                    owner: Some("Payments".into()),
+                    due_on: Some("2026-12-15".parse()?),
+                    tracker_url: None,
+                }],
+                ..PostmortemDocument::default()
+            }
+            .validate(&template, &categories)
+            .map_err(|errors| anyhow::anyhow!("{errors}"))?;
+            let store = Arc::clone(&store);
+            writes.push(tokio::spawn(async move {
+                store
+                    .create_postmortem(
+                        NewPostmortem {
+                            id: None,
+                            status: PostmortemStatus::Published,
+                            document,
+                        },
+                        Author {
+                            user_id: None,
+                            name: "bench".into(),
+                        },
+                        "2026-11-21T12:00:00Z".parse().unwrap(),
+                    )
+                    .await
+            }));
+        }
+        for write in writes {
+            write.await??;
+        }
+        anyhow::Ok(())
+    })?;
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target/release/hindsight");
+    let run = |args: &[&str]| -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let output = std::process::Command::new(&binary)
+            .args(args)
+            .current_dir(folder.path())
+            .env("HINDSIGHT_LOG", "warn")
+            .output()?;
+        let elapsed = started.elapsed();
+        if !output.status.success() {
+            bail!(
+                "hindsight {args:?} failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(elapsed)
+    };
+    let export = run(&["export", "files", "--database-url", "source.db"])?;
+    let files = folder.path().join("files");
+    let mut bytes = 0;
+    let mut written = 0;
+    for entry in std::fs::read_dir(&files)? {
+        bytes += entry?.metadata()?.len();
+        written += 1;
+    }
+    if written != count {
+        bail!("export wrote {written} files for {count} postmortems");
+    }
+    let import = run(&["import", "files", "--database-url", "target.db"])?;
+    let imported = runtime.block_on(async {
+        let store = hindsight_store::open(target.to_str().unwrap()).await?;
+        anyhow::Ok(
+            store
+                .list_postmortems(
+                    &hindsight_store::PostmortemFilter {
+                        limit: 1000,
+                        ..Default::default()
+                    },
+                    Visibility::Everything,
+                )
+                .await?
+                .len(),
+        )
+    })?;
+    if imported == 0 {
+        bail!("the import created nothing");
+    }
+    Ok((count, export, import, bytes))
 }
 
 fn show(latency: Duration) -> String {

@@ -10,10 +10,11 @@ fn main() -> anyhow::Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo run --release -p xtask -- bench [--seconds N] [--connections N] \
-                 [--incidents N] [--database-url URL] [--only TEXT]\n\n\
+                 [--incidents N] [--database-url URL] [--only TEXT] [--postmortems N]\n\n\
                  bench: serve the real application on loopback with a generated data set and \
                  measure requests/s, p50 and p99 per operation beside a bare handler returning \
-                 a body of the same size, and the idle memory of the hindsight binary."
+                 a body of the same size, the idle memory of the hindsight binary, the lint on \
+                 1 MB, and export/import of N postmortems (default 10000; 0 skips)."
             );
             std::process::exit(2);
         }

@@ -191,3 +191,117 @@ fn a_viewer_signs_in_sees_only_what_the_role_allows_and_signs_out() {
     browser.open(&server.url("/incidents"));
     assert!(browser.current_url().contains("/login?next="));
 }
+
+#[test]
+fn a_postmortem_is_written_linted_as_typed_and_published() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start(folder.path(), "hindsight.db", &[]);
+    let (status, incident) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(
+            &serde_json::json!({"title": "Checkout returns 502", "severity": "SEV2",
+            "started_at": "2026-11-20T12:20:00Z", "detected_at": "2026-11-20T12:31:00Z",
+            "resolved_at": "2026-11-20T12:45:00Z"}),
+        ),
+    );
+    assert_eq!(status, 201);
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+    // From the incident to a new postmortem on the default template.
+    browser.open(&server.url(&format!("/incidents/{}", incident["id"])));
+    browser
+        .find("a[href^='/postmortems/new']")
+        .click_and_wait_for_page();
+    browser
+        .find("form[action='/postmortems'] button[type=submit]")
+        .click_and_wait_for_page();
+    assert!(
+        browser.current_url().contains("/postmortems/"),
+        "{}",
+        browser.page_text()
+    );
+    assert_eq!(browser.find("#status").text(), "draft");
+    assert!(
+        browser
+            .page_text()
+            .contains("Was the first responder the right one?")
+    );
+
+    // A blaming sentence is flagged while it is typed; the rewording makes it go.
+    let summary = "textarea[name='sections.summary']";
+    let blame = "ul[data-findings='sections.summary'] li[data-rule='blame']";
+    browser
+        .find(summary)
+        .type_text("The on-call engineer forgot to run the migration.");
+    browser.wait_for_count(blame, 1);
+    assert!(browser.find(blame).text().contains("forgot"));
+    browser.screenshot(&screenshot_path("postmortem-finding"));
+    browser.find(summary).clear();
+    browser
+        .find(summary)
+        .type_text("The migration was not run before the deploy, and nothing checked for it.");
+    browser.wait_for_count(blame, 0);
+
+    // Every section the process needs, a 5 Whys chain and an action item, then save.
+    for (key, text) in [
+        (
+            "impact",
+            "About 12,000 card payments failed over 14 minutes.",
+        ),
+        (
+            "timeline",
+            "- 12:20 UTC deploy\n- 12:31 UTC alert fired\n- 12:45 UTC resolved",
+        ),
+        (
+            "root_cause",
+            "Migrations are not checked for long locks before a deploy.",
+        ),
+        ("contributing_factors", "Tests run on small data."),
+        ("resolution", "Rolled back the deploy."),
+        ("lessons", "Alerting worked."),
+        ("conclusion", "Lock checks before deploys."),
+    ] {
+        browser
+            .find(&format!("textarea[name='sections.{key}']"))
+            .type_text(text);
+    }
+    browser
+        .find("input[name='why_chains[0].problem']")
+        .type_text("Card payments failed");
+    browser
+        .find("input[name='why_chains[0].whys[0].answer']")
+        .type_text("A migration held a lock on the payments table.");
+    browser
+        .find("input[name='why_chains[0].root_cause']")
+        .type_text("Nothing checks migrations for long locks.");
+    browser
+        .find("input[name='action_items[0].title']")
+        .type_text("Add a lock timeout to migrations");
+    browser.find("#save").click_and_wait_for_page();
+    assert!(
+        browser.page_text().contains("Ready to publish"),
+        "{}",
+        browser.page_text()
+    );
+    assert_eq!(browser.count("li[data-rule='blame']"), 0);
+
+    browser
+        .find("button[value='in_review']")
+        .click_and_wait_for_page();
+    assert_eq!(browser.find("#status").text(), "in_review");
+    browser
+        .find("button[value='published']")
+        .click_and_wait_for_page();
+    assert_eq!(browser.find("#status").text(), "published");
+    browser.screenshot(&screenshot_path("postmortem-published"));
+
+    let (_, stored) = server.request("GET", "/api/v1/postmortems?status=published", None);
+    assert_eq!(
+        stored["items"][0]["why_chains"][0]["root_cause"],
+        "Nothing checks migrations for long locks."
+    );
+}

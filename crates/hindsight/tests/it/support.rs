@@ -385,6 +385,23 @@ impl Browser {
         self.find("body").text()
     }
 
+    /// Waits until as many elements match `css` as `expected`, for what script changes after
+    /// a pause (the live lint); fails after 15 seconds with what it saw.
+    pub fn wait_for_count(&self, css: &str, expected: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let count = self.count(css);
+            if count == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{css}: {count} elements, waited for {expected}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Saves a PNG of the page, for a person to look at when a test fails.
     pub fn screenshot(&self, path: &Path) {
         let base64 = self.command("GET", "/screenshot", None);
