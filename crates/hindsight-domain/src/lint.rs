@@ -633,14 +633,20 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         .iter()
         .any(|rule| rule == PLACEHOLDER.id)
     {
-        let lower = prose.to_ascii_lowercase();
-        for marker in PLACEHOLDER_MARKERS {
-            let mut from = 0;
-            while let Some(at) = find(&lower, marker, from) {
-                if markdown.is_char_boundary(at) && markdown.is_char_boundary(at + marker.len()) {
-                    custom_findings.push((None, at, at + marker.len()));
-                }
-                from = at + marker.len();
+        // One pass: only a byte that can start a marker is looked at further.
+        for (at, byte) in prose.iter().enumerate() {
+            if !matches!(byte, b'[' | b'<' | b'{' | b'l' | b'L') {
+                continue;
+            }
+            let rest = &prose[at..];
+            let marker = PLACEHOLDER_MARKERS.iter().find(|marker| {
+                rest.len() >= marker.len() && rest[..marker.len()].eq_ignore_ascii_case(marker)
+            });
+            if let Some(marker) = marker
+                && markdown.is_char_boundary(at)
+                && markdown.is_char_boundary(at + marker.len())
+            {
+                custom_findings.push((None, at, at + marker.len()));
             }
         }
     }
@@ -650,7 +656,8 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         let mut custom_flagged: Vec<&str> = Vec::new();
         for at in 0..words.len() {
             let lower = words[at].lower.as_str();
-            if !flagged.contains(&"placeholder")
+            if words[at].capitalized
+                && !flagged.contains(&"placeholder")
                 && PLACEHOLDER_WORDS.contains(&&markdown[words[at].start..words[at].end])
             {
                 report(&PLACEHOLDER, &words, at, at);
