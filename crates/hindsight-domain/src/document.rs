@@ -40,11 +40,28 @@ pub struct ActionItem {
     /// Who does it: a person or a team, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_date"
+    )]
     #[schema(value_type = Option<String>, format = Date)]
     pub due_on: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracker_url: Option<String>,
+}
+
+/// A date as `YYYY-MM-DD`, with an error that says so.
+fn optional_date<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Date>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    text.map(|text| {
+        text.trim().parse().map_err(|_| {
+            serde::de::Error::custom(format!("`{text}` is not a date like 2026-12-31"))
+        })
+    })
+    .transpose()
 }
 
 /// Everything a writer edits in a postmortem.
@@ -211,9 +228,9 @@ fn check_list<T>(errors: &mut ValidationErrors, field: &str, list: &[T]) {
 /// whichever interface (form, API, Markdown file) it came through.
 pub fn normalize_text(text: &str) -> String {
     let lines: Vec<&str> = text
-        .trim_start_matches(['\n', '\r'])
         .lines()
         .map(str::trim_end)
+        .skip_while(|line| line.is_empty())
         .collect();
     lines.join("\n").trim_end().to_owned()
 }
@@ -706,6 +723,13 @@ mod tests {
             ]
         );
         assert!(errors.0[2].message.contains("summary, impact"));
+    }
+
+    #[test]
+    fn canonical_text_has_no_blank_lines_around_it_and_stays_as_it_is() {
+        assert_eq!(normalize_text(" \n\t\na  \n\n b\n \n"), "a\n\n b");
+        let once = normalize_text(" \na");
+        assert_eq!(normalize_text(&once), once);
     }
 
     #[test]

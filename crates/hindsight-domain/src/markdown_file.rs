@@ -704,7 +704,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(ProptestConfig::with_cases(1024))]
         #[test]
         fn any_postmortem_survives_a_round_trip_through_markdown(file in document()) {
             let templates = builtin_templates();

@@ -121,8 +121,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 ApiError::malformed_json(format!("the body is not valid JSON: {inner}"))
             }
             Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
                 let message = strip_position(&inner.to_string());
+                // A missing field is reported at its parent; name the field itself.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.strip_suffix('`'));
+                let field = match (path.as_str(), missing) {
+                    (".", Some(name)) => name.to_owned(),
+                    (_, Some(name)) => format!("{path}.{name}"),
+                    (".", None) => "body".to_owned(),
+                    _ => path,
+                };
                 ApiError::invalid(hindsight_domain::ValidationErrors::single(field, message))
             }
         }

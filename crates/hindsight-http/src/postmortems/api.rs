@@ -198,10 +198,11 @@ pub(crate) async fn create_from(
         ..PostmortemDocument::default()
     };
     let incidents = check_references(state, actor.visibility(), &document).await?;
-    if document.title.trim().is_empty()
-        && let Some(first) = incidents.first()
-    {
-        document.title = format!("Postmortem: {}", first.content.title);
+    if document.title.trim().is_empty() {
+        document.title = match incidents.first() {
+            Some(first) => format!("Postmortem: {}", first.content.title),
+            None => "Postmortem".to_owned(),
+        };
     }
     let document = document
         .validate(&template, &state.postmortems.factor_categories)
