@@ -708,14 +708,21 @@ async fn unknown_templates_sections_statuses_and_categories_are_422_and_store_no
         )
         .await;
     assert_eq!(field_names(&factor), ["factors[0].category"]);
-    let unversioned = app
-        .patch_json(&base, json!({"title": "No version"}))
-        .await;
+    let unversioned = app.patch_json(&base, json!({"title": "No version"})).await;
     assert_eq!(field_names(&unversioned), ["version"]);
     let bad_date = app
-        .patch_json(&base, json!({"version": 1, "action_items": [{"title": "x", "due_on": "tomorrow"}]}))
+        .patch_json(
+            &base,
+            json!({"version": 1, "action_items": [{"title": "x", "due_on": "tomorrow"}]}),
+        )
         .await;
-    assert!(bad_date.text().contains("`tomorrow` is not a date like 2026-12-31"), "{}", bad_date.text());
+    assert!(
+        bad_date
+            .text()
+            .contains("`tomorrow` is not a date like 2026-12-31"),
+        "{}",
+        bad_date.text()
+    );
     let extra = app
         .patch_json(&base, json!({"version": 1, "colour": "red"}))
         .await;

@@ -1,10 +1,14 @@
-//! Example incidents for `hindsight serve --demo`, modelled on the incidents the seed documents
+//! Example incidents and a postmortem for `hindsight serve --demo`, modelled on the incidents the seed documents
 //! tell of, so that a newcomer meets a page worth reading rather than an empty one.
 
 use anyhow::Context;
 use hindsight_domain::access::UserDraft;
-use hindsight_domain::{ImpactDraft, IncidentDraft};
-use hindsight_store::Store;
+use hindsight_domain::document::{Author, PostmortemDocument, ValidDocument};
+use hindsight_domain::postmortem::{
+    DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain, builtin_templates,
+};
+use hindsight_domain::{ImpactDraft, IncidentDraft, IncidentId};
+use hindsight_store::{NewPostmortem, Store};
 use jiff::{SignedDuration, Timestamp};
 
 /// Loads the examples into an empty database; returns how many were loaded (none when the
@@ -15,17 +19,88 @@ pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
     }
     let examples = examples(now);
     let count = examples.len();
+    let mut first = None;
     for draft in examples {
         let title = draft.title.clone().unwrap_or_default();
         let incident = draft
             .validate(now)
             .map_err(|errors| anyhow::anyhow!("demo incident {title:?} is invalid: {errors}"))?;
-        store
+        let stored = store
             .create_incident(incident, now)
             .await
             .context("cannot store a demo incident")?;
+        first.get_or_insert(stored.id);
+    }
+    if let Some(incident) = first {
+        store
+            .create_postmortem(
+                NewPostmortem {
+                    id: None,
+                    status: PostmortemStatus::Draft,
+                    document: example_postmortem(incident)?,
+                },
+                Author {
+                    user_id: None,
+                    name: "demo".into(),
+                },
+                now,
+            )
+            .await
+            .context("cannot store the demo postmortem")?;
     }
     Ok(count)
+}
+
+/// A postmortem half written, as one is the morning after: a summary, an impact, a timeline,
+/// one why chain, and a sentence the lint flags.
+fn example_postmortem(incident: IncidentId) -> anyhow::Result<ValidDocument> {
+    let template = builtin_templates().remove(0);
+    let categories: Vec<String> = DEFAULT_FACTOR_CATEGORIES
+        .iter()
+        .map(|category| (*category).to_owned())
+        .collect();
+    let document = PostmortemDocument {
+        title: "Postmortem: checkout returns 502 for card payments".into(),
+        incidents: vec![incident],
+        template: "default".into(),
+        sections: [
+            (
+                "summary",
+                "Card payments failed at checkout for 65 minutes after a deploy. The on-call \
+                 engineer forgot to check the migration.",
+            ),
+            (
+                "impact",
+                "About 12,000 customers could not pay; 290,000 requests failed. No data was lost.",
+            ),
+            (
+                "timeline",
+                "- 12:20 UTC deploy with a schema migration\n- 12:24 UTC error-rate alert \
+                 fired\n- 13:05 UTC migration lock found\n- 13:25 UTC rolled back; resolved",
+            ),
+        ]
+        .into_iter()
+        .map(|(key, text)| (key.to_owned(), text.to_owned()))
+        .collect(),
+        why_chains: vec![WhyChain {
+            problem: "Card payments failed after the deploy".into(),
+            whys: vec![
+                Why {
+                    question: "Why did payments fail?".into(),
+                    answer: "Requests to the payments table timed out.".into(),
+                },
+                Why {
+                    question: "Why did they time out?".into(),
+                    answer: "A migration held a lock on the table for 60 minutes.".into(),
+                },
+            ],
+            root_cause: Some("Nothing checks migrations for long locks before a deploy.".into()),
+        }],
+        ..PostmortemDocument::default()
+    };
+    document
+        .validate(&template, &categories)
+        .map_err(|errors| anyhow::anyhow!("the demo postmortem is invalid: {errors}"))
 }
 
 /// Creates an admin to sign in with when there are no users; gives back the email and the
@@ -213,6 +288,11 @@ fn examples(now: Timestamp) -> Vec<IncidentDraft> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_postmortem_is_valid() {
+        assert!(example_postmortem(IncidentId::new(1).unwrap()).is_ok());
+    }
 
     #[test]
     fn every_example_is_valid() {

@@ -144,6 +144,18 @@ fn demo_data_fills_an_empty_database_once() {
     drop(first);
     let second = Server::start(folder.path(), "hindsight.db", &["--demo"]);
     assert_eq!(count(&second), loaded);
+    let (_, postmortems) = second.request("GET", "/api/v1/postmortems", None);
+    assert_eq!(postmortems["items"].as_array().unwrap().len(), 1);
+    let id = &postmortems["items"][0]["id"];
+    let (_, lint) = second.request("GET", &format!("/api/v1/postmortems/{id}/lint"), None);
+    assert!(
+        lint["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|finding| finding["rule"] == "blame"),
+        "the demo shows the lint at work: {lint}"
+    );
 }
 
 #[test]
