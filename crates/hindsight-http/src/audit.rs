@@ -125,13 +125,7 @@ pub struct AuditQuery {
 fn page_of(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<(Option<i64>, u32), ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::invalid(

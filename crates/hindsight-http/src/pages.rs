@@ -106,6 +106,17 @@ impl From<StoreError> for PageError {
     }
 }
 
+/// A form body that cannot be read, as a page.
+impl From<axum::extract::rejection::FormRejection> for PageError {
+    fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
+        Self {
+            status: rejection.status(),
+            title: "The form could not be read",
+            message: rejection.body_text(),
+        }
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let page = ErrorPage {

@@ -16,8 +16,9 @@ use hindsight_domain::Clock;
 use hindsight_domain::access::Visibility;
 use hindsight_domain::document::Author;
 use hindsight_domain::markdown_file::{self, IncidentBrief, PostmortemFile};
-use hindsight_domain::postmortem::{Template, builtin_templates};
+use hindsight_domain::postmortem::Template;
 use hindsight_http::SystemClock;
+use hindsight_http::postmortems::all_templates;
 use hindsight_store::{NewPostmortem, PostmortemFilter, Store, StoreError};
 
 use crate::config::{DatabaseArgs, Settings};
@@ -76,12 +77,6 @@ impl Progress {
     }
 }
 
-async fn templates(store: &dyn Store) -> anyhow::Result<Vec<Template>> {
-    let mut templates = builtin_templates();
-    templates.extend(store.list_templates().await?);
-    Ok(templates)
-}
-
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let settings = Settings::load(&args.database, None)?;
     init_logging(settings.log_format);
@@ -95,7 +90,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 pub async fn export_to(store: &dyn Store, dir: &Path) -> anyhow::Result<usize> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the folder {}", dir.display()))?;
-    let templates = templates(store).await?;
+    let templates = all_templates(store).await?;
     let mut all = Vec::new();
     let mut before = None;
     loop {
@@ -190,7 +185,7 @@ pub async fn import_from(
     factor_categories: &[String],
 ) -> anyhow::Result<ImportReport> {
     let files = markdown_files(dir)?;
-    let templates = templates(&*store).await?;
+    let templates = all_templates(&*store).await?;
     let mut report = ImportReport::default();
     let mut progress = Progress::new(files.len());
     let author = Author {

@@ -151,13 +151,7 @@ pub async fn list_incidents(
     CurrentActor(actor): CurrentActor,
     query: Result<Query<IncidentQuery>, QueryRejection>,
 ) -> Result<ApiJson<IncidentList>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let filter = query.parse().map_err(ApiError::invalid)?;
     let page = state
         .store

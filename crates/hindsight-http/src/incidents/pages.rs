@@ -256,21 +256,13 @@ pub async fn edit_incident(
     ))
 }
 
-fn form_rejected(rejection: FormRejection) -> PageError {
-    PageError {
-        status: rejection.status(),
-        title: "The form could not be read",
-        message: rejection.body_text(),
-    }
-}
-
 pub async fn create_incident(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
     auditor: Auditor,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(form_rejected)?;
+    let Form(form) = form?;
     let now = state.clock.now();
     let (mut draft, mut errors) = form.to_draft(None);
     if let Some(actor) = &actor {
@@ -302,7 +294,7 @@ pub async fn update_incident(
     Path(id): Path<String>,
     form: Result<Form<IncidentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(form_rejected)?;
+    let Form(form) = form?;
     let current = load(&state, &actor, &id).await?;
     let (mut draft, errors) = form.to_draft(Some(&current.content));
     if let Some(actor) = &actor {

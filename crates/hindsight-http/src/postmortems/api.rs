@@ -17,13 +17,12 @@ use hindsight_domain::postmortem::{
     ContributingFactor, MissingPiece, PostmortemStatus, SectionTemplate, Template, WhyChain,
     missing_for,
 };
-use hindsight_store::{NewPostmortem, PostmortemFilter};
+use hindsight_store::{NewPostmortem, PostmortemFilter, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ChangeError, all_templates, author_of, check_references, edit_document, lint_stored_postmortem,
+    all_templates, author_of, check_references, edit_document, lint_stored_postmortem,
     move_postmortem, people, template_named,
 };
 use crate::AppState;
@@ -31,23 +30,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
 
-impl From<ChangeError> for ApiError {
-    fn from(error: ChangeError) -> Self {
-        match error {
-            ChangeError::NotFound => ApiError::not_found("there is no such postmortem"),
-            ChangeError::Stale(current) => ApiError {
-                status: StatusCode::CONFLICT,
-                code: "stale_version",
-                message: format!(
-                    "the postmortem changed since this edit was started; it is now at version \
-                     {current}: read it again, then apply the edit to that version"
-                ),
-                details: Some(json!({ "current_version": current })),
-            },
-            ChangeError::Invalid(errors) => ApiError::invalid(errors),
-            ChangeError::Store(error) => error.into(),
-        }
-    }
+/// A store error from a postmortem route: a 404 that says what was missing.
+fn postmortem_error(error: StoreError) -> ApiError {
+    ApiError::or_missing(|| ApiError::not_found("there is no such postmortem"))(error)
 }
 
 pub(crate) fn parse_id(text: &str) -> Result<PostmortemId, ApiError> {
@@ -81,7 +66,7 @@ async fn read(
 pub async fn list_templates(
     State(state): State<AppState>,
 ) -> Result<ApiJson<Vec<Template>>, ApiError> {
-    Ok(ApiJson(all_templates(&state).await?))
+    Ok(ApiJson(all_templates(&*state.store).await?))
 }
 
 /// One template.
@@ -157,7 +142,9 @@ pub async fn create_postmortem(
     CurrentActor(actor): CurrentActor,
     ApiJson(create): ApiJson<PostmortemCreate>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let postmortem = create_from(&state, &actor, create).await?;
+    let postmortem = create_from(&state, &actor, create)
+        .await
+        .map_err(postmortem_error)?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -172,15 +159,15 @@ pub(crate) async fn create_from(
     state: &AppState,
     actor: &hindsight_domain::access::Actor,
     create: PostmortemCreate,
-) -> Result<Postmortem, ChangeError> {
+) -> Result<Postmortem, StoreError> {
     let key = create.template.unwrap_or_else(|| "default".to_owned());
     let Some(template) = template_named(state, &key).await? else {
-        let known: Vec<String> = all_templates(state)
+        let known: Vec<String> = all_templates(&*state.store)
             .await?
             .into_iter()
             .map(|template| template.key)
             .collect();
-        return Err(ChangeError::Invalid(
+        return Err(StoreError::Invalid(
             hindsight_domain::ValidationErrors::single(
                 "template",
                 format!(
@@ -206,7 +193,7 @@ pub(crate) async fn create_from(
     }
     let document = document
         .validate(&template, &state.postmortems.factor_categories)
-        .map_err(ChangeError::Invalid)?;
+        .map_err(StoreError::Invalid)?;
     let postmortem = state
         .store
         .create_postmortem(
@@ -264,13 +251,7 @@ pub async fn list_postmortems(
     CurrentActor(actor): CurrentActor,
     query: Result<Query<PostmortemQuery>, QueryRejection>,
 ) -> Result<ApiJson<PostmortemList>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let mut errors = hindsight_domain::ValidationErrors::new();
     let status = query.status.as_deref().and_then(|status| {
         let parsed = PostmortemStatus::parse(status);
@@ -338,7 +319,8 @@ pub async fn update_postmortem(
     let postmortem = edit_document(&state, &actor, id, version, move |document| {
         patch.apply(document)
     })
-    .await?;
+    .await
+    .map_err(postmortem_error)?;
     Ok(ApiJson(postmortem))
 }
 
@@ -407,7 +389,8 @@ pub async fn put_section(
     let postmortem = edit_document(&state, &actor, id, Some(write.version), move |document| {
         document.sections.insert(key, write.text);
     })
-    .await?;
+    .await
+    .map_err(postmortem_error)?;
     Ok(ApiJson(postmortem))
 }
 
@@ -447,7 +430,8 @@ pub async fn add_why_chain(
     let postmortem = edit_document(&state, &actor, id, Some(add.version), move |document| {
         document.why_chains.push(add.chain);
     })
-    .await?;
+    .await
+    .map_err(postmortem_error)?;
     Ok((StatusCode::CREATED, ApiJson(postmortem)))
 }
 
@@ -485,7 +469,8 @@ pub async fn add_factor(
     let postmortem = edit_document(&state, &actor, id, Some(add.version), move |document| {
         document.factors.push(add.factor);
     })
-    .await?;
+    .await
+    .map_err(postmortem_error)?;
     Ok((StatusCode::CREATED, ApiJson(postmortem)))
 }
 
@@ -524,7 +509,9 @@ pub async fn transition(
             ),
         ))
     })?;
-    let postmortem = move_postmortem(&state, &actor, id, Some(request.version), to).await?;
+    let postmortem = move_postmortem(&state, &actor, id, Some(request.version), to)
+        .await
+        .map_err(postmortem_error)?;
     tracing::info!(postmortem.id = %postmortem.id, status = %postmortem.status, "postmortem moved");
     Ok(ApiJson(postmortem))
 }
@@ -548,15 +535,13 @@ pub async fn lint_stored(
     Path(id): Path<String>,
 ) -> Result<ApiJson<LintReport>, ApiError> {
     let postmortem = read(&state, &actor, &id).await?;
-    let findings = lint_stored_postmortem(&state, &postmortem, actor.visibility()).await?;
-    let template = template_named(&state, &postmortem.document.template).await?;
+    let template = template_named(&state, &postmortem.document.template)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"a postmortem names a template that is gone"))?;
+    let findings =
+        lint_stored_postmortem(&state, &postmortem, &template, actor.visibility()).await?;
     let content = postmortem.document.content();
-    let missing = |target| {
-        template
-            .as_ref()
-            .map(|template| missing_for(template, &content, target))
-            .unwrap_or_default()
-    };
+    let missing = |target| missing_for(&template, &content, target);
     Ok(ApiJson(LintReport {
         findings,
         missing_for_review: missing(PostmortemStatus::InReview),
@@ -593,7 +578,7 @@ pub async fn lint_posted(
     let mut config = state.postmortems.lint.clone();
     config.people.extend(request.people);
     config.people.extend(people(&state).await?);
-    let templates = all_templates(&state).await?;
+    let templates = all_templates(&*state.store).await?;
     let findings =
         markdown_file::lint_file(&request.markdown, &templates, &config).map_err(|error| {
             ApiError::invalid(hindsight_domain::ValidationErrors::single(
@@ -625,15 +610,9 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<ApiJson<Vec<RevisionSummary>>, ApiError> {
     let id = parse_id(&id)?;
-    let revisions = state
-        .store
-        .list_revisions(id, actor.visibility())
-        .await
-        .map_err(ApiError::or_missing(|| {
-            ApiError::not_found(format!("there is no postmortem {id}"))
-        }))?;
     Ok(ApiJson(
-        revisions
+        revisions(&state, &actor, id)
+            .await?
             .into_iter()
             .map(|revision| RevisionSummary {
                 version: revision.version,
@@ -698,13 +677,7 @@ pub async fn diff(
     Path(id): Path<String>,
     query: Result<Query<DiffQuery>, QueryRejection>,
 ) -> Result<ApiJson<Vec<FieldDiff>>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let id = parse_id(&id)?;
     let revisions = revisions(&state, &actor, id).await?;
     Ok(ApiJson(diff_between(&revisions, query.from, query.to)?))

@@ -4,7 +4,7 @@
 use askama::Template as _;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use hindsight_domain::Incident;
 use hindsight_domain::access::Actor;
@@ -92,13 +92,7 @@ pub async fn export(
     Path(id): Path<String>,
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_query",
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let format = query.format.unwrap_or_else(|| "markdown".to_owned());
     if !matches!(format.as_str(), "markdown" | "json" | "html") {
         return Err(ApiError::invalid(

@@ -16,7 +16,7 @@ use hindsight_domain::postmortem::{
     transition,
 };
 use hindsight_domain::{Incident, ValidationErrors};
-use hindsight_store::{PostmortemChange, StoreError};
+use hindsight_store::{PostmortemChange, Store, StoreError};
 
 use crate::AppState;
 use crate::routes::Routes;
@@ -114,16 +114,16 @@ pub fn routes() -> Routes {
 }
 
 /// The built-in templates, then the ones teams added.
-pub async fn all_templates(state: &AppState) -> Result<Vec<Template>, StoreError> {
+pub async fn all_templates(store: &dyn Store) -> Result<Vec<Template>, StoreError> {
     let mut templates = builtin_templates();
-    templates.extend(state.store.list_templates().await?);
+    templates.extend(store.list_templates().await?);
     Ok(templates)
 }
 
 /// The template a postmortem names. A template is never changed once stored, so the one read
 /// here is the one the postmortem was written from.
 pub async fn template_named(state: &AppState, key: &str) -> Result<Option<Template>, StoreError> {
-    Ok(all_templates(state)
+    Ok(all_templates(&*state.store)
         .await?
         .into_iter()
         .find(|template| template.key == key))
@@ -136,34 +136,13 @@ pub fn author_of(actor: &Actor) -> Author {
     }
 }
 
-/// Why a change could not be made, in terms both the API and the pages answer.
-#[derive(Debug)]
-pub enum ChangeError {
-    NotFound,
-    /// The edit was made on an older version; the current one is given.
-    Stale(u32),
-    Invalid(ValidationErrors),
-    Store(StoreError),
-}
-
-impl From<StoreError> for ChangeError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound => Self::NotFound,
-            StoreError::VersionConflict(current) => Self::Stale(current),
-            StoreError::Invalid(errors) => Self::Invalid(errors),
-            other => Self::Store(other),
-        }
-    }
-}
-
 /// Checks that every incident exists for this reader and the owner exists; the store would
 /// refuse them too, but without saying which.
 pub async fn check_references(
     state: &AppState,
     visibility: Visibility,
     document: &PostmortemDocument,
-) -> Result<Vec<Incident>, ChangeError> {
+) -> Result<Vec<Incident>, StoreError> {
     let mut errors = ValidationErrors::new();
     let mut incidents = Vec::new();
     for (index, id) in document.incidents.iter().enumerate() {
@@ -180,9 +159,12 @@ pub async fn check_references(
     {
         errors.add("owner", format!("there is no user {owner}"));
     }
-    errors.into_result(incidents).map_err(ChangeError::Invalid)
+    errors.into_result(incidents).map_err(StoreError::Invalid)
 }
 
+/// The functions below answer with the store's errors: `NotFound`, `VersionConflict` with the
+/// current version, `Invalid` naming each field; the API and the pages each say them their way.
+///
 /// Edits a postmortem's document on `version`: `edit` changes a copy of the current document;
 /// the result is validated against the postmortem's template and stored as the next version.
 pub async fn edit_document(
@@ -191,22 +173,22 @@ pub async fn edit_document(
     id: PostmortemId,
     version: Option<u32>,
     edit: impl FnOnce(&mut PostmortemDocument) + Send + 'static,
-) -> Result<Postmortem, ChangeError> {
+) -> Result<Postmortem, StoreError> {
     let visibility = actor.visibility();
     let current = state
         .store
         .get_postmortem(id, visibility)
         .await?
-        .ok_or(ChangeError::NotFound)?;
+        .ok_or(StoreError::NotFound)?;
     if let Some(version) = version
         && version != current.version
     {
-        return Err(ChangeError::Stale(current.version));
+        return Err(StoreError::VersionConflict(current.version));
     }
     let template = template_named(state, &current.document.template)
         .await?
         .ok_or_else(|| {
-            ChangeError::Invalid(ValidationErrors::single(
+            StoreError::Invalid(ValidationErrors::single(
                 "template",
                 format!("the template `{}` is gone", current.document.template),
             ))
@@ -217,12 +199,17 @@ pub async fn edit_document(
     let checked = preview
         .clone()
         .validate(&template, &categories)
-        .map_err(ChangeError::Invalid)?;
-    check_references(state, visibility, checked.get()).await?;
+        .map_err(StoreError::Invalid)?;
+    // Only new references need a look; the ones already there were checked when they came.
+    let document = checked.get();
+    if document.incidents != current.document.incidents || document.owner != current.document.owner
+    {
+        check_references(state, visibility, document).await?;
+    }
     // The store applies it only if the postmortem is still at the version it was made on.
     let change: PostmortemChange =
         Box::new(move |stored: &Postmortem| Ok((stored.status, checked)));
-    Ok(state
+    state
         .store
         .update_postmortem(
             id,
@@ -232,7 +219,7 @@ pub async fn edit_document(
             state.clock.now(),
             change,
         )
-        .await?)
+        .await
 }
 
 /// Moves a postmortem to `to`, if the process allows it and the document is ready.
@@ -242,17 +229,17 @@ pub async fn move_postmortem(
     id: PostmortemId,
     version: Option<u32>,
     to: PostmortemStatus,
-) -> Result<Postmortem, ChangeError> {
+) -> Result<Postmortem, StoreError> {
     let visibility = actor.visibility();
     let current = state
         .store
         .get_postmortem(id, visibility)
         .await?
-        .ok_or(ChangeError::NotFound)?;
+        .ok_or(StoreError::NotFound)?;
     let template = template_named(state, &current.document.template)
         .await?
         .ok_or_else(|| {
-            ChangeError::Invalid(ValidationErrors::single(
+            StoreError::Invalid(ValidationErrors::single(
                 "template",
                 format!("the template `{}` is gone", current.document.template),
             ))
@@ -277,7 +264,7 @@ pub async fn move_postmortem(
         let document = stored.document.clone().validate(&template, &categories)?;
         Ok((status, document))
     });
-    Ok(state
+    state
         .store
         .update_postmortem(
             id,
@@ -287,7 +274,7 @@ pub async fn move_postmortem(
             state.clock.now(),
             change,
         )
-        .await?)
+        .await
 }
 
 /// The lint on a stored postmortem, with the names of its incidents' people and Hindsight's
@@ -295,12 +282,9 @@ pub async fn move_postmortem(
 pub async fn lint_stored_postmortem(
     state: &AppState,
     postmortem: &Postmortem,
+    template: &Template,
     visibility: Visibility,
 ) -> Result<Vec<FieldFinding>, StoreError> {
-    let template = template_named(state, &postmortem.document.template).await?;
-    let Some(template) = template else {
-        return Ok(Vec::new());
-    };
     let mut known = KnownTimes::default();
     let mut config = state.postmortems.lint.clone();
     for id in &postmortem.document.incidents {
@@ -312,7 +296,7 @@ pub async fn lint_stored_postmortem(
     }
     config.people.extend(people(state).await?);
     Ok(lint_postmortem(
-        &template,
+        template,
         &postmortem.document,
         known,
         &config,

@@ -14,14 +14,13 @@ use hindsight_domain::postmortem::{
     MissingPiece, PostmortemStatus, SectionTemplate, Template, missing_for,
 };
 use hindsight_domain::{IncidentId, ValidationErrors};
-use hindsight_store::PostmortemFilter;
+use hindsight_store::{PostmortemFilter, StoreError};
 use serde::Deserialize;
 
 use super::api::{PostmortemCreate, create_from, diff_between, parse_id, revisions};
 use super::form::EditorForm;
 use super::{
-    ChangeError, all_templates, edit_document, lint_stored_postmortem, move_postmortem,
-    template_named,
+    all_templates, edit_document, lint_stored_postmortem, move_postmortem, template_named,
 };
 use crate::AppState;
 use crate::gate::CurrentActor;
@@ -39,13 +38,10 @@ pub async fn editor_script() -> impl IntoResponse {
     )
 }
 
-fn page_error(error: ChangeError) -> PageError {
+fn page_error(error: StoreError) -> PageError {
     match error {
-        ChangeError::NotFound => PageError::not_found("There is no such postmortem."),
-        ChangeError::Store(error) => error.into(),
-        ChangeError::Stale(_) | ChangeError::Invalid(_) => {
-            PageError::internal(&"an edit error reached the generic page")
-        }
+        StoreError::NotFound => PageError::not_found("There is no such postmortem."),
+        other => other.into(),
     }
 }
 
@@ -158,7 +154,7 @@ pub async fn new_postmortem(
             incident: query.incident.unwrap_or_default(),
             title: String::new(),
             template: "default".into(),
-            templates: all_templates(&state).await?,
+            templates: all_templates(&*state.store).await?,
             errors: ValidationErrors::new(),
         },
     ))
@@ -179,11 +175,7 @@ pub async fn create(
     CurrentActor(actor): CurrentActor,
     form: Result<Form<NewForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|rejection| PageError {
-        status: StatusCode::BAD_REQUEST,
-        title: "Bad form",
-        message: rejection.body_text(),
-    })?;
+    let Form(form) = form?;
     let mut errors = ValidationErrors::new();
     let incidents: Vec<IncidentId> = form
         .incident
@@ -213,20 +205,20 @@ pub async fn create(
         )
         .await
     } else {
-        Err(ChangeError::Invalid(errors))
+        Err(StoreError::Invalid(errors))
     };
     match result {
         Ok(postmortem) => {
             Ok(Redirect::to(&format!("/postmortems/{}", postmortem.id)).into_response())
         }
-        Err(ChangeError::Invalid(errors)) => Ok(render(
+        Err(StoreError::Invalid(errors)) => Ok(render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &NewPage {
                 nav: Nav::of(Some(&actor)),
                 incident: form.incident,
                 title: form.title,
                 template: form.template,
-                templates: all_templates(&state).await?,
+                templates: all_templates(&*state.store).await?,
                 errors,
             },
         )),
@@ -381,7 +373,7 @@ async fn editor_page(
         .into_iter()
         .map(|(field, text)| (field, text.to_owned()))
         .collect();
-    let findings = lint_stored_postmortem(state, &shown, actor.visibility())
+    let findings = lint_stored_postmortem(state, &shown, &template, actor.visibility())
         .await?
         .into_iter()
         .map(|found| {
@@ -553,11 +545,7 @@ pub async fn save(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(pairs) = form.map_err(|rejection| PageError {
-        status: StatusCode::BAD_REQUEST,
-        title: "Bad form",
-        message: rejection.body_text(),
-    })?;
+    let Form(pairs) = form?;
     let current = load(&state, &actor, &id).await?;
     let form = EditorForm::read(pairs, &current.document);
     let sent = form.document.clone();
@@ -568,18 +556,18 @@ pub async fn save(
         })
         .await
     } else {
-        Err(ChangeError::Invalid(form.errors))
+        Err(StoreError::Invalid(form.errors))
     };
     let (status, errors, notice) = match result {
         Ok(saved) => {
             return Ok(Redirect::to(&format!("/postmortems/{}#saved", saved.id)).into_response());
         }
-        Err(ChangeError::Invalid(errors)) => (
+        Err(StoreError::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             errors,
             Some("Nothing was saved: some fields need a change, each is marked below.".into()),
         ),
-        Err(ChangeError::Stale(now)) => (
+        Err(StoreError::VersionConflict(now)) => (
             StatusCode::CONFLICT,
             ValidationErrors::new(),
             Some(format!(
@@ -609,11 +597,7 @@ pub async fn move_to(
     Path(id): Path<String>,
     form: Result<Form<MoveForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|rejection| PageError {
-        status: StatusCode::BAD_REQUEST,
-        title: "Bad form",
-        message: rejection.body_text(),
-    })?;
+    let Form(form) = form?;
     let current = load(&state, &actor, &id).await?;
     let Some(to) = PostmortemStatus::parse(&form.to) else {
         return Err(PageError {
@@ -627,7 +611,7 @@ pub async fn move_to(
             Ok(moved) => {
                 return Ok(Redirect::to(&format!("/postmortems/{}", moved.id)).into_response());
             }
-            Err(ChangeError::Invalid(errors)) => {
+            Err(StoreError::Invalid(errors)) => {
                 let list: Vec<String> =
                     errors.0.iter().map(|error| error.message.clone()).collect();
                 (
@@ -636,7 +620,7 @@ pub async fn move_to(
                     Some(format!("It cannot move to {to} yet: {}.", list.join("; "))),
                 )
             }
-            Err(ChangeError::Stale(now)) => (
+            Err(StoreError::VersionConflict(now)) => (
                 StatusCode::CONFLICT,
                 ValidationErrors::new(),
                 Some(format!(
@@ -821,11 +805,7 @@ pub async fn create_template(
     CurrentActor(actor): CurrentActor,
     form: Result<Form<TemplateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|rejection| PageError {
-        status: StatusCode::BAD_REQUEST,
-        title: "Bad form",
-        message: rejection.body_text(),
-    })?;
+    let Form(form) = form?;
     let mut errors = ValidationErrors::new();
     let sections = sections_from_lines(&form.sections, &mut errors);
     let template = Template {
@@ -848,7 +828,7 @@ pub async fn create_template(
                     .await
                 {
                     Ok(()) => Ok(()),
-                    Err(hindsight_store::StoreError::Conflict(message)) => {
+                    Err(StoreError::Conflict(message)) => {
                         Err(ValidationErrors::single("key", message))
                     }
                     Err(error) => return Err(error.into()),

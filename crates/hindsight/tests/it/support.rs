@@ -386,20 +386,22 @@ impl Browser {
     }
 
     /// Waits until as many elements match `css` as `expected`, for what script changes after
-    /// a pause (the live lint); fails after 15 seconds with what it saw.
+    /// a pause (the live lint). The page waits, not this thread: the check runs in the browser
+    /// on each of its timer ticks, and fails after 15 seconds with what it saw.
     pub fn wait_for_count(&self, css: &str, expected: usize) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-        loop {
-            let count = self.count(css);
-            if count == expected {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{css}: {count} elements, waited for {expected}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let script = "const [css, expected, done] = arguments; \
+            const deadline = Date.now() + 15000; \
+            (function check() { \
+                const count = document.querySelectorAll(css).length; \
+                if (count === expected || Date.now() > deadline) { done(count); } \
+                else { setTimeout(check, 50); } \
+            })();";
+        let count = self.command(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": [css, expected]})),
+        );
+        assert_eq!(count, json!(expected), "{css}: waited for {expected}");
     }
 
     /// Saves a PNG of the page, for a person to look at when a test fails.
