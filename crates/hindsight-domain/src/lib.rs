@@ -14,6 +14,7 @@ pub mod incident;
 pub mod lint;
 pub mod markdown_file;
 pub mod postmortem;
+pub mod timeline;
 pub mod validation;
 
 pub use clock::{Clock, FixedClock, to_stored_precision};
