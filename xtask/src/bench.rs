@@ -258,6 +258,7 @@ fn measure_transfer(count: usize) -> anyhow::Result<(usize, Duration, Duration, 
                 store
                     .create_incident(
                         draft.validate(now).map_err(|e| anyhow::anyhow!("{e}"))?,
+                        None,
                         now,
                     )
                     .await?;
@@ -435,7 +436,7 @@ async fn start_server(
                 ..IncidentDraft::default()
             };
             let incident = draft.validate(now).expect("generated incidents are valid");
-            store.create_incident(incident, now).await.map(|incident| incident.id.get())
+            store.create_incident(incident, None, now).await.map(|incident| incident.id.get())
         });
         // Keep a bounded number in flight.
         if tasks.len() >= 512 {

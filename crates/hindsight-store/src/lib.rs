@@ -23,6 +23,7 @@ use hindsight_domain::access::{
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, ValidDocument};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
+use hindsight_domain::timeline::{EventId, NewEvent, TimelineEvent, TimelineWrite};
 use hindsight_domain::{
     Incident, IncidentFilter, IncidentId, IncidentPage, ValidIncident, ValidationErrors,
 };
@@ -43,6 +44,60 @@ pub type PostmortemChange = Box<
         + Send
         + 'static,
 >;
+
+/// Decides a change to an incident's timeline; runs inside the store's write transaction with
+/// the incident and the events that hold its key times (and the event being changed, when the
+/// change names one). The domain's timeline functions are what it calls.
+pub type TimelineChange = Box<
+    dyn FnOnce(&Incident, &[TimelineEvent]) -> Result<TimelineWrite, ValidationErrors>
+        + Send
+        + 'static,
+>;
+
+/// What a timeline change wrote.
+#[derive(Debug, Clone)]
+pub struct TimelineOutcome {
+    pub incident: Incident,
+    /// The events inserted, in the order the change listed them.
+    pub inserted: Vec<TimelineEvent>,
+    pub updated: Vec<TimelineEvent>,
+}
+
+/// One alert delivery, parsed: where it belongs and what it adds.
+#[derive(Debug, Clone)]
+pub struct AlertIntake {
+    /// `alertmanager`, `grafana`, `pagerduty`, `opsgenie`.
+    pub source: &'static str,
+    /// The id the sender gave this delivery; a delivery seen before adds nothing.
+    pub delivery_id: Option<String>,
+    /// Keys that find the incident the alert belongs to; all of them are linked to it.
+    pub links: Vec<String>,
+    /// The incident to open when no key finds one; `None` adds nothing then.
+    pub open: Option<ValidIncident>,
+    /// Events to add, each with an `external_id`: one the incident holds already is skipped.
+    pub events: Vec<NewEvent>,
+}
+
+/// What an alert delivery did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct IntakeOutcome {
+    pub incident_id: Option<IncidentId>,
+    pub opened: bool,
+    pub events_added: usize,
+    /// The delivery was seen before and added nothing.
+    pub duplicate: bool,
+}
+
+/// A batch of chat events streamed into an import, or why the import must stop.
+pub type ImportBatch = Result<Vec<NewEvent>, String>;
+
+/// What an import of events did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ImportOutcome {
+    pub added: u64,
+    /// Events the incident held already (a repeated import).
+    pub skipped: u64,
+}
 
 /// A postmortem to store.
 #[derive(Debug, Clone)]
@@ -100,9 +155,11 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Stores a new incident, and an event for each key time it records (by `author`).
     async fn create_incident(
         &self,
         incident: ValidIncident,
+        author: Option<String>,
         now: Timestamp,
     ) -> Result<Incident, StoreError>;
 
@@ -114,16 +171,57 @@ pub trait Store: Send + Sync + 'static {
         visibility: Visibility,
     ) -> Result<Option<Incident>, StoreError>;
 
-    /// Reads the incident, applies `change` to it and writes the result, atomically.
+    /// Reads the incident, applies `change` to it and writes the result, atomically, with the
+    /// timeline events that record the change (by `author`).
     /// [`StoreError::NotFound`] when there is no such incident or `visibility` hides it,
     /// [`StoreError::Invalid`] when the change refuses; nothing is written in either case.
     async fn update_incident(
         &self,
         id: IncidentId,
         visibility: Visibility,
+        author: Option<String>,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError>;
+
+    /// The incident's timeline, oldest first (ties in insertion order); `None` when there is
+    /// no such incident or `visibility` hides it.
+    async fn list_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Vec<TimelineEvent>>, StoreError>;
+
+    /// Applies `change` to the incident's timeline atomically: the events it inserts, updates
+    /// and deletes, and the incident's key times. `target` is the event the change is about;
+    /// [`StoreError::NotFound`] when it or the incident does not exist or is hidden.
+    async fn change_timeline(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        target: Option<EventId>,
+        now: Timestamp,
+        change: TimelineChange,
+    ) -> Result<TimelineOutcome, StoreError>;
+
+    /// Records one alert delivery atomically: opens or finds the incident, links it, adds the
+    /// events it does not hold yet. Concurrent deliveries of the same alert add it once.
+    async fn record_alert(
+        &self,
+        intake: AlertIntake,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, StoreError>;
+
+    /// Adds the events `batches` streams to the incident, in one transaction: all of them
+    /// (less those the incident holds already) or, when a batch is an error or the incident
+    /// is hidden, none ([`StoreError::Invalid`] with the batch's message under `file`).
+    async fn import_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        now: Timestamp,
+        batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+    ) -> Result<ImportOutcome, StoreError>;
 
     /// The incidents `visibility` lets the reader see that match `filter`.
     async fn list_incidents(

@@ -12,18 +12,18 @@ macro_rules! migrations {
             $crate::migration::Migration {
                 version: 1,
                 name: "incident",
-                sql: include_str!(concat!("../migrations/", $backend, "/0001_incident.sql")),
+                sql: include_str!(concat!("../../migrations/", $backend, "/0001_incident.sql")),
             },
             $crate::migration::Migration {
                 version: 2,
                 name: "account",
-                sql: include_str!(concat!("../migrations/", $backend, "/0002_account.sql")),
+                sql: include_str!(concat!("../../migrations/", $backend, "/0002_account.sql")),
             },
             $crate::migration::Migration {
                 version: 3,
                 name: "private_incident",
                 sql: include_str!(concat!(
-                    "../migrations/",
+                    "../../migrations/",
                     $backend,
                     "/0003_private_incident.sql"
                 )),
@@ -31,12 +31,25 @@ macro_rules! migrations {
             $crate::migration::Migration {
                 version: 4,
                 name: "audit_event",
-                sql: include_str!(concat!("../migrations/", $backend, "/0004_audit_event.sql")),
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0004_audit_event.sql"
+                )),
             },
             $crate::migration::Migration {
                 version: 5,
                 name: "postmortem",
-                sql: include_str!(concat!("../migrations/", $backend, "/0005_postmortem.sql")),
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0005_postmortem.sql"
+                )),
+            },
+            $crate::migration::Migration {
+                version: 6,
+                name: "timeline",
+                sql: include_str!(concat!("../../migrations/", $backend, "/0006_timeline.sql")),
             },
         ]
     };

@@ -11,14 +11,17 @@ use hindsight_domain::postmortem::{
     ContributingFactor, DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain,
     builtin_templates,
 };
+use hindsight_domain::timeline::{
+    self, EventContent, EventKind, EventSource, KeyTime, NewEvent, TimelineEvent,
+};
 use hindsight_domain::{
     IncidentDraft, IncidentFilter, IncidentId, IncidentPatch, IncidentQuery, IncidentStatus,
     Severity, ValidationErrors,
 };
 use hindsight_store::testing::TestDatabase;
 use hindsight_store::{
-    NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError,
-    UserChange,
+    AlertIntake, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
+    StoreError, UserChange,
 };
 use jiff::Timestamp;
 
@@ -37,7 +40,7 @@ fn draft(title: &str, started_at: &str) -> IncidentDraft {
 
 async fn create(store: &dyn Store, draft: IncidentDraft) -> hindsight_domain::Incident {
     store
-        .create_incident(draft.validate(now()).unwrap(), now())
+        .create_incident(draft.validate(now()).unwrap(), None, now())
         .await
         .unwrap()
 }
@@ -98,6 +101,7 @@ async fn an_update_changes_what_it_names_and_keeps_created_at(database: TestData
         .update_incident(
             created.id,
             Visibility::Everything,
+            None,
             later,
             Box::new(|current| {
                 let patch: IncidentPatch = serde_json::from_str(
@@ -139,6 +143,7 @@ async fn an_update_of_a_missing_incident_is_not_found(database: TestDatabase) {
         .update_incident(
             IncidentId::new(424_242).unwrap(),
             Visibility::Everything,
+            None,
             now(),
             Box::new(|_| panic!("no incident, no change")),
         )
@@ -153,6 +158,7 @@ async fn a_refused_change_writes_nothing(database: TestDatabase) {
         .update_incident(
             created.id,
             Visibility::Everything,
+            None,
             now(),
             Box::new(|_| Err(ValidationErrors::single("title", "title is required"))),
         )
@@ -293,6 +299,7 @@ async fn concurrent_updates_of_one_incident_lose_nothing(database: TestDatabase)
                 .update_incident(
                     created.id,
                     Visibility::Everything,
+                    None,
                     now(),
                     Box::new(move |current| {
                         let mut draft = IncidentDraft::from(&current.content);
@@ -332,6 +339,7 @@ async fn concurrent_creates_get_distinct_ids_and_a_failure_among_them_is_alone(
                     .update_incident(
                         victim.id,
                         Visibility::Everything,
+                        None,
                         now(),
                         Box::new(|_| Err(ValidationErrors::single("title", "no"))),
                     )
@@ -383,7 +391,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 5);
+    assert_eq!(again.current_version, 6);
     store.ping().await.unwrap();
 }
 
@@ -414,7 +422,7 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
     let draft = draft("Precise", "2026-11-20T08:00:00Z")
         .validate(now())
         .unwrap();
-    let created = store.create_incident(draft, instant).await.unwrap();
+    let created = store.create_incident(draft, None, instant).await.unwrap();
     assert_eq!(
         created.created_at.to_string(),
         "2026-11-21T11:59:59.123456Z"
@@ -431,6 +439,7 @@ async fn times_written_at_any_precision_read_back_equal(database: TestDatabase) 
         .update_incident(
             created.id,
             Visibility::Everything,
+            None,
             instant,
             Box::new(|current| IncidentDraft::from(&current.content).validate(now())),
         )
@@ -727,6 +736,7 @@ async fn a_private_incident_exists_only_for_its_members_and_admins(database: Tes
         .update_incident(
             secret.id,
             Visibility::MemberOf(outsider.id),
+            None,
             now(),
             Box::new(|_| panic!("hidden")),
         )
@@ -762,7 +772,7 @@ async fn an_unknown_member_is_refused_by_field_and_writes_nothing(database: Test
     secret.private = true;
     secret.members.users = vec![4242];
     let result = store
-        .create_incident(secret.validate(now()).unwrap(), now())
+        .create_incident(secret.validate(now()).unwrap(), None, now())
         .await;
     match result {
         Err(StoreError::Invalid(errors)) => {
@@ -1165,6 +1175,404 @@ async fn a_team_template_is_stored_once_per_key(database: TestDatabase) {
     assert_eq!(store.list_templates().await.unwrap(), [template]);
 }
 
+fn event(kind: EventKind, at: &str, text: &str, external_id: Option<&str>) -> NewEvent {
+    NewEvent {
+        content: EventContent {
+            kind,
+            occurred_at: at.parse().unwrap(),
+            text: text.into(),
+            key: false,
+            link: None,
+        },
+        source: if external_id.is_some() {
+            EventSource::Alert
+        } else {
+            EventSource::Manual
+        },
+        author: Some("Ada".into()),
+        external_id: external_id.map(str::to_owned),
+        holds: None,
+    }
+}
+
+fn held(events: &[TimelineEvent]) -> Vec<(KeyTime, EventSource, String)> {
+    let mut held: Vec<_> = events
+        .iter()
+        .filter_map(|e| {
+            e.holds
+                .map(|k| (k, e.source, e.content.occurred_at.to_string()))
+        })
+        .collect();
+    held.sort();
+    held
+}
+
+async fn an_incidents_key_times_are_on_its_timeline_and_move_with_it(database: TestDatabase) {
+    let store = database.store();
+    let mut first = draft("Checkout 502s", "2026-11-20T12:20:00Z");
+    first.detected_at = Some("2026-11-20T14:10:00Z".into());
+    let created = store
+        .create_incident(first.validate(now()).unwrap(), Some("Ada".into()), now())
+        .await
+        .unwrap();
+    let events = store
+        .list_events(created.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        held(&events),
+        [
+            (
+                KeyTime::Started,
+                EventSource::System,
+                "2026-11-20T12:20:00Z".into()
+            ),
+            (
+                KeyTime::Detected,
+                EventSource::System,
+                "2026-11-20T14:10:00Z".into()
+            ),
+        ]
+    );
+    assert_eq!(events[0].author.as_deref(), Some("Ada"));
+
+    store
+        .update_incident(
+            created.id,
+            Visibility::Everything,
+            Some("Grace".into()),
+            now(),
+            Box::new(|current| {
+                let patch: IncidentPatch = serde_json::from_str(
+                    r#"{"detected_at":"2026-11-20T14:00:00Z","severity":"SEV1"}"#,
+                )
+                .unwrap();
+                patch.apply_to(&current.content).validate(now())
+            }),
+        )
+        .await
+        .unwrap();
+    let events = store
+        .list_events(created.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(held(&events)[1].2, "2026-11-20T14:00:00Z");
+    let note = events
+        .iter()
+        .find(|e| e.content.kind == EventKind::Note)
+        .unwrap();
+    assert_eq!(note.content.text, "Severity changed from SEV2 to SEV1.");
+    assert_eq!(note.author.as_deref(), Some("Grace"));
+}
+
+async fn a_timeline_change_writes_events_and_key_times_together(database: TestDatabase) {
+    let store = database.store();
+    let incident = create(&*store, draft("Queue stuck", "2026-11-20T08:00:00Z")).await;
+    let added = store
+        .change_timeline(
+            incident.id,
+            Visibility::Everything,
+            None,
+            now(),
+            Box::new(|incident, events| {
+                timeline::add_events(
+                    incident,
+                    events,
+                    vec![(
+                        event(EventKind::Resolved, "2026-11-20T09:30:00Z", "Drained", None),
+                        true,
+                    )],
+                    now(),
+                )
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        added.incident.content.resolved_at,
+        Some("2026-11-20T09:30:00Z".parse().unwrap())
+    );
+    let resolved = added.inserted[0].clone();
+    assert_eq!(resolved.holds, Some(KeyTime::Resolved));
+
+    // A change the rules refuse writes nothing.
+    let refused = store
+        .change_timeline(
+            incident.id,
+            Visibility::Everything,
+            Some(resolved.id),
+            now(),
+            Box::new(move |incident, events| {
+                let target = events.iter().find(|e| e.id == resolved.id).unwrap();
+                let mut content = target.content.clone();
+                content.occurred_at = "2026-11-20T07:00:00Z".parse().unwrap();
+                timeline::edit_event(incident, events, target, content, true, None, now())
+            }),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+
+    let removed_id = added.inserted[0].id;
+    let removed = store
+        .change_timeline(
+            incident.id,
+            Visibility::Everything,
+            Some(removed_id),
+            now(),
+            Box::new(move |incident, events| {
+                let target = events.iter().find(|e| e.id == removed_id).unwrap();
+                timeline::remove_event(incident, events, target, Some("Ada"), now())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed.inserted[0].holds, Some(KeyTime::Resolved));
+    let events = store
+        .list_events(incident.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        held(&events),
+        [
+            (
+                KeyTime::Started,
+                EventSource::System,
+                "2026-11-20T08:00:00Z".into()
+            ),
+            (
+                KeyTime::Resolved,
+                EventSource::System,
+                "2026-11-20T09:30:00Z".into()
+            ),
+        ]
+    );
+    let stored = store
+        .get_incident(incident.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.content.resolved_at,
+        Some("2026-11-20T09:30:00Z".parse().unwrap())
+    );
+
+    let missing = store
+        .change_timeline(
+            incident.id,
+            Visibility::Everything,
+            Some(removed_id),
+            now(),
+            Box::new(|_, _| panic!("no such event")),
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
+
+fn alert(delivery: Option<&str>) -> AlertIntake {
+    AlertIntake {
+        source: "alertmanager",
+        delivery_id: delivery.map(str::to_owned),
+        links: vec![
+            "group:{}:{alertname=\"HighErrorRate\"}".into(),
+            "fp:7d2d332feada5c59".into(),
+        ],
+        open: Some(
+            IncidentDraft {
+                detection: Some("monitoring".into()),
+                detected_at: Some("2026-11-20T12:30:00Z".into()),
+                ..draft("HighErrorRate", "2026-11-20T12:30:00Z")
+            }
+            .validate(now())
+            .unwrap(),
+        ),
+        events: vec![event(
+            EventKind::Alerted,
+            "2026-11-20T12:30:00Z",
+            "HighErrorRate firing",
+            Some("am:7d2d332feada5c59:firing:1"),
+        )],
+    }
+}
+
+async fn an_alert_delivered_again_or_concurrently_opens_one_incident_with_its_events_once(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store.record_alert(alert(None), now()).await.unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.opened).count(), 1);
+    assert_eq!(outcomes.iter().map(|o| o.events_added).sum::<usize>(), 1);
+    let id = outcomes[0].incident_id.unwrap();
+    assert!(outcomes.iter().all(|o| o.incident_id == Some(id)));
+    assert_eq!(store.count_incidents().await.unwrap(), 1);
+
+    // Resolved: found by its fingerprint alone, resolution set on the incident.
+    let mut resolved = alert(Some("delivery-1"));
+    resolved.links = vec!["fp:7d2d332feada5c59".into()];
+    resolved.events = vec![event(
+        EventKind::Resolved,
+        "2026-11-20T13:00:00Z",
+        "HighErrorRate resolved",
+        Some("am:7d2d332feada5c59:resolved:1"),
+    )];
+    let outcome = store.record_alert(resolved.clone(), now()).await.unwrap();
+    assert_eq!(
+        (outcome.incident_id, outcome.opened, outcome.events_added),
+        (Some(id), false, 1)
+    );
+    let again = store.record_alert(resolved, now()).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.events_added, 0);
+
+    let incident = store
+        .get_incident(id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        incident.content.resolved_at,
+        Some("2026-11-20T13:00:00Z".parse().unwrap())
+    );
+    let events = store
+        .list_events(id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| (e.content.kind, e.source)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::ErrorIntroduced, EventSource::System),
+            (EventKind::Detected, EventSource::System),
+            (EventKind::Alerted, EventSource::Alert),
+            (EventKind::Resolved, EventSource::Alert),
+        ]
+    );
+}
+
+async fn an_import_adds_each_event_once_and_a_bad_batch_keeps_nothing(database: TestDatabase) {
+    let store = database.store();
+    let incident = create(&*store, draft("Chat import", "2026-11-20T08:00:00Z")).await;
+    let batches = |fail: bool| {
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        tokio::spawn(async move {
+            for batch in 0..3 {
+                let events = (0..100)
+                    .map(|n| {
+                        let mut chat = event(
+                            EventKind::Communication,
+                            "2026-11-20T09:00:00Z",
+                            &format!("message {batch}/{n} ✓"),
+                            Some(&format!("slack:C1:{batch}.{n}")),
+                        );
+                        chat.source = EventSource::Chat;
+                        chat
+                    })
+                    .collect();
+                sender.send(Ok(events)).await.unwrap();
+            }
+            if fail {
+                sender
+                    .send(Err("day 2026-11-21.json: not JSON".into()))
+                    .await
+                    .unwrap();
+            }
+        });
+        receiver
+    };
+    let failed = store
+        .import_events(incident.id, Visibility::Everything, now(), batches(true))
+        .await;
+    match failed {
+        Err(StoreError::Invalid(errors)) => assert!(errors.summary().contains("2026-11-21.json")),
+        other => panic!("expected the batch's error, got {other:?}"),
+    }
+    let count = |store: Arc<dyn Store>| async move {
+        store
+            .list_events(incident.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        count(Arc::clone(&store)).await,
+        1,
+        "only the start is on the timeline"
+    );
+
+    let first = store
+        .import_events(incident.id, Visibility::Everything, now(), batches(false))
+        .await
+        .unwrap();
+    assert_eq!((first.added, first.skipped), (300, 0));
+    let again = store
+        .import_events(incident.id, Visibility::Everything, now(), batches(false))
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.skipped), (0, 300));
+    assert_eq!(count(Arc::clone(&store)).await, 301);
+}
+
+async fn a_private_incidents_timeline_does_not_exist_for_outsiders(database: TestDatabase) {
+    let store = database.store();
+    let outsider = store
+        .create_user(
+            NewUser {
+                email: "out@example.com".into(),
+                display_name: "Out".into(),
+                role: Role::Editor,
+                password_hash: "x".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let mut secret = draft("Breach", "2026-11-20T08:00:00Z");
+    secret.private = true;
+    let secret = create(&*store, secret).await;
+    let hidden = Visibility::MemberOf(outsider.id);
+    assert!(
+        store
+            .list_events(secret.id, hidden)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let change = store
+        .change_timeline(
+            secret.id,
+            hidden,
+            None,
+            now(),
+            Box::new(|_, _| panic!("hidden")),
+        )
+        .await;
+    assert!(matches!(change, Err(StoreError::NotFound)), "{change:?}");
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    drop(sender);
+    let import = store
+        .import_events(secret.id, hidden, now(), receiver)
+        .await;
+    assert!(matches!(import, Err(StoreError::NotFound)), "{import:?}");
+}
+
 conformance!(
     a_created_incident_reads_back_equal_in_every_field,
     an_unknown_id_reads_as_none,
@@ -1191,4 +1599,9 @@ conformance!(
     a_postmortem_is_hidden_with_its_private_incident_and_refuses_unknown_incidents,
     an_imported_postmortem_keeps_its_id_and_new_ones_do_not_collide,
     a_team_template_is_stored_once_per_key,
+    an_incidents_key_times_are_on_its_timeline_and_move_with_it,
+    a_timeline_change_writes_events_and_key_times_together,
+    an_alert_delivered_again_or_concurrently_opens_one_incident_with_its_events_once,
+    an_import_adds_each_event_once_and_a_bad_batch_keeps_nothing,
+    a_private_incidents_timeline_does_not_exist_for_outsiders,
 );

@@ -26,7 +26,7 @@ pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
             .validate(now)
             .map_err(|errors| anyhow::anyhow!("demo incident {title:?} is invalid: {errors}"))?;
         let stored = store
-            .create_incident(incident, now)
+            .create_incident(incident, Some("demo".into()), now)
             .await
             .context("cannot store a demo incident")?;
         first.get_or_insert(stored.id);

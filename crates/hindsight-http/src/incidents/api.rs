@@ -55,7 +55,10 @@ pub async fn create_incident(
     let now = state.clock.now();
     draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
     let incident = draft.validate(now).map_err(ApiError::invalid)?;
-    let incident = state.store.create_incident(incident, now).await?;
+    let incident = state
+        .store
+        .create_incident(incident, Some(actor.user.display_name.clone()), now)
+        .await?;
     if incident.content.private {
         auditor.incident_privacy(&incident).await;
     }
@@ -123,6 +126,7 @@ pub async fn update_incident(
         .update_incident(
             id,
             visibility,
+            Some(actor.user.display_name.clone()),
             now,
             Box::new(move |current| {
                 let mut draft = patch.apply_to(&current.content);

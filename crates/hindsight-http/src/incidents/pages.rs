@@ -276,7 +276,14 @@ pub async fn create_incident(
             return Ok(invalid_form(Nav::of(actor.as_ref()), None, form, errors));
         }
     };
-    let incident = state.store.create_incident(incident, now).await?;
+    let incident = state
+        .store
+        .create_incident(
+            incident,
+            actor.as_ref().map(|a| a.user.display_name.clone()),
+            now,
+        )
+        .await?;
     if incident.content.private {
         auditor.incident_privacy(&incident).await;
     }
@@ -315,6 +322,7 @@ pub async fn update_incident(
         .update_incident(
             current.id,
             visibility(&actor),
+            actor.as_ref().map(|a| a.user.display_name.clone()),
             now,
             Box::new(move |latest| {
                 if latest.updated_at.as_microsecond().to_string() != loaded_version {

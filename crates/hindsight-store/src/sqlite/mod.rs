@@ -31,9 +31,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
+mod timeline;
+
+use hindsight_domain::timeline::{EventId, TimelineEvent};
+
 use crate::{
-    IncidentChange, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
-    StoreError, UserChange,
+    AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
+    NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
+    TimelineOutcome, UserChange,
 };
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
@@ -391,6 +396,72 @@ fn replace_members(
             .execute(params![id.get(), None::<i64>, team.get(), to_micros(now)])
             .map_err(|error| unknown(error, "members.teams", format!("team {team}")))?;
     }
+    Ok(())
+}
+
+/// Inserts an incident, with the events that show its key times.
+fn insert_incident(
+    connection: &Connection,
+    incident: ValidIncident,
+    author: Option<String>,
+    now: Timestamp,
+) -> Result<Incident, StoreError> {
+    let now = to_stored_precision(now);
+    let content = incident.into_content();
+    let mut values = content_values(&content);
+    values.push(to_micros(now).into());
+    let id: i64 = connection
+        .prepare_cached(
+            "insert into incident (title, summary, severity, status, services, \
+             started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, \
+             detection, cause_origin, user_visible_minutes, users_affected, \
+             requests_failed, data_loss, security_breach, business, owner, tags, \
+             private, members, created_at, updated_at) \
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?23) returning incident_id",
+        )?
+        .query_row(params_from_iter(values), |row| row.get(0))?;
+    let id = IncidentId::new(id).expect("sqlite row ids are positive");
+    insert_services(connection, id, &content.services, now)?;
+    replace_members(connection, id, &content.members, now)?;
+    let write = hindsight_domain::timeline::record_incident_change(
+        None,
+        &content,
+        &[],
+        author.as_deref(),
+        now,
+    );
+    let incident = Incident {
+        id,
+        content,
+        created_at: now,
+        updated_at: now,
+    };
+    timeline::apply(connection, &incident, write, now)?;
+    Ok(incident)
+}
+
+/// Overwrites an incident's content columns.
+fn write_incident_row(
+    connection: &Connection,
+    id: IncidentId,
+    content: &IncidentContent,
+    updated_at: Timestamp,
+) -> Result<(), StoreError> {
+    let mut values = vec![Value::from(id.get())];
+    values.extend(content_values(content));
+    values.push(to_micros(updated_at).into());
+    connection
+        .prepare_cached(
+            "update incident set title = ?2, summary = ?3, severity = ?4, status = ?5, \
+             services = ?6, started_at = ?7, detected_at = ?8, acknowledged_at = ?9, \
+             mitigated_at = ?10, resolved_at = ?11, detection = ?12, cause_origin = ?13, \
+             user_visible_minutes = ?14, users_affected = ?15, requests_failed = ?16, \
+             data_loss = ?17, security_breach = ?18, business = ?19, owner = ?20, \
+             tags = ?21, private = ?22, members = ?23, updated_at = ?24 \
+             where incident_id = ?1",
+        )?
+        .execute(params_from_iter(values))?;
     Ok(())
 }
 
@@ -780,35 +851,11 @@ impl Store for SqliteStore {
     async fn create_incident(
         &self,
         incident: ValidIncident,
+        author: Option<String>,
         now: Timestamp,
     ) -> Result<Incident, StoreError> {
-        let now = to_stored_precision(now);
-        self.write(move |connection| {
-            let content = incident.into_content();
-            let mut values = content_values(&content);
-            values.push(to_micros(now).into());
-            let id: i64 = connection
-                .prepare_cached(
-                    "insert into incident (title, summary, severity, status, services, \
-                     started_at, detected_at, acknowledged_at, mitigated_at, resolved_at, \
-                     detection, cause_origin, user_visible_minutes, users_affected, \
-                     requests_failed, data_loss, security_breach, business, owner, tags, \
-                     private, members, created_at, updated_at) \
-                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?23) returning incident_id",
-                )?
-                .query_row(params_from_iter(values), |row| row.get(0))?;
-            let id = IncidentId::new(id).expect("sqlite row ids are positive");
-            insert_services(connection, id, &content.services, now)?;
-            replace_members(connection, id, &content.members, now)?;
-            Ok(Incident {
-                id,
-                content,
-                created_at: now,
-                updated_at: now,
-            })
-        })
-        .await
+        self.write(move |connection| insert_incident(connection, incident, author, now))
+            .await
     }
 
     async fn get_incident(
@@ -824,6 +871,7 @@ impl Store for SqliteStore {
         &self,
         id: IncidentId,
         visibility: Visibility,
+        author: Option<String>,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError> {
@@ -832,20 +880,7 @@ impl Store for SqliteStore {
                 select_incident(connection, id, visibility)?.ok_or(StoreError::NotFound)?;
             let content = change(&current)?.into_content();
             let updated_at = next_updated_at(now, current.updated_at);
-            let mut values = vec![Value::from(id.get())];
-            values.extend(content_values(&content));
-            values.push(to_micros(updated_at).into());
-            connection
-                .prepare_cached(
-                    "update incident set title = ?2, summary = ?3, severity = ?4, status = ?5, \
-                     services = ?6, started_at = ?7, detected_at = ?8, acknowledged_at = ?9, \
-                     mitigated_at = ?10, resolved_at = ?11, detection = ?12, cause_origin = ?13, \
-                     user_visible_minutes = ?14, users_affected = ?15, requests_failed = ?16, \
-                     data_loss = ?17, security_breach = ?18, business = ?19, owner = ?20, \
-                     tags = ?21, private = ?22, members = ?23, updated_at = ?24 \
-                     where incident_id = ?1",
-                )?
-                .execute(params_from_iter(values))?;
+            write_incident_row(connection, id, &content, updated_at)?;
             if content.services != current.content.services {
                 delete_services(connection, id)?;
                 insert_services(connection, id, &content.services, now)?;
@@ -853,12 +888,76 @@ impl Store for SqliteStore {
             if content.members != current.content.members {
                 replace_members(connection, id, &content.members, now)?;
             }
-            Ok(Incident {
+            let holders = timeline::select_holders(connection, id, None)?;
+            let write = hindsight_domain::timeline::record_incident_change(
+                Some(&current),
+                &content,
+                &holders,
+                author.as_deref(),
+                now,
+            );
+            let incident = Incident {
                 id,
                 content,
                 created_at: current.created_at,
                 updated_at,
-            })
+            };
+            timeline::apply(connection, &incident, write, now)?;
+            Ok(incident)
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Vec<TimelineEvent>>, StoreError> {
+        self.read(move |connection| {
+            if select_incident(connection, incident, visibility)?.is_none() {
+                return Ok(None);
+            }
+            timeline::select_events(connection, incident).map(Some)
+        })
+        .await
+    }
+
+    async fn change_timeline(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        target: Option<EventId>,
+        now: Timestamp,
+        change: TimelineChange,
+    ) -> Result<TimelineOutcome, StoreError> {
+        self.write(move |connection| {
+            let current =
+                select_incident(connection, incident, visibility)?.ok_or(StoreError::NotFound)?;
+            let events = timeline::select_holders(connection, incident, target)?;
+            let write = change(&current, &events)?;
+            timeline::apply(connection, &current, write, now)
+        })
+        .await
+    }
+
+    async fn record_alert(
+        &self,
+        intake: AlertIntake,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, StoreError> {
+        self.write(move |connection| timeline::record_alert(connection, intake, now))
+            .await
+    }
+
+    async fn import_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        now: Timestamp,
+        batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+    ) -> Result<ImportOutcome, StoreError> {
+        self.write(move |connection| {
+            timeline::import_events(connection, incident, visibility, now, batches)
         })
         .await
     }

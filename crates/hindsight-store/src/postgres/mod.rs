@@ -20,9 +20,14 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
+mod timeline;
+
+use hindsight_domain::timeline::{EventId, TimelineEvent};
+
 use crate::{
-    IncidentChange, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
-    StoreError, UserChange,
+    AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
+    NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
+    TimelineOutcome, UserChange,
 };
 use hindsight_domain::Members;
 use hindsight_domain::access::{
@@ -223,6 +228,72 @@ impl<'a> ContentParams<'a> {
 }
 
 /// Adds a parameter and gives its placeholder.
+/// Inserts an incident, with the events that show its key times.
+async fn insert_incident(
+    client: &impl GenericClient,
+    incident: ValidIncident,
+    author: Option<String>,
+    now: Timestamp,
+) -> Result<Incident, StoreError> {
+    let now = to_stored_precision(now);
+    let content = incident.into_content();
+    let statement = client
+        .prepare_cached(&format!(
+            "insert into incident ({CONTENT_COLUMNS}, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $23) returning incident_id"
+        ))
+        .await?;
+    let values = ContentParams::new(&content);
+    let mut params = values.params();
+    params.push(&now);
+    let id: i64 = client.query_one(&statement, &params).await?.get(0);
+    let id = IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?;
+    replace_members(client, id, &content.members, now).await?;
+    let write = hindsight_domain::timeline::record_incident_change(
+        None,
+        &content,
+        &[],
+        author.as_deref(),
+        now,
+    );
+    let incident = Incident {
+        id,
+        content,
+        created_at: now,
+        updated_at: now,
+    };
+    timeline::apply(client, &incident, write, now).await?;
+    Ok(incident)
+}
+
+/// Overwrites an incident's content columns.
+async fn write_incident_row(
+    client: &impl GenericClient,
+    id: IncidentId,
+    content: &IncidentContent,
+    updated_at: Timestamp,
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "update incident set title = $1, summary = $2, severity = $3, status = $4, \
+             services = $5, started_at = $6, detected_at = $7, acknowledged_at = $8, \
+             mitigated_at = $9, resolved_at = $10, detection = $11, cause_origin = $12, \
+             user_visible_minutes = $13, users_affected = $14, requests_failed = $15, \
+             data_loss = $16, security_breach = $17, business = $18, owner = $19, \
+             tags = $20, private = $21, members = $22, updated_at = $23 \
+             where incident_id = $24",
+        )
+        .await?;
+    let values = ContentParams::new(content);
+    let id_value = id.get();
+    let mut params = values.params();
+    params.push(&updated_at);
+    params.push(&id_value);
+    client.execute(&statement, &params).await?;
+    Ok(())
+}
+
 fn bind<'a>(params: &mut Vec<&'a (dyn ToSql + Sync)>, value: &'a (dyn ToSql + Sync)) -> String {
     params.push(value);
     format!("${}", params.len())
@@ -607,33 +678,14 @@ impl Store for PostgresStore {
     async fn create_incident(
         &self,
         incident: ValidIncident,
+        author: Option<String>,
         now: Timestamp,
     ) -> Result<Incident, StoreError> {
-        let now = to_stored_precision(now);
-        let content = incident.into_content();
-        let client = self.pool.get().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "insert into incident ({CONTENT_COLUMNS}, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22, $23, $23) returning incident_id"
-            ))
-            .await?;
-        let values = ContentParams::new(&content);
-        let mut params = values.params();
-        params.push(&now);
-        let mut client = client;
+        let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let id: i64 = transaction.query_one(&statement, &params).await?.get(0);
-        let id = IncidentId::new(id).ok_or_else(|| unexpected("incident_id", &id.to_string()))?;
-        replace_members(&transaction, id, &content.members, now).await?;
+        let incident = insert_incident(&transaction, incident, author, now).await?;
         transaction.commit().await?;
-        Ok(Incident {
-            id,
-            content,
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(incident)
     }
 
     async fn get_incident(
@@ -649,6 +701,7 @@ impl Store for PostgresStore {
         &self,
         id: IncidentId,
         visibility: Visibility,
+        author: Option<String>,
         now: Timestamp,
         change: IncidentChange,
     ) -> Result<Incident, StoreError> {
@@ -659,33 +712,91 @@ impl Store for PostgresStore {
             .ok_or(StoreError::NotFound)?;
         let content = change(&current)?.into_content();
         let updated_at = next_updated_at(now, current.updated_at);
-        let statement = transaction
-            .prepare_cached(
-                "update incident set title = $1, summary = $2, severity = $3, status = $4, \
-                 services = $5, started_at = $6, detected_at = $7, acknowledged_at = $8, \
-                 mitigated_at = $9, resolved_at = $10, detection = $11, cause_origin = $12, \
-                 user_visible_minutes = $13, users_affected = $14, requests_failed = $15, \
-                 data_loss = $16, security_breach = $17, business = $18, owner = $19, \
-                 tags = $20, private = $21, members = $22, updated_at = $23 \
-                 where incident_id = $24",
-            )
-            .await?;
-        let values = ContentParams::new(&content);
-        let id_value = id.get();
-        let mut params = values.params();
-        params.push(&updated_at);
-        params.push(&id_value);
-        transaction.execute(&statement, &params).await?;
+        write_incident_row(&transaction, id, &content, updated_at).await?;
         if content.members != current.content.members {
             replace_members(&transaction, id, &content.members, now).await?;
         }
-        transaction.commit().await?;
-        Ok(Incident {
+        let holders = timeline::select_holders(&transaction, id, None).await?;
+        let write = hindsight_domain::timeline::record_incident_change(
+            Some(&current),
+            &content,
+            &holders,
+            author.as_deref(),
+            now,
+        );
+        let incident = Incident {
             id,
             content,
             created_at: current.created_at,
             updated_at,
-        })
+        };
+        timeline::apply(&transaction, &incident, write, now).await?;
+        transaction.commit().await?;
+        Ok(incident)
+    }
+
+    async fn list_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<Vec<TimelineEvent>>, StoreError> {
+        let client = self.pool.get().await?;
+        if select_incident(&client, incident, visibility, false)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        timeline::select_events(&client, incident).await.map(Some)
+    }
+
+    async fn change_timeline(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        target: Option<EventId>,
+        now: Timestamp,
+        change: TimelineChange,
+    ) -> Result<TimelineOutcome, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let current = select_incident(&transaction, incident, visibility, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let events = timeline::select_holders(&transaction, incident, target).await?;
+        let write = change(&current, &events)?;
+        let outcome = timeline::apply(&transaction, &current, write, now).await?;
+        transaction.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_alert(
+        &self,
+        intake: AlertIntake,
+        now: Timestamp,
+    ) -> Result<IntakeOutcome, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let outcome = timeline::record_alert(&transaction, intake, now).await?;
+        transaction.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn import_events(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        now: Timestamp,
+        batches: tokio::sync::mpsc::Receiver<ImportBatch>,
+    ) -> Result<ImportOutcome, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let outcome =
+            timeline::import_events(&transaction, incident, visibility, now, batches).await?;
+        transaction.commit().await?;
+        Ok(outcome)
     }
 
     async fn list_incidents(
