@@ -11,6 +11,7 @@ pub mod access;
 pub mod clock;
 pub mod document;
 pub mod incident;
+pub mod intake;
 pub mod lint;
 pub mod markdown_file;
 pub mod postmortem;
