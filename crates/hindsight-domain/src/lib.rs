@@ -15,6 +15,7 @@ pub mod intake;
 pub mod lint;
 pub mod markdown_file;
 pub mod postmortem;
+pub mod slack;
 pub mod timeline;
 pub mod validation;
 
