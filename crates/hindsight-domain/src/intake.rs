@@ -94,7 +94,7 @@ impl IntakeMapping {
 /// What one delivery says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reading {
-    Alert(AlertReading),
+    Alert(Box<AlertReading>),
     /// A well-formed delivery of a kind Hindsight does not record, and why.
     Ignored(String),
 }
@@ -344,11 +344,11 @@ pub fn read_alertmanager(
             .map(String::as_str),
     );
     let services = mapping.services(notification.alerts.iter().map(|alert| &alert.labels));
-    Ok(Reading::Alert(AlertReading {
+    Ok(Reading::Alert(Box::new(AlertReading {
         links,
         open: draft(&title, &summary, severity, services, started, resolved),
         events,
-    }))
+    })))
 }
 
 /// A PagerDuty webhook (v3) delivery.
@@ -453,7 +453,7 @@ pub fn read_pagerduty(
         .and_then(|text| time(&text))
         .unwrap_or(occurred);
     let resolved = (kind == EventKind::Resolved).then_some(occurred);
-    Ok(Reading::Alert(AlertReading {
+    Ok(Reading::Alert(Box::new(AlertReading {
         links: vec![format!("incident:{incident_id}")],
         open: draft(
             if title.is_empty() {
@@ -475,7 +475,7 @@ pub fn read_pagerduty(
             agent,
             format!("pagerduty:{}", delivery.event.id),
         )],
-    }))
+    })))
 }
 
 /// An Opsgenie webhook integration delivery.
@@ -577,7 +577,7 @@ pub fn read_opsgenie(
         .find_map(|tag| tag.strip_prefix("service:"))
         .map(|service| vec![service.to_owned()])
         .unwrap_or_default();
-    Ok(Reading::Alert(AlertReading {
+    Ok(Reading::Alert(Box::new(AlertReading {
         links,
         open: draft(
             if alert.message.is_empty() {
@@ -604,7 +604,7 @@ pub fn read_opsgenie(
                 occurred.as_microsecond()
             ),
         )],
-    }))
+    })))
 }
 
 #[cfg(test)]

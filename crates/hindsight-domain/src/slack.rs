@@ -224,7 +224,7 @@ impl Conversion {
         let reacted = message.reactions.as_ref().is_some_and(|reactions| {
             reactions
                 .iter()
-                .any(|reaction| self.key_reactions.iter().any(|key| *key == reaction.name))
+                .any(|reaction| self.key_reactions.contains(&reaction.name))
         });
         if text.chars().count() > MAX_EVENT_TEXT_CHARS {
             text = text

@@ -273,10 +273,8 @@ impl EventDraft {
             .map(str::trim)
             .filter(|link| !link.is_empty())
             .map(str::to_owned);
-        if let Some(link) = &link {
-            if let Err(message) = check_link(link) {
-                errors.add("link", message);
-            }
+        if let Some(Err(message)) = link.as_deref().map(check_link) {
+            errors.add("link", message);
         }
         match (kind, occurred_at) {
             (Some(kind), Some(occurred_at)) if errors.is_empty() => {

@@ -20,6 +20,7 @@ mod pages;
 pub mod postmortems;
 pub mod routes;
 pub mod signin;
+pub mod timeline;
 mod users;
 
 use std::sync::Arc;
@@ -74,6 +75,7 @@ pub struct AppParts {
     pub outbound: hindsight_outbound::OutboundClient,
     /// The factor taxonomy and the organisation's lint rules.
     pub postmortems: postmortems::PostmortemSettings,
+    pub timeline: timeline::TimelineSettings,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
             login_throttle: signin::Throttle::default(),
             outbound: default_outbound(),
             postmortems: postmortems::PostmortemSettings::default(),
+            timeline: timeline::TimelineSettings::default(),
         })
     }
 
@@ -117,6 +120,7 @@ fn routes() -> routes::Routes {
     routes::Routes::new()
         .merge(incidents::routes())
         .merge(postmortems::routes())
+        .merge(timeline::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(signin::routes())

@@ -57,6 +57,7 @@ impl TestApp {
             login_throttle: Throttle::default(),
             outbound: hindsight_http::default_outbound(),
             postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
+            timeline: timeline_settings(),
         });
         let mut app = Self {
             router: app(state),
@@ -181,6 +182,29 @@ impl TestApp {
         let answer = self.post_json("/api/v1/incidents", body).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
         answer.json()
+    }
+}
+
+/// Every intake source open, with the credentials the intake stories send.
+fn timeline_settings() -> hindsight_http::timeline::TimelineSettings {
+    let settings: hindsight_http::timeline::intake::IntakeSettings = toml::from_str(
+        r#"
+        [alertmanager]
+        token = "test-intake-token"
+        [pagerduty]
+        secrets = ["old-pagerduty-secret-1", "new-pagerduty-secret-2"]
+        [grafana]
+        secrets = ["grafana-hmac-secret-123"]
+        [opsgenie]
+        username = "opsgenie"
+        password = "opsgenie-password-1234"
+        "#,
+    )
+    .unwrap();
+    settings.check().unwrap();
+    hindsight_http::timeline::TimelineSettings {
+        intake: settings,
+        ..Default::default()
     }
 }
 
@@ -476,6 +500,29 @@ macro_rules! on_both_backends {
             )+
         }
         mod postgres {
+            $(
+                #[tokio::test]
+                async fn $story() {
+                    if let Some(database) = super::TestDatabase::postgres().await {
+                        super::$story(super::TestApp::on(database).await).await;
+                    }
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! on_both_backends_timeline {
+    ($($story:ident),+ $(,)?) => {
+        mod timeline_sqlite {
+            $(
+                #[tokio::test]
+                async fn $story() {
+                    super::$story(super::TestApp::sqlite().await).await;
+                }
+            )+
+        }
+        mod timeline_postgres {
             $(
                 #[tokio::test]
                 async fn $story() {
@@ -1307,6 +1354,22 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/incidents/{id}", "read"),
     ("POST", "/incidents/{id}", "write"),
     ("GET", "/incidents/{id}/edit", "write"),
+    ("GET", "/api/v1/incidents/{id}/timeline", "read"),
+    ("POST", "/api/v1/incidents/{id}/timeline", "write"),
+    ("PUT", "/api/v1/incidents/{id}/timeline/{event}", "write"),
+    ("DELETE", "/api/v1/incidents/{id}/timeline/{event}", "write"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/timeline/imports/slack",
+        "write",
+    ),
+    ("POST", "/api/v1/intake/{source}", "public"),
+    ("POST", "/incidents/{id}/timeline", "write"),
+    ("GET", "/incidents/{id}/timeline/{event}/edit", "write"),
+    ("POST", "/incidents/{id}/timeline/{event}", "write"),
+    ("POST", "/incidents/{id}/timeline/{event}/delete", "write"),
+    ("POST", "/incidents/{id}/timeline/import", "write"),
+    ("GET", "/assets/localtime.js", "public"),
     ("GET", "/api/v1/me", "read"),
     ("GET", "/api/v1/tokens", "read"),
     ("POST", "/api/v1/tokens", "read"),
@@ -2026,3 +2089,601 @@ async fn a_summary_renders_as_markdown_and_script_in_it_does_not() {
         "{html}"
     );
 }
+
+// ---- The timeline, alert intake and Slack imports ----
+
+const AM_FIRING: &str =
+    include_str!("../../../fixtures/alertmanager/alertmanager-0.25-firing.http");
+const AM_RESOLVED: &str =
+    include_str!("../../../fixtures/alertmanager/alertmanager-0.25-resolved.http");
+
+fn capture_body(capture: &str) -> String {
+    capture.split_once("\n\n").unwrap().1.trim_end().to_owned()
+}
+
+impl TestApp {
+    async fn deliver(
+        &self,
+        source: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Answer {
+        let mut request = Request::post(format!("/api/v1/intake/{source}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(body.into()).unwrap()).await
+    }
+
+    async fn timeline(&self, id: &Value) -> Value {
+        let answer = self.get(&format!("/api/v1/incidents/{id}/timeline")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        answer.json()
+    }
+}
+
+fn hex_hmac(secret: &str, parts: &[&[u8]]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+async fn the_timeline_api_adds_edits_and_removes_events_and_keeps_key_times(app: TestApp) {
+    let created = app.create(incident()).await;
+    let id = &created["id"];
+    let base = format!("/api/v1/incidents/{id}/timeline");
+    // Seed 003's example, with the report written in another zone.
+    for (kind, at, text) in [
+        (
+            "reported",
+            "2026-11-20T15:10:00+01:00",
+            "A customer wrote in",
+        ),
+        ("investigating", "2026-11-20T14:35:00Z", "Looking"),
+        (
+            "root_cause_identified",
+            "2026-11-20T15:15:00Z",
+            "A bad config push",
+        ),
+        ("fixed", "2026-11-20T15:17:00Z", "Reverted"),
+        ("resolved", "2026-11-20T15:25:00Z", "Recovery confirmed"),
+    ] {
+        let answer = app
+            .post_json(
+                &base,
+                json!({"kind": kind, "occurred_at": at, "text": text}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    }
+    let timeline = app.timeline(id).await;
+    assert_eq!(timeline["metrics"]["time_to_detect"]["text"], "1 h 50 min");
+    assert_eq!(timeline["metrics"]["time_to_detect"]["seconds"], 6600);
+    assert_eq!(
+        timeline["metrics"]["time_to_acknowledge"]["text"],
+        "unknown"
+    );
+    assert_eq!(
+        timeline["metrics"]["time_to_acknowledge"]["seconds"],
+        Value::Null
+    );
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["detected_at"], "2026-11-20T14:10:00Z");
+    assert_eq!(incident["resolved_at"], "2026-11-20T15:25:00Z");
+
+    // Moving the resolution moves the incident's; a time before the start is refused.
+    let events = timeline["events"].as_array().unwrap();
+    let resolved = events.iter().find(|e| e["kind"] == "resolved").unwrap();
+    let uri = format!("{base}/{}", resolved["id"]);
+    let moved = app
+        .send_body(
+            Method::PUT,
+            &uri,
+            Some("application/json"),
+            json!({"kind": "resolved", "occurred_at": "2026-11-20T15:40:00Z", "text": "Confirmed"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["resolved_at"], "2026-11-20T15:40:00Z");
+    let refused = app
+        .send_body(
+            Method::PUT,
+            &uri,
+            Some("application/json"),
+            json!({"kind": "resolved", "occurred_at": "2026-11-20T01:00:00Z"}).to_string(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().contains("resolved_at is before started_at"),
+        "{}",
+        refused.text()
+    );
+
+    // Bad input names its fields and stores nothing.
+    let before = app.timeline(id).await["events"].as_array().unwrap().len();
+    let bad = app
+        .post_json(
+            &base,
+            json!({"kind": "boom", "occurred_at": "14:10", "link": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<_> = bad.json()["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["kind", "occurred_at", "link"]);
+    let unknown = app
+        .post_json(&base, json!({"kind": "note", "when": "x"}))
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.timeline(id).await["events"].as_array().unwrap().len(),
+        before
+    );
+
+    // Removing the manual resolution keeps the incident's time, shown by Hindsight.
+    assert_eq!(
+        app.send(Request::delete(&uri).body(Body::empty()).unwrap())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let timeline = app.timeline(id).await;
+    let holder = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["holds"] == "resolved_at")
+        .unwrap()
+        .clone();
+    assert_eq!(holder["source"], "system");
+    assert_eq!(holder["occurred_at"], "2026-11-20T15:40:00Z");
+    let system = app
+        .send(
+            Request::delete(format!("{base}/{}", holder["id"]))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(system.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.send(
+            Request::delete(format!("{base}/999999"))
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn an_alertmanager_delivery_opens_one_incident_and_a_retry_adds_nothing(app: TestApp) {
+    let bearer = [("authorization", "Bearer test-intake-token")];
+    let firing = capture_body(AM_FIRING);
+    // A bad or missing credential is 401 and stores nothing.
+    for headers in [
+        &[][..],
+        &[("authorization", "Bearer wrong-token-xxxxxxxx")][..],
+    ] {
+        let refused = app.deliver("alertmanager", headers, firing.clone()).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(app.count().await, 0);
+
+    // Concurrent copies of the same notification open one incident.
+    let mut answers = Vec::new();
+    for answer in
+        futures_join((0..6).map(|_| app.deliver("alertmanager", &bearer, firing.clone()))).await
+    {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        answers.push(answer.json());
+    }
+    assert_eq!(answers.iter().filter(|a| a["opened"] == true).count(), 1);
+    assert_eq!(app.count().await, 1);
+    let id = answers[0]["incident_id"].clone();
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["detection"], "monitoring");
+    assert_eq!(incident["severity"], "SEV1");
+    assert_eq!(incident["services"], json!(["checkout"]));
+
+    let resolved = app
+        .deliver("alertmanager", &bearer, capture_body(AM_RESOLVED))
+        .await;
+    assert_eq!(resolved.json()["incident_id"], id);
+    let again = app
+        .deliver("alertmanager", &bearer, capture_body(AM_RESOLVED))
+        .await;
+    assert_eq!(again.json()["events_added"], 0);
+    let kinds: Vec<String> = app.timeline(&id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["kind"].as_str().unwrap(),
+                e["source"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "error_introduced/system",
+            "detected/system",
+            "alerted/alert",
+            "note/alert",
+            "resolved/alert"
+        ]
+    );
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["resolved_at"], "2026-11-21T04:21:17Z");
+
+    // Over 1 MiB is 413; not the sender's shape is 400; neither stores anything.
+    let huge = format!("{{\"alerts\":[],\"pad\":\"{}\"}}", "x".repeat(1024 * 1024));
+    assert_eq!(
+        app.deliver("alertmanager", &bearer, huge).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let malformed = app
+        .deliver("alertmanager", &bearer, "{\"alerts\":{}}")
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.error_code(), "malformed_payload");
+    assert_eq!(app.count().await, 1);
+    assert_eq!(
+        app.deliver("nagios", &bearer, "{}").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Runs the futures together, answers in order.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut outputs = Vec::new();
+    let joined = async {
+        let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+        for future in pinned.iter_mut() {
+            outputs.push(future.await);
+        }
+    };
+    joined.await;
+    outputs
+}
+
+const PAGERDUTY: &str = r#"{"event":{"id":"01DEN4HPBQAJ7RP0VHXX2JQGYK","event_type":"incident.triggered","resource_type":"incident","occurred_at":"2026-11-20T18:45:22.169Z","agent":{"summary":"Tenex Engineer","type":"user_reference"},"data":{"id":"PGR0VU2","type":"incident","html_url":"https://acme.pagerduty.com/incidents/PGR0VU2","number":2,"status":"triggered","created_at":"2026-11-20T18:45:02Z","title":"A little bump in the road","service":{"summary":"API Service"},"priority":{"summary":"P2"},"urgency":"high"}}}"#;
+
+async fn pagerduty_signatures_are_checked_on_the_raw_body_and_rotation_works(app: TestApp) {
+    let body = PAGERDUTY.to_owned();
+    let good = format!(
+        "v1={}",
+        hex_hmac("new-pagerduty-secret-2", &[body.as_bytes()])
+    );
+    let stale = format!(
+        "v1={}",
+        hex_hmac("retired-secret-000000", &[body.as_bytes()])
+    );
+    for signature in ["", "v1=zz", stale.as_str()] {
+        let refused = app
+            .deliver(
+                "pagerduty",
+                &[("x-pagerduty-signature", signature)],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{signature}");
+    }
+    // A body changed after signing is refused.
+    let tampered = body.replace("P2", "P1");
+    assert_eq!(
+        app.deliver("pagerduty", &[("x-pagerduty-signature", &good)], tampered)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.count().await, 0);
+    // During rotation PagerDuty sends one signature per secret; one valid one is enough.
+    let rotated = format!("{stale}, {good}");
+    let headers = [
+        ("x-pagerduty-signature", rotated.as_str()),
+        ("x-webhook-id", "delivery-1"),
+    ];
+    let first = app.deliver("pagerduty", &headers, body.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.json()["opened"], true);
+    let retry = app.deliver("pagerduty", &headers, body.clone()).await;
+    assert_eq!(retry.json()["result"], "duplicate");
+
+    let acknowledged = body
+        .replace("incident.triggered", "incident.acknowledged")
+        .replace("01DEN4HPBQAJ7RP0VHXX2JQGYK", "01DEN4HPBQAJ7RP0VHXX2JQGYL")
+        .replace("18:45:22.169Z", "18:50:00Z");
+    let signature = format!(
+        "v1={}",
+        hex_hmac("old-pagerduty-secret-1", &[acknowledged.as_bytes()])
+    );
+    let answer = app
+        .deliver(
+            "pagerduty",
+            &[("x-pagerduty-signature", &signature)],
+            acknowledged,
+        )
+        .await;
+    assert_eq!(answer.json()["incident_id"], first.json()["incident_id"]);
+    let incident = app
+        .get(&format!(
+            "/api/v1/incidents/{}",
+            first.json()["incident_id"]
+        ))
+        .await
+        .json();
+    assert_eq!(incident["acknowledged_at"], "2026-11-20T18:50:00Z");
+    assert_eq!(incident["severity"], "SEV2");
+
+    let unknown = body.replace("incident.triggered", "service.created");
+    let signature = format!(
+        "v1={}",
+        hex_hmac("new-pagerduty-secret-2", &[unknown.as_bytes()])
+    );
+    let ignored = app
+        .deliver(
+            "pagerduty",
+            &[("x-pagerduty-signature", &signature)],
+            unknown,
+        )
+        .await;
+    assert_eq!(ignored.status, StatusCode::OK);
+    assert_eq!(ignored.json()["result"], "ignored");
+    assert_eq!(app.count().await, 1);
+}
+
+async fn grafana_and_opsgenie_deliveries_authenticate_their_own_way(app: TestApp) {
+    let body =
+        capture_body(AM_FIRING).replace("\"version\":\"4\"", "\"version\":\"1\",\"orgId\":1");
+    let signature = hex_hmac("grafana-hmac-secret-123", &[body.as_bytes()]);
+    assert_eq!(
+        app.deliver(
+            "grafana",
+            &[("x-grafana-alerting-signature", "00")],
+            body.clone()
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let answer = app
+        .deliver(
+            "grafana",
+            &[("x-grafana-alerting-signature", &signature)],
+            body,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.json()["opened"], true);
+
+    let opsgenie = r#"{"action":"Create","alert":{"alertId":"70413a06","message":"CPU high on db1","alias":"db1-cpu","createdAt":1795234567000,"priority":"P3"}}"#;
+    use base64::Engine;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("opsgenie:opsgenie-password-1234")
+    );
+    let wrong = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("opsgenie:guess")
+    );
+    assert_eq!(
+        app.deliver("opsgenie", &[("authorization", &wrong)], opsgenie)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let created = app
+        .deliver("opsgenie", &[("authorization", &basic)], opsgenie)
+        .await;
+    assert_eq!(created.json()["opened"], true);
+    // Closed, found by its alias alone.
+    let closed = r#"{"action":"Close","alert":{"alertId":"other-id","alias":"db1-cpu","updatedAt":1795238167000}}"#;
+    let answer = app
+        .deliver("opsgenie", &[("authorization", &basic)], closed)
+        .await;
+    assert_eq!(answer.json()["incident_id"], created.json()["incident_id"]);
+    assert_eq!(app.count().await, 2);
+}
+
+/// A Slack export as Slack makes it, with the files the test chooses.
+fn slack_export(days: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("users.json", options).unwrap();
+    zip.write_all(br#"[{"id":"U1","name":"ada","profile":{"display_name":"Ada"}},{"id":"U2","name":"grace","real_name":"Grace Hopper","profile":{"display_name":""}}]"#).unwrap();
+    zip.start_file("channels.json", options).unwrap();
+    zip.write_all(br#"[{"id":"C1","name":"incident-checkout"},{"id":"C2","name":"general"}]"#)
+        .unwrap();
+    for (name, content) in days {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+async fn a_slack_export_imports_once_and_a_malformed_day_keeps_nothing(app: TestApp) {
+    let created = app.create(incident()).await;
+    let id = &created["id"];
+    let uri = format!("/api/v1/incidents/{id}/timeline/imports/slack?channel=incident-checkout");
+    let day1 = r#"[{"type":"message","user":"U1","text":"Checkout is down <!here> :fire:","ts":"1795262400.000100","reply_count":1,"thread_ts":"1795262400.000100","reactions":[{"name":"pushpin","count":1,"users":["U2"]}]},
+        {"type":"message","subtype":"channel_join","user":"U2","text":"<@U2> has joined","ts":"1795262401.000000"},
+        {"type":"message","subtype":"bot_message","bot_id":"B1","username":"Grafana","text":"Alert firing","ts":"1795262460.000000"}]"#;
+    let day2 = r#"[{"type":"message","user":"U2","text":"Rolled back, see <https://deploys.example/42|deploy 42> — löwe 🦁","ts":"1795305600.000200","thread_ts":"1795262400.000100"}]"#;
+    let export = slack_export(&[
+        ("incident-checkout/2026-11-21.json", day1),
+        ("incident-checkout/2026-11-22.json", day2),
+        ("general/2026-11-21.json", "[]"),
+    ]);
+    let first = app
+        .send_body(Method::POST, &uri, Some("application/zip"), export.clone())
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.json()["added"], 3);
+    assert_eq!(first.json()["left_out"], 1);
+    let again = app
+        .send_body(Method::POST, &uri, Some("application/zip"), export)
+        .await;
+    assert_eq!(
+        (
+            again.json()["added"].clone(),
+            again.json()["skipped"].clone()
+        ),
+        (json!(0), json!(3))
+    );
+
+    let timeline = app.timeline(id).await;
+    let chat: Vec<&Value> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "chat")
+        .collect();
+    assert_eq!(chat.len(), 3);
+    assert_eq!(chat[0]["author"], "Ada");
+    assert_eq!(chat[0]["key"], true);
+    assert_eq!(chat[0]["occurred_at"], "2026-11-21T12:00:00.0001Z");
+    assert_eq!(chat[1]["author"], "Grafana (bot)");
+    assert_eq!(
+        chat[2]["text"],
+        "↪ in the thread of Ada (“Checkout is down @here :fire:”): Rolled back, see [deploy 42](https://deploys.example/42) — löwe 🦁"
+    );
+    assert_eq!(chat[2]["author"], "Grace Hopper");
+
+    // A malformed day file is named and nothing of that import is kept.
+    let created = app.create(incident()).await;
+    let id = &created["id"];
+    let uri = format!("/api/v1/incidents/{id}/timeline/imports/slack?channel=incident-checkout");
+    let broken = slack_export(&[
+        ("incident-checkout/2026-11-21.json", day1),
+        (
+            "incident-checkout/2026-11-22.json",
+            "[{\"ts\": \"1795305600.1\", \"text\": ",
+        ),
+    ]);
+    let refused = app
+        .send_body(Method::POST, &uri, Some("application/zip"), broken)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.text().contains("incident-checkout/2026-11-22.json"),
+        "{}",
+        refused.text()
+    );
+    let sources: Vec<Value> = app.timeline(id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].clone())
+        .collect();
+    assert_eq!(sources, [json!("system")]);
+
+    let wrong_channel = app
+        .send_body(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/timeline/imports/slack?channel=nope"),
+            Some("application/zip"),
+            slack_export(&[]),
+        )
+        .await;
+    assert_eq!(wrong_channel.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong_channel.text().contains("incident-checkout"),
+        "{}",
+        wrong_channel.text()
+    );
+    let not_zip = app
+        .send_body(Method::POST, &uri, Some("application/zip"), "hello")
+        .await;
+    assert_eq!(not_zip.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(not_zip.text().contains("not a zip"), "{}", not_zip.text());
+}
+
+async fn the_incident_page_shows_the_timeline_and_metrics_and_adds_events_by_form(app: TestApp) {
+    let mut body = incident();
+    body["detected_at"] = json!("2026-11-20T14:10:00Z");
+    let created = app.create(body).await;
+    let id = &created["id"];
+    let added = app
+        .post_form(
+            &format!("/incidents/{id}/timeline"),
+            &[
+                ("kind", "resolved"),
+                ("occurred_at", "2026-11-21T00:30"),
+                ("time_zone", "Europe/Berlin"),
+                ("text", "All **green**"),
+                ("key", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["resolved_at"], "2026-11-20T23:30:00Z");
+
+    let page = app
+        .get(&format!("/incidents/{id}?tz=Europe/Berlin"))
+        .await
+        .text();
+    assert!(page.contains("Times in Europe/Berlin"), "{page}");
+    assert!(
+        page.contains("Friday 20 November 2026") && page.contains("Saturday 21 November 2026"),
+        "{page}"
+    );
+    assert!(page.contains("<strong>green</strong>"), "{page}");
+    assert!(page.contains("1 h 50 min"), "time to detect: {page}");
+    assert!(page.contains("unknown"), "{page}");
+
+    let refused = app
+        .post_form(
+            &format!("/incidents/{id}/timeline"),
+            &[
+                ("kind", "note"),
+                ("occurred_at", "yesterday"),
+                ("text", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.text().contains("Nothing was saved"),
+        "{}",
+        refused.text()
+    );
+}
+
+on_both_backends_timeline!(
+    the_timeline_api_adds_edits_and_removes_events_and_keeps_key_times,
+    an_alertmanager_delivery_opens_one_incident_and_a_retry_adds_nothing,
+    pagerduty_signatures_are_checked_on_the_raw_body_and_rotation_works,
+    grafana_and_opsgenie_deliveries_authenticate_their_own_way,
+    a_slack_export_imports_once_and_a_malformed_day_keeps_nothing,
+    the_incident_page_shows_the_timeline_and_metrics_and_adds_events_by_form,
+);

@@ -76,6 +76,20 @@ struct FileConfig {
     factor_categories: Option<Vec<String>>,
     #[serde(default)]
     lint: FileLint,
+    #[serde(default)]
+    intake: hindsight_http::timeline::intake::IntakeSettings,
+    #[serde(default)]
+    timeline: FileTimeline,
+}
+
+/// `[timeline]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTimeline {
+    /// Reactions that make an imported Slack message a key event.
+    slack_key_reactions: Option<Vec<String>>,
+    /// The largest Slack export the API and the import form take, in bytes.
+    max_import_bytes: Option<u64>,
 }
 
 /// `[lint]`: what the organisation adds to the blameless lint or switches off.
@@ -104,6 +118,7 @@ pub struct Settings {
     pub outbound_allow: Vec<hindsight_outbound::Cidr>,
     pub factor_categories: Vec<String>,
     pub lint: hindsight_domain::lint::LintConfig,
+    pub timeline: hindsight_http::timeline::TimelineSettings,
 }
 
 impl Settings {
@@ -170,9 +185,32 @@ impl Settings {
             judgement_terms: file.lint.judgement_terms,
             custom_rules: file.lint.rules,
         };
+        file.intake
+            .check()
+            .map_err(|message| anyhow::anyhow!("{message}"))?;
+        let defaults = hindsight_http::timeline::TimelineSettings::default();
+        let timeline = hindsight_http::timeline::TimelineSettings {
+            intake: file.intake,
+            slack_key_reactions: file
+                .timeline
+                .slack_key_reactions
+                .map(|reactions| {
+                    reactions
+                        .into_iter()
+                        .map(|reaction| reaction.trim().trim_matches(':').to_owned())
+                        .filter(|reaction| !reaction.is_empty())
+                        .collect()
+                })
+                .unwrap_or(defaults.slack_key_reactions),
+            max_import_bytes: file
+                .timeline
+                .max_import_bytes
+                .unwrap_or(defaults.max_import_bytes),
+        };
         Ok(Self {
             factor_categories,
             lint,
+            timeline,
             outbound_allow,
             listen,
             database_url: database

@@ -97,6 +97,7 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             factor_categories: settings.factor_categories.clone(),
             lint: settings.lint.clone(),
         },
+        timeline: settings.timeline.clone(),
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -18,7 +18,7 @@ fn received() -> Timestamp {
 
 fn alert(reading: Reading) -> AlertReading {
     match reading {
-        Reading::Alert(alert) => alert,
+        Reading::Alert(alert) => *alert,
         Reading::Ignored(why) => panic!("ignored: {why}"),
     }
 }

@@ -126,14 +126,26 @@ struct ShowPage {
     times: Facts,
     impact: Facts,
     facts: Facts,
+    timeline: crate::timeline::pages::TimelineView,
 }
 
 pub async fn show_incident(
     State(state): State<AppState>,
     MaybeActor(actor): MaybeActor,
     Path(id): Path<String>,
+    Query(zone): Query<crate::timeline::pages::ZoneQuery>,
 ) -> Result<Response, PageError> {
     let incident = load(&state, &actor, &id).await?;
+    let events = state
+        .store
+        .list_events(incident.id, visibility(&actor))
+        .await?
+        .unwrap_or_default();
+    let timeline = crate::timeline::pages::TimelineView::new(
+        &incident,
+        &events,
+        &crate::timeline::pages::viewer_zone(zone.tz.as_deref()),
+    );
     let content = &incident.content;
     let time = |time: Option<jiff::Timestamp>| time.map_or("unknown".to_owned(), display_time);
     let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
@@ -186,6 +198,7 @@ pub async fn show_incident(
             times,
             impact,
             facts,
+            timeline,
         },
     ))
 }

@@ -1,0 +1,72 @@
+//! The timeline over HTTP: its JSON API, the alert intake, Slack imports, and the timeline's
+//! part of the incident page.
+
+pub mod api;
+pub mod intake;
+pub(crate) mod pages;
+pub mod slack;
+
+use hindsight_domain::access::Permission::{Public, Read, Write};
+
+use crate::routes::Routes;
+
+/// What the timeline features are configured with.
+#[derive(Debug, Clone)]
+pub struct TimelineSettings {
+    pub intake: intake::IntakeSettings,
+    /// Reactions that make an imported message a key event (names without colons).
+    pub slack_key_reactions: Vec<String>,
+    /// The largest Slack export the API takes.
+    pub max_import_bytes: u64,
+}
+
+impl Default for TimelineSettings {
+    fn default() -> Self {
+        Self {
+            intake: intake::IntakeSettings::default(),
+            slack_key_reactions: vec!["pushpin".into()],
+            max_import_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/incidents/{id}/timeline", Read, api::get_timeline)
+        .post("/api/v1/incidents/{id}/timeline", Write, api::add_event)
+        .put(
+            "/api/v1/incidents/{id}/timeline/{event}",
+            Write,
+            api::edit_event,
+        )
+        .delete(
+            "/api/v1/incidents/{id}/timeline/{event}",
+            Write,
+            api::delete_event,
+        )
+        .post(
+            "/api/v1/incidents/{id}/timeline/imports/slack",
+            Write,
+            api::import_slack,
+        )
+        // Each source authenticates itself (see `intake`), so the gate lets it through.
+        .post("/api/v1/intake/{source}", Public, intake::receive)
+        .post("/incidents/{id}/timeline", Write, pages::add_event)
+        .get(
+            "/incidents/{id}/timeline/{event}/edit",
+            Write,
+            pages::edit_event_form,
+        )
+        .post("/incidents/{id}/timeline/{event}", Write, pages::edit_event)
+        .post(
+            "/incidents/{id}/timeline/{event}/delete",
+            Write,
+            pages::delete_event,
+        )
+        .post(
+            "/incidents/{id}/timeline/import",
+            Write,
+            pages::import_slack,
+        )
+        .get("/assets/localtime.js", Public, pages::localtime_script)
+}
