@@ -45,7 +45,8 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Read a folder of postmortem Markdown files into the database, each file in its own
     /// transaction; prints what was created, updated, skipped and refused. Exit 1 when a file
-    /// was refused.
+    /// was refused. `hindsight import slack EXPORT.zip --channel NAME --incident ID` imports a
+    /// Slack channel into an incident's timeline.
     Import(transfer::ImportArgs),
     /// Work with the configuration file.
     Config {

@@ -34,11 +34,104 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
     /// A folder of postmortem Markdown files (`*.md`), as `hindsight export` writes them.
-    pub dir: PathBuf,
+    #[arg(required = true)]
+    pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportSource {
+    /// Import one channel of a Slack workspace export (the .zip Slack makes) into an
+    /// incident's timeline as chat events. All or nothing: a malformed file is named and
+    /// nothing is kept. Importing the same export again adds nothing.
+    Slack(SlackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SlackArgs {
+    /// The export: a .zip with users.json, channels.json and a folder per channel.
+    pub export: PathBuf,
+    /// The channel to import, as named in channels.json (with or without `#`).
+    #[arg(long)]
+    pub channel: String,
+    /// The incident whose timeline gets the messages: `42` or `INC-42`.
+    #[arg(long)]
+    pub incident: String,
+    /// Only messages at or after this time (RFC 3339, e.g. 2026-11-20T12:00:00Z).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only messages before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// `hindsight import slack`: true when the import was made.
+pub async fn import_slack(args: SlackArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(&args.database, None)?;
+    init_logging(settings.log_format);
+    let incident: hindsight_domain::IncidentId = args.incident.parse().map_err(|()| {
+        anyhow::anyhow!(
+            "--incident {:?} is not an incident id like 42 or INC-42",
+            args.incident
+        )
+    })?;
+    let options = hindsight_http::timeline::slack::ImportOptions::parse(
+        &args.channel,
+        args.from.as_deref(),
+        args.to.as_deref(),
+        settings.timeline.slack_key_reactions.clone(),
+    )
+    .map_err(|errors| anyhow::anyhow!("{}", errors.summary()))?;
+    let file = std::fs::File::open(&args.export)
+        .with_context(|| format!("cannot open {}", args.export.display()))?;
+    let store = open_store(&settings).await?;
+    let shown = std::io::stderr().is_terminal();
+    let progress: hindsight_http::timeline::slack::Progress = Box::new(move |done, total| {
+        if shown && total >= 10 {
+            let width = 40;
+            let filled = (width * done / total.max(1)) as usize;
+            let width = width as usize;
+            eprint!(
+                "\r[{}{}] {done}/{total} days",
+                "=".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            let _ = std::io::stderr().flush();
+            if done == total {
+                eprintln!();
+            }
+        }
+    });
+    let channel = options.channel.clone();
+    let (summary, outcome) = hindsight_http::timeline::slack::import(
+        &store,
+        incident,
+        Visibility::Everything,
+        SystemClock.now(),
+        std::io::BufReader::new(file),
+        options,
+        Some(progress),
+    )
+    .await
+    .map_err(|error| match error {
+        hindsight_http::timeline::slack::ImportError::Store(StoreError::NotFound) => {
+            anyhow::anyhow!("there is no incident {incident}")
+        }
+        other => anyhow::anyhow!("{}: nothing was imported: {other}", args.export.display()),
+    })?;
+    println!(
+        "Imported #{channel} into INC-{incident}: {} messages added, {} already on the timeline, {} left out (joins, leaves, outside the window), from {} day files.",
+        outcome.added, outcome.skipped, summary.left_out, summary.day_files
+    );
+    Ok(())
 }
 
 /// A progress bar on standard error, drawn only for a person at a terminal and a long run.
@@ -150,13 +243,19 @@ pub struct ImportReport {
 }
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<bool> {
+    if let Some(ImportSource::Slack(slack)) = args.source {
+        return import_slack(slack).await.map(|()| true);
+    }
+    let dir = args
+        .dir
+        .expect("clap requires a folder without a subcommand");
     let settings = Settings::load(&args.database, None)?;
     init_logging(settings.log_format);
     let store = open_store(&settings).await?;
-    let report = import_from(store, &args.dir, &settings.factor_categories).await?;
+    let report = import_from(store, &dir, &settings.factor_categories).await?;
     println!(
         "Imported from {}: {} created, {} updated, {} skipped (unchanged), {} refused.",
-        args.dir.display(),
+        dir.display(),
         report.created.len(),
         report.updated.len(),
         report.skipped.len(),

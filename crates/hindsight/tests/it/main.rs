@@ -1,6 +1,7 @@
 //! Tests of the real `hindsight` binary: started as a person would start it, spoken to over
 //! real HTTP, and driven through a real browser.
 
+mod alertmanager;
 mod browser;
 mod cli;
 mod support;

@@ -480,7 +480,7 @@ fn webdriver(address: SocketAddr, method: &str, path: &str, body: Option<&Value>
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
