@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use hindsight_domain::{IncidentDraft, IncidentFilter};
 use hindsight_http::{AppState, app};
 use http_body_util::{BodyExt, Full};
@@ -31,6 +31,8 @@ struct Options {
     only: Option<String>,
     /// Postmortems exported and imported by the CLI; 0 skips that measure.
     postmortems: usize,
+    /// Messages of the generated Slack export imported; 0 skips that measure.
+    slack_messages: usize,
 }
 
 fn parse(args: &[String]) -> anyhow::Result<Options> {
@@ -41,6 +43,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         database_url: None,
         only: None,
         postmortems: 10_000,
+        slack_messages: 1_000_000,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -54,6 +57,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--database-url" => options.database_url = Some(value.clone()),
             "--only" => options.only = Some(value.clone()),
             "--postmortems" => options.postmortems = value.parse()?,
+            "--slack-messages" => options.slack_messages = value.parse()?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -66,6 +70,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let (lint_bytes, lint_time, lint_findings) = measure_lint();
     let transfer = if options.postmortems > 0 {
         Some(measure_transfer(options.postmortems)?)
+    } else {
+        None
+    };
+    let slack = if options.slack_messages > 0 {
+        Some(crate::slack_bench::measure(options.slack_messages)?)
     } else {
         None
     };
@@ -125,6 +134,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 Arc::clone(&authorization),
             ),
             Operation::post("/bare/incidents", create_body, Arc::clone(&authorization)),
+        ),
+        (
+            "POST /api/v1/intake/alertmanager (a new alert each)",
+            Operation::Intake {
+                path: "/api/v1/intake/alertmanager",
+                authorization: Arc::from(format!("Bearer {INTAKE_TOKEN}")),
+            },
+            Operation::Intake {
+                path: "/bare/intake",
+                authorization: Arc::from(format!("Bearer {INTAKE_TOKEN}")),
+            },
         ),
     ];
     println!(
@@ -205,6 +225,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         lint_bytes as f64 / 1_000_000.0,
         lint_time.as_secs_f64() * 1000.0
     );
+    if let Some(slack) = slack {
+        println!(
+            "Slack export import (SQLite, one transaction): {} messages in {} day files ({:.1} MB zip) \
+             in {:.2} s ({:.0} messages/s); peak RSS grew by {:.1} MB during the import",
+            slack.messages,
+            slack.days,
+            slack.zip_bytes as f64 / 1_000_000.0,
+            slack.elapsed.as_secs_f64(),
+            slack.messages as f64 / slack.elapsed.as_secs_f64(),
+            slack.peak_rss_growth_kb as f64 / 1024.0
+        );
+    }
     if let Some((count, export, import, bytes)) = transfer {
         println!(
             "postmortems as Markdown files (release binary, SQLite): export {count} in {:.2} s \
@@ -498,7 +530,35 @@ async fn start_server(
                 }
             }),
         );
-    let router = bare.merge(app(AppState::new(store)));
+    let bare = bare.route(
+        "/bare/intake",
+        post(|request_body: Bytes| async move {
+            let _ = request_body;
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"result":"recorded","incident_id":1,"opened":true,"events_added":1}"#,
+            )
+                .into_response()
+        }),
+    );
+    let mut timeline = hindsight_http::timeline::TimelineSettings::default();
+    timeline.intake.alertmanager = Some(hindsight_http::timeline::intake::SourceCredentials {
+        token: Some(INTAKE_TOKEN.into()),
+        ..Default::default()
+    });
+    let state = AppState::from_parts(hindsight_http::AppParts {
+        store,
+        clock: Arc::new(hindsight_http::SystemClock),
+        metrics: hindsight_http::metrics::Metrics::default(),
+        limits: hindsight_http::Limits::default(),
+        secure_cookies: false,
+        login_throttle: hindsight_http::signin::Throttle::default(),
+        outbound: hindsight_http::default_outbound(),
+        postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
+        timeline,
+    });
+    let router = bare.merge(app(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -523,7 +583,14 @@ enum Operation {
         body: Bytes,
         authorization: Arc<str>,
     },
+    /// An Alertmanager notification of a new alert group each time.
+    Intake {
+        path: &'static str,
+        authorization: Arc<str>,
+    },
 }
+
+const INTAKE_TOKEN: &str = "benchmark-intake-token";
 
 impl Operation {
     fn get_by_id(prefix: &'static str, ids: Arc<Vec<i64>>, authorization: Arc<str>) -> Self {
@@ -553,7 +620,8 @@ impl Operation {
         match self {
             Self::GetById { authorization, .. }
             | Self::Get { authorization, .. }
-            | Self::Post { authorization, .. } => authorization,
+            | Self::Post { authorization, .. }
+            | Self::Intake { authorization, .. } => authorization,
         }
     }
 
@@ -572,6 +640,13 @@ impl Operation {
                 .uri(*path)
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Full::new(body.clone())),
+            Self::Intake { path, .. } => builder
+                .method("POST")
+                .uri(*path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from(format!(
+                    r#"{{"receiver":"hindsight","status":"firing","alerts":[{{"status":"firing","labels":{{"alertname":"Bench{random:x}","service":"checkout","severity":"warning"}},"annotations":{{"summary":"benchmark alert"}},"startsAt":"2026-11-20T10:00:00.123456789Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.local/x","fingerprint":"{random:016x}"}}],"groupLabels":{{"alertname":"Bench{random:x}"}},"commonLabels":{{"alertname":"Bench{random:x}","service":"checkout","severity":"warning"}},"commonAnnotations":{{"summary":"benchmark alert"}},"externalURL":"http://am:9093","version":"4","groupKey":"{{}}:{{alertname=\"Bench{random:x}\"}}","truncatedAlerts":0}}"#
+                )))),
         }
         .expect("a valid request")
     }

@@ -2,6 +2,7 @@
 //! BENCHMARKS.md for what it measures and the figures on the reference machine.
 
 mod bench;
+mod slack_bench;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
