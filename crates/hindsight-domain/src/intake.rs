@@ -116,7 +116,7 @@ pub struct IntakeError(pub String);
 
 fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, IntakeError> {
     serde_json::from_slice(body)
-        .map_err(|error| IntakeError(format!("not a {what} payload: {error}")))
+        .map_err(|error| IntakeError(format!("not a valid {what} payload: {error}")))
 }
 
 /// An RFC 3339 time, any fractional precision; Go's zero time and empty text are `None`.

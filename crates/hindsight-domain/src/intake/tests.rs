@@ -119,7 +119,10 @@ fn bodies_that_are_not_the_senders_shape_are_refused_with_the_reason() {
     let mapping = IntakeMapping::default();
     let error =
         read_alertmanager("alertmanager", b"{\"alerts\": 3}", &mapping, received()).unwrap_err();
-    assert!(error.0.starts_with("not a alertmanager payload"), "{error}");
+    assert!(
+        error.0.starts_with("not a valid alertmanager payload"),
+        "{error}"
+    );
     assert!(read_pagerduty(b"[]", &mapping, received()).is_err());
     assert!(
         read_opsgenie(

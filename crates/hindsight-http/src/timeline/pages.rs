@@ -260,8 +260,15 @@ fn form_page(
     )
 }
 
-fn back_to(incident: IncidentId) -> Response {
-    Redirect::to(&format!("/incidents/{incident}#timeline")).into_response()
+/// Back to the incident's timeline, in the zone the writer worked in.
+fn back_to(incident: IncidentId, zone: &str) -> Response {
+    let zone = zone.trim();
+    let query = if zone.is_empty() || zone == "UTC" || TimeZone::get(zone).is_err() {
+        String::new()
+    } else {
+        format!("?tz={}", zone.replace('+', "%2B"))
+    };
+    Redirect::to(&format!("/incidents/{incident}{query}#timeline")).into_response()
 }
 
 pub async fn add_event(
@@ -299,7 +306,7 @@ pub async fn add_event(
         )
         .await;
     match result {
-        Ok(_) => Ok(back_to(incident.id)),
+        Ok(_) => Ok(back_to(incident.id, &form.time_zone)),
         Err(hindsight_store::StoreError::Invalid(errors)) => {
             Ok(form_page(&actor, incident, None, form, errors))
         }
@@ -387,7 +394,7 @@ pub async fn edit_event(
         )
         .await;
     match result {
-        Ok(_) => Ok(back_to(incident.id)),
+        Ok(_) => Ok(back_to(incident.id, &form.time_zone)),
         Err(hindsight_store::StoreError::Invalid(errors)) => Ok(form_page(
             &actor,
             incident,
@@ -427,7 +434,7 @@ pub async fn delete_event(
         )
         .await;
     match result {
-        Ok(_) => Ok(back_to(incident.id)),
+        Ok(_) => Ok(back_to(incident.id, "")),
         Err(hindsight_store::StoreError::Invalid(errors)) => Err(PageError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             title: "This event stays",

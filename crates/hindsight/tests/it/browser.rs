@@ -305,3 +305,62 @@ fn a_postmortem_is_written_linted_as_typed_and_published() {
         "Nothing checks migrations for long locks."
     );
 }
+
+#[test]
+fn an_event_is_added_to_the_timeline_and_edited_in_the_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start(folder.path(), "hindsight.db", &[]);
+    let (status, incident) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(&serde_json::json!({
+            "title": "Checkout answers 502",
+            "severity": "SEV2",
+            "started_at": "2026-11-20T12:20:00Z",
+            "detected_at": "2026-11-20T14:10:00Z",
+        })),
+    );
+    assert_eq!(status, 201);
+    let id = incident["id"].clone();
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    browser.open(&server.url(&format!("/incidents/{id}?tz=Europe/London")));
+    assert!(browser.page_text().contains("1 h 50 min"), "time to detect");
+
+    browser.find("details.add-event summary").click();
+    browser
+        .find("details.add-event select[name=kind] option[value=resolved]")
+        .click();
+    browser
+        .find("details.add-event input[name=occurred_at]")
+        .type_text("2026-11-21T00:30");
+    browser
+        .find("details.add-event textarea[name=text]")
+        .type_text("Recovery **confirmed** after midnight");
+    browser
+        .find("details.add-event button[type=submit]")
+        .click_and_wait_for_page();
+    let text = browser.page_text();
+    assert!(text.contains("Saturday 21 November 2026"), "{text}");
+    assert!(text.contains("Recovery confirmed after midnight"), "{text}");
+    let (_, incident) = server.request("GET", &format!("/api/v1/incidents/{id}"), None);
+    assert_eq!(incident["resolved_at"], "2026-11-21T00:30:00Z");
+    browser.screenshot(&screenshot_path("timeline"));
+
+    browser
+        .find("li.event.resolved.manual a.edit")
+        .click_and_wait_for_page();
+    let text_field = browser.find("textarea[name=text]");
+    text_field.clear();
+    text_field.type_text("Recovery confirmed by the payments team");
+    browser
+        .find("form.event-form button[type=submit]")
+        .click_and_wait_for_page();
+    assert!(
+        browser
+            .page_text()
+            .contains("Recovery confirmed by the payments team")
+    );
+}
