@@ -254,6 +254,40 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_intake_and_timeline_examples_work_once_uncommented() {
+        // Uncomment the example's intake and timeline tables, as an admin would.
+        let start = DEFAULT_CONFIG.find("# [intake.alertmanager]").unwrap();
+        let example: String = DEFAULT_CONFIG[start..]
+            .lines()
+            .filter(|line| {
+                line.starts_with("# ") && !line.starts_with("# How") && !line.starts_with("# Slack")
+            })
+            .map(|line| format!("{}\n", &line[2..]))
+            .collect();
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(&path, &example).unwrap();
+        let settings = Settings::load(&args(Some(path.clone()), None), None)
+            .unwrap_or_else(|error| panic!("{error:#}\n{example}"));
+        let intake = &settings.timeline.intake;
+        assert!(intake.alertmanager.is_some() && intake.pagerduty.is_some());
+        assert_eq!(settings.timeline.slack_key_reactions, ["pushpin", "key"]);
+
+        std::fs::write(&path, "[intake.pagerduty]\nsecrets = [\"short\"]\n").unwrap();
+        let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("at least 16 characters"),
+            "{error:#}"
+        );
+        std::fs::write(&path, "[intake.alertmanager]\nusername = \"am\"\n").unwrap();
+        let error = Settings::load(&args(Some(path), None), None).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("needs both username and password"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("hindsight.toml");
