@@ -2,13 +2,16 @@
 //! points at a real Hindsight on loopback, fires an alert and resolves it. The incident and
 //! its events appear, once, however often Alertmanager repeats itself.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, free_port, http};
+use crate::support::{Server, free_port, http, http_with};
 
 const REQUIRE_ENV: &str = "HINDSIGHT_REQUIRE_ALERTMANAGER";
 const TOKEN: &str = "a-long-token-for-alertmanager";
@@ -37,15 +40,82 @@ fn binary() -> Option<PathBuf> {
     None
 }
 
-/// Polls `check` every 100 ms until it answers `Some`, for at most `limit`.
-fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
+/// Reads Alertmanager's log until it says it listens, so the test sends nothing earlier.
+fn wait_until_listening(child: &mut Child) {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.expect("readable log").contains("msg=\"Listening on\"") {
+            // Keep draining, so Alertmanager never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return;
         }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("Alertmanager ended before listening");
+}
+
+/// A relay between Alertmanager and Hindsight that records each delivery's body after
+/// Hindsight answered it, so the test waits for deliveries instead of polling.
+fn relay(hindsight: SocketAddr) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let (mut head, mut length) = (String::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let authorization = head
+                .lines()
+                .find_map(|line| line.strip_prefix("Authorization: "))
+                .map(str::trim);
+            let (status, answer) = http_with(
+                hindsight,
+                "POST",
+                &path,
+                Some(&body),
+                "application/json",
+                authorization,
+            );
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            if sender.send(body).is_err() {
+                return;
+            }
+        }
+    });
+    (address, receiver)
+}
+
+/// The next delivery whose body contains `marker`; Alertmanager sends within seconds.
+fn next_delivery(deliveries: &mpsc::Receiver<String>, marker: &str) -> String {
+    loop {
+        let body = deliveries
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no delivery with {marker:?} within 30 s"));
+        if body.contains(marker) {
+            return body;
+        }
     }
 }
 
@@ -68,6 +138,7 @@ fn a_real_alertmanager_opens_an_incident_and_resolves_it_exactly_once() {
     );
 
     let port = free_port();
+    let (relay_address, deliveries) = relay(server.address);
     let receiver = format!(
         r#"route:
   receiver: hindsight
@@ -84,27 +155,24 @@ receivers:
           authorization:
             credentials: '{TOKEN}'
 "#,
-        server.url("/api/v1/intake/alertmanager")
+        format!("http://{relay_address}/api/v1/intake/alertmanager")
     );
     let am_config = folder.path().join("alertmanager.yml");
     std::fs::write(&am_config, receiver).unwrap();
     let data = folder.path().join("alertmanager-data");
-    let _alertmanager = Alertmanager(
+    let mut alertmanager = Alertmanager(
         Command::new(binary)
             .arg(format!("--config.file={}", am_config.display()))
             .arg(format!("--storage.path={}", data.display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("alertmanager starts"),
     );
-    let am: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_for("Alertmanager to be ready", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(am).ok()?;
-        (http(am, "GET", "/-/ready", None, "text/plain").0 == 200).then_some(())
-    });
+    wait_until_listening(&mut alertmanager.0);
+    let am: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
 
     let started = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(30);
     let mut alert = json!([{
@@ -126,9 +194,8 @@ receivers:
         let (_, list) = server.request("GET", "/api/v1/incidents", None);
         list["items"].as_array().cloned().unwrap_or_default()
     };
-    let incident = wait_for("the incident", Duration::from_secs(30), || {
-        incidents(&server).into_iter().next()
-    });
+    next_delivery(&deliveries, "\"status\":\"firing\"");
+    let incident = incidents(&server).into_iter().next().expect("the incident");
     assert_eq!(incident["title"], "CheckoutDown: Checkout answers 5xx");
     assert_eq!(incident["detection"], "monitoring");
     assert_eq!(incident["severity"], "SEV1");
@@ -148,18 +215,10 @@ receivers:
             server.request("GET", &format!("/api/v1/incidents/{id}/timeline"), None);
         timeline["events"].as_array().cloned().unwrap_or_default()
     };
-    wait_for("the resolution", Duration::from_secs(30), || {
-        timeline(&server)
-            .iter()
-            .any(|event| event["kind"] == "resolved" && event["source"] == "alert")
-            .then_some(())
-    });
-    // Alertmanager flushes the group again every group_interval; let it repeat itself, then
-    // count: one incident, each event once.
-    let repeated_until = Instant::now() + Duration::from_secs(3);
-    wait_for("Alertmanager's repeats", Duration::from_secs(5), || {
-        (Instant::now() >= repeated_until).then_some(())
-    });
+    next_delivery(&deliveries, "\"status\":\"resolved\"");
+    // Alertmanager may deliver the group again; take what it sends within 3 s, then count: one
+    // incident, each event once.
+    while deliveries.recv_timeout(Duration::from_secs(3)).is_ok() {}
     assert_eq!(incidents(&server).len(), 1);
     let alert_events: Vec<String> = timeline(&server)
         .iter()
