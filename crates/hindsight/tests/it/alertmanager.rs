@@ -149,13 +149,12 @@ fn a_real_alertmanager_opens_an_incident_and_resolves_it_exactly_once() {
 receivers:
   - name: hindsight
     webhook_configs:
-      - url: '{}'
+      - url: 'http://{relay_address}/api/v1/intake/alertmanager'
         send_resolved: true
         http_config:
           authorization:
             credentials: '{TOKEN}'
-"#,
-        format!("http://{relay_address}/api/v1/intake/alertmanager")
+"#
     );
     let am_config = folder.path().join("alertmanager.yml");
     std::fs::write(&am_config, receiver).unwrap();
