@@ -747,7 +747,7 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
 }
 
 /// Cuts an echoed input short, so that a hostile value cannot flood an error message.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         text.to_owned()

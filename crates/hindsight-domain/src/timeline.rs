@@ -18,7 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::incident::{IncidentContent, IncidentDraft, ValidIncident, parse_time};
+use crate::incident::{IncidentContent, IncidentDraft, ValidIncident, parse_time, shorten};
 use crate::validation::ValidationErrors;
 use crate::{Incident, IncidentId};
 
@@ -319,14 +319,6 @@ pub fn check_link(link: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn shorten(text: &str) -> String {
-    if text.chars().count() <= 40 {
-        text.to_owned()
-    } else {
-        text.chars().take(40).chain(['…']).collect()
-    }
-}
-
 /// What one change to a timeline writes, all in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TimelineWrite {
@@ -524,6 +516,35 @@ pub fn add_events(
         working.add(event, sets_key_time)?;
     }
     Ok(working.finish())
+}
+
+/// Adds alert events to an incident's timeline, less those it holds already (`held`: their
+/// `external_id`s) and repeats within `new`. An alert whose times contradict the incident's
+/// still goes on the timeline, without moving the incident's key times.
+pub fn add_alert_events(
+    incident: &Incident,
+    events: &[TimelineEvent],
+    new: Vec<NewEvent>,
+    held: &[String],
+    now: Timestamp,
+) -> Result<TimelineWrite, ValidationErrors> {
+    let mut fresh: Vec<NewEvent> = Vec::with_capacity(new.len());
+    for event in new {
+        let seen = event
+            .external_id
+            .as_ref()
+            .is_some_and(|id| held.contains(id));
+        if !seen
+            && !fresh
+                .iter()
+                .any(|other| other.external_id == event.external_id)
+        {
+            fresh.push(event);
+        }
+    }
+    let with = |sets: bool| fresh.iter().cloned().map(|event| (event, sets)).collect();
+    add_events(incident, events, with(true), now)
+        .or_else(|_| add_events(incident, events, with(false), now))
 }
 
 /// Changes what a stored event says. `events` holds the key-time holders and `target`.

@@ -78,6 +78,12 @@ fn holders(events: &[TimelineEvent]) -> Vec<(KeyTime, EventSource, Timestamp)> {
     held
 }
 
+/// Adds one event that may set its key time, and stores the write.
+fn add(incident: &mut Incident, events: &mut Vec<TimelineEvent>, event: NewEvent) {
+    let write = add_events(incident, events, vec![(event, true)], at(NOW)).unwrap();
+    apply(incident, events, write);
+}
+
 /// Creates an incident's timeline as the store does on create.
 fn created(detected_at: Option<&str>, resolved_at: Option<&str>) -> (Incident, Vec<TimelineEvent>) {
     let mut incident = incident(detected_at, resolved_at);
@@ -238,14 +244,7 @@ fn the_first_sign_of_detection_wins_and_the_last_resolution_wins() {
         (EventKind::Resolved, "2026-11-20T16:00:00Z"),
         (EventKind::Resolved, "2026-11-20T15:30:00Z"),
     ] {
-        let write = add_events(
-            &incident,
-            &events,
-            vec![(manual(kind, time, "x"), true)],
-            at(NOW),
-        )
-        .unwrap();
-        apply(&mut incident, &mut events, write);
+        add(&mut incident, &mut events, manual(kind, time, "x"));
     }
     assert_eq!(
         incident.content.detected_at,
@@ -281,17 +280,11 @@ fn the_first_sign_of_detection_wins_and_the_last_resolution_wins() {
 #[test]
 fn an_event_taking_a_key_time_over_replaces_hindsights_own_event_for_it() {
     let (mut incident, mut events) = created(Some("2026-11-20T14:10:00Z"), None);
-    let write = add_events(
-        &incident,
-        &events,
-        vec![(
-            manual(EventKind::Detected, "2026-11-20T14:00:00Z", "Pager"),
-            true,
-        )],
-        at(NOW),
-    )
-    .unwrap();
-    apply(&mut incident, &mut events, write);
+    add(
+        &mut incident,
+        &mut events,
+        manual(EventKind::Detected, "2026-11-20T14:00:00Z", "Pager"),
+    );
     assert_eq!(events.len(), 2);
     assert_eq!(
         holders(&events)[1],
@@ -306,17 +299,11 @@ fn an_event_taking_a_key_time_over_replaces_hindsights_own_event_for_it() {
 #[test]
 fn moving_a_holder_moves_the_key_time_and_a_time_before_the_start_is_refused() {
     let (mut incident, mut events) = created(None, None);
-    let write = add_events(
-        &incident,
-        &events,
-        vec![(
-            manual(EventKind::Resolved, "2026-11-20T16:00:00Z", "Back"),
-            true,
-        )],
-        at(NOW),
-    )
-    .unwrap();
-    apply(&mut incident, &mut events, write);
+    add(
+        &mut incident,
+        &mut events,
+        manual(EventKind::Resolved, "2026-11-20T16:00:00Z", "Back"),
+    );
     let target = events
         .iter()
         .find(|e| e.source == EventSource::Manual)
@@ -353,17 +340,11 @@ fn moving_a_holder_moves_the_key_time_and_a_time_before_the_start_is_refused() {
 #[test]
 fn removing_a_manual_holder_hands_its_key_time_back_to_hindsight() {
     let (mut incident, mut events) = created(None, None);
-    let write = add_events(
-        &incident,
-        &events,
-        vec![(
-            manual(EventKind::Resolved, "2026-11-20T16:00:00Z", "Back"),
-            true,
-        )],
-        at(NOW),
-    )
-    .unwrap();
-    apply(&mut incident, &mut events, write);
+    add(
+        &mut incident,
+        &mut events,
+        manual(EventKind::Resolved, "2026-11-20T16:00:00Z", "Back"),
+    );
     let target = events
         .iter()
         .find(|e| e.source == EventSource::Manual)

@@ -2,7 +2,7 @@
 
 pub mod api;
 mod form;
-mod pages;
+pub(crate) mod pages;
 
 use hindsight_domain::access::Permission::{Read, Write};
 

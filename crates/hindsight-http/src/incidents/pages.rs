@@ -379,14 +379,18 @@ fn invalid_form(
 
 /// What the reader may see; the gate lets no one without an actor reach these pages, and
 /// nobody would see a private incident if one did.
-fn visibility(actor: &Option<Actor>) -> Visibility {
+pub(crate) fn visibility(actor: &Option<Actor>) -> Visibility {
     match actor {
         Some(actor) => actor.visibility(),
         None => Visibility::MemberOf(UserId::new(i64::MAX).expect("positive")),
     }
 }
 
-async fn load(state: &AppState, actor: &Option<Actor>, id: &str) -> Result<Incident, PageError> {
+pub(crate) async fn load(
+    state: &AppState,
+    actor: &Option<Actor>,
+    id: &str,
+) -> Result<Incident, PageError> {
     let missing = || {
         PageError::not_found(format!(
             "There is no incident {}.",

@@ -125,26 +125,9 @@ pub async fn add_event(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let now = state.clock.now();
-    let (content, sets_key_time) = draft.validate(now).map_err(ApiError::invalid)?;
-    let author = actor.user.display_name.clone();
-    let outcome = state
-        .store
-        .change_timeline(
-            id,
-            actor.visibility(),
-            None,
-            now,
-            Box::new(move |incident, events| {
-                let event = timeline::NewEvent {
-                    content,
-                    source: timeline::EventSource::Manual,
-                    author: Some(author),
-                    external_id: None,
-                    holds: None,
-                };
-                timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
-            }),
-        )
+    let checked = draft.validate(now).map_err(ApiError::invalid)?;
+    let author = Some(actor.user.display_name.clone());
+    let outcome = super::add_event(&state, id, actor.visibility(), checked, author, now)
         .await
         .map_err(ApiError::or_missing(|| {
             ApiError::not_found(format!("there is no incident {id}"))
@@ -184,31 +167,9 @@ pub async fn edit_event(
     let id = parse_id(&id)?;
     let event = parse_event_id(&event)?;
     let now = state.clock.now();
-    let (content, sets_key_time) = draft.validate(now).map_err(ApiError::invalid)?;
-    let author = actor.user.display_name.clone();
-    let outcome = state
-        .store
-        .change_timeline(
-            id,
-            actor.visibility(),
-            Some(event),
-            now,
-            Box::new(move |incident, events| {
-                let target = events
-                    .iter()
-                    .find(|e| e.id == event)
-                    .expect("the store loads it");
-                timeline::edit_event(
-                    incident,
-                    events,
-                    target,
-                    content,
-                    sets_key_time,
-                    Some(&author),
-                    now,
-                )
-            }),
-        )
+    let checked = draft.validate(now).map_err(ApiError::invalid)?;
+    let author = Some(actor.user.display_name.clone());
+    let outcome = super::edit_event(&state, id, actor.visibility(), event, checked, author, now)
         .await
         .map_err(ApiError::or_missing(no_such_event(id, event)))?;
     outcome
@@ -235,22 +196,8 @@ pub async fn delete_event(
     let id = parse_id(&id)?;
     let event = parse_event_id(&event)?;
     let now = state.clock.now();
-    let author = actor.user.display_name.clone();
-    state
-        .store
-        .change_timeline(
-            id,
-            actor.visibility(),
-            Some(event),
-            now,
-            Box::new(move |incident, events| {
-                let target = events
-                    .iter()
-                    .find(|e| e.id == event)
-                    .expect("the store loads it");
-                timeline::remove_event(incident, events, target, Some(&author), now)
-            }),
-        )
+    let author = Some(actor.user.display_name.clone());
+    super::remove_event(&state, id, actor.visibility(), event, author, now)
         .await
         .map_err(ApiError::or_missing(no_such_event(id, event)))?;
     Ok(StatusCode::NO_CONTENT)

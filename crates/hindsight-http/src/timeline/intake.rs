@@ -62,7 +62,8 @@ pub struct IntakeSettings {
 }
 
 impl IntakeSettings {
-    fn credentials(&self, source: &str) -> Option<&SourceCredentials> {
+    /// The source's table, as configured.
+    fn table(&self, source: &str) -> Option<&SourceCredentials> {
         match source {
             "alertmanager" => self.alertmanager.as_ref(),
             "grafana" => self.grafana.as_ref(),
@@ -70,18 +71,18 @@ impl IntakeSettings {
             "opsgenie" => self.opsgenie.as_ref(),
             _ => None,
         }
-        .filter(|credentials| !credentials.is_empty())
+    }
+
+    /// The credentials of an open source; `None` leaves it closed.
+    fn credentials(&self, source: &str) -> Option<&SourceCredentials> {
+        self.table(source)
+            .filter(|credentials| !credentials.is_empty())
     }
 
     /// Refuses settings that would leave a source open or unusable.
     pub fn check(&self) -> Result<(), String> {
         for source in SOURCES {
-            let Some(credentials) = (match source {
-                "alertmanager" => &self.alertmanager,
-                "grafana" => &self.grafana,
-                "pagerduty" => &self.pagerduty,
-                _ => &self.opsgenie,
-            }) else {
+            let Some(credentials) = self.table(source) else {
                 continue;
             };
             if credentials.is_empty() {

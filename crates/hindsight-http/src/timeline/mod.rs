@@ -6,9 +6,108 @@ pub mod intake;
 pub(crate) mod pages;
 pub mod slack;
 
+use hindsight_domain::IncidentId;
 use hindsight_domain::access::Permission::{Public, Read, Write};
+use hindsight_domain::access::Visibility;
+use hindsight_domain::timeline::{self, EventContent, EventId, EventSource, NewEvent};
+use hindsight_store::{StoreError, TimelineOutcome};
+use jiff::Timestamp;
 
+use crate::AppState;
 use crate::routes::Routes;
+
+/// Adds a person's event to the timeline: what the API and the form share.
+pub(crate) async fn add_event(
+    state: &AppState,
+    incident: IncidentId,
+    visibility: Visibility,
+    (content, sets_key_time): (EventContent, bool),
+    author: Option<String>,
+    now: Timestamp,
+) -> Result<TimelineOutcome, StoreError> {
+    state
+        .store
+        .change_timeline(
+            incident,
+            visibility,
+            None,
+            now,
+            Box::new(move |incident, events| {
+                let event = NewEvent {
+                    content,
+                    source: EventSource::Manual,
+                    author,
+                    external_id: None,
+                    holds: None,
+                };
+                timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
+            }),
+        )
+        .await
+}
+
+/// Changes what an event says.
+pub(crate) async fn edit_event(
+    state: &AppState,
+    incident: IncidentId,
+    visibility: Visibility,
+    event: EventId,
+    (content, sets_key_time): (EventContent, bool),
+    author: Option<String>,
+    now: Timestamp,
+) -> Result<TimelineOutcome, StoreError> {
+    state
+        .store
+        .change_timeline(
+            incident,
+            visibility,
+            Some(event),
+            now,
+            Box::new(move |incident, events| {
+                let target = events
+                    .iter()
+                    .find(|e| e.id == event)
+                    .expect("the store loads it");
+                timeline::edit_event(
+                    incident,
+                    events,
+                    target,
+                    content,
+                    sets_key_time,
+                    author.as_deref(),
+                    now,
+                )
+            }),
+        )
+        .await
+}
+
+/// Removes an event.
+pub(crate) async fn remove_event(
+    state: &AppState,
+    incident: IncidentId,
+    visibility: Visibility,
+    event: EventId,
+    author: Option<String>,
+    now: Timestamp,
+) -> Result<TimelineOutcome, StoreError> {
+    state
+        .store
+        .change_timeline(
+            incident,
+            visibility,
+            Some(event),
+            now,
+            Box::new(move |incident, events| {
+                let target = events
+                    .iter()
+                    .find(|e| e.id == event)
+                    .expect("the store loads it");
+                timeline::remove_event(incident, events, target, author.as_deref(), now)
+            }),
+        )
+        .await
+}
 
 /// What the timeline features are configured with.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hindsight_domain::access::Actor;
 use hindsight_domain::timeline::{
-    self, EventDraft, EventKind, EventSource, Metrics, NewEvent, TimelineEvent,
+    self, EventDraft, EventKind, EventSource, Metrics, TimelineEvent,
 };
 use hindsight_domain::{Incident, IncidentId, ValidationErrors};
 use jiff::tz::TimeZone;
@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::gate::MaybeActor;
+use crate::incidents::pages::{load, visibility};
 use crate::pages::{Nav, PageError, render};
 
 pub const LOCALTIME_SCRIPT: &str = include_str!("../../assets/localtime.js");
@@ -209,30 +210,8 @@ struct EventPage {
     kinds: &'static [EventKind],
 }
 
-fn visibility(actor: &Option<Actor>) -> hindsight_domain::access::Visibility {
-    actor.as_ref().map_or(
-        hindsight_domain::access::Visibility::Everything,
-        Actor::visibility,
-    )
-}
-
 fn author(actor: &Option<Actor>) -> Option<String> {
     actor.as_ref().map(|actor| actor.user.display_name.clone())
-}
-
-async fn load(state: &AppState, actor: &Option<Actor>, id: &str) -> Result<Incident, PageError> {
-    let missing = || {
-        PageError::not_found(format!(
-            "There is no incident {}.",
-            id.chars().take(40).collect::<String>()
-        ))
-    };
-    let id: IncidentId = id.parse().map_err(|()| missing())?;
-    state
-        .store
-        .get_incident(id, visibility(actor))
-        .await?
-        .ok_or_else(missing)
 }
 
 fn form_page(
@@ -281,30 +260,19 @@ pub async fn add_event(
     let incident = load(&state, &actor, &id).await?;
     let now = state.clock.now();
     let checked = form.to_draft().and_then(|draft| draft.validate(now));
-    let (content, sets_key_time) = match checked {
+    let checked = match checked {
         Ok(valid) => valid,
         Err(errors) => return Ok(form_page(&actor, incident, None, form, errors)),
     };
-    let writer = author(&actor);
-    let result = state
-        .store
-        .change_timeline(
-            incident.id,
-            visibility(&actor),
-            None,
-            now,
-            Box::new(move |incident, events| {
-                let event = NewEvent {
-                    content,
-                    source: EventSource::Manual,
-                    author: writer,
-                    external_id: None,
-                    holds: None,
-                };
-                timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
-            }),
-        )
-        .await;
+    let result = super::add_event(
+        &state,
+        incident.id,
+        visibility(&actor),
+        checked,
+        author(&actor),
+        now,
+    )
+    .await;
     match result {
         Ok(_) => Ok(back_to(incident.id, &form.time_zone)),
         Err(hindsight_store::StoreError::Invalid(errors)) => {
@@ -359,7 +327,7 @@ pub async fn edit_event(
         .parse()
         .map_err(|()| PageError::not_found("This incident has no such event."))?;
     let now = state.clock.now();
-    let (content, sets_key_time) = match form.to_draft().and_then(|draft| draft.validate(now)) {
+    let checked = match form.to_draft().and_then(|draft| draft.validate(now)) {
         Ok(valid) => valid,
         Err(errors) => {
             return Ok(form_page(
@@ -371,28 +339,16 @@ pub async fn edit_event(
             ));
         }
     };
-    let writer = author(&actor);
-    let result = state
-        .store
-        .change_timeline(
-            incident.id,
-            visibility(&actor),
-            Some(event_id),
-            now,
-            Box::new(move |incident, events| {
-                let target = events.iter().find(|e| e.id == event_id).expect("loaded");
-                timeline::edit_event(
-                    incident,
-                    events,
-                    target,
-                    content,
-                    sets_key_time,
-                    writer.as_deref(),
-                    now,
-                )
-            }),
-        )
-        .await;
+    let result = super::edit_event(
+        &state,
+        incident.id,
+        visibility(&actor),
+        event_id,
+        checked,
+        author(&actor),
+        now,
+    )
+    .await;
     match result {
         Ok(_) => Ok(back_to(incident.id, &form.time_zone)),
         Err(hindsight_store::StoreError::Invalid(errors)) => Ok(form_page(
@@ -419,20 +375,15 @@ pub async fn delete_event(
         .parse()
         .map_err(|()| PageError::not_found("This incident has no such event."))?;
     let now = state.clock.now();
-    let writer = author(&actor);
-    let result = state
-        .store
-        .change_timeline(
-            incident.id,
-            visibility(&actor),
-            Some(event_id),
-            now,
-            Box::new(move |incident, events| {
-                let target = events.iter().find(|e| e.id == event_id).expect("loaded");
-                timeline::remove_event(incident, events, target, writer.as_deref(), now)
-            }),
-        )
-        .await;
+    let result = super::remove_event(
+        &state,
+        incident.id,
+        visibility(&actor),
+        event_id,
+        author(&actor),
+        now,
+    )
+    .await;
     match result {
         Ok(_) => Ok(back_to(incident.id, "")),
         Err(hindsight_store::StoreError::Invalid(errors)) => Err(PageError {

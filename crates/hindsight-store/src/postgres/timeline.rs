@@ -286,29 +286,11 @@ pub(super) async fn record_alert(
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let mut fresh: Vec<(NewEvent, bool)> = Vec::new();
-    for event in intake.events {
-        let seen = event
-            .external_id
-            .as_ref()
-            .is_some_and(|id| held.contains(id));
-        let repeated = fresh
-            .iter()
-            .any(|(other, _)| other.external_id == event.external_id);
-        if !seen && !repeated {
-            fresh.push((event, true));
-        }
-    }
-    if fresh.is_empty() {
+    let holders = select_holders(client, incident.id, None).await?;
+    let write = timeline::add_alert_events(&incident, &holders, intake.events, &held, now)?;
+    if write.is_empty() {
         return Ok(outcome);
     }
-    let holders = select_holders(client, incident.id, None).await?;
-    // An alert whose times contradict the incident's still goes on the timeline, without
-    // moving the incident's key times.
-    let write = timeline::add_events(&incident, &holders, fresh.clone(), now).or_else(|_| {
-        let without = fresh.into_iter().map(|(event, _)| (event, false)).collect();
-        timeline::add_events(&incident, &holders, without, now)
-    })?;
     outcome.events_added = apply(client, &incident, write, now).await?.inserted.len();
     Ok(outcome)
 }

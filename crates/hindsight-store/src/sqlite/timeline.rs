@@ -244,32 +244,28 @@ pub(super) fn record_alert(
             to_micros(now)
         ])?;
     }
-    let mut held = connection.prepare_cached(
+    let mut holds = connection.prepare_cached(
         "select 1 from timeline_event where incident_id = ?1 and external_id = ?2",
     )?;
-    let mut fresh = Vec::new();
-    for event in intake.events {
-        let seen = held
-            .query_row(params![incident.id.get(), event.external_id], |_| Ok(()))
+    let mut held = Vec::new();
+    for id in intake
+        .events
+        .iter()
+        .filter_map(|event| event.external_id.as_ref())
+    {
+        if holds
+            .query_row(params![incident.id.get(), id], |_| Ok(()))
             .optional()?
-            .is_some();
-        let repeated = fresh
-            .iter()
-            .any(|(other, _): &(NewEvent, bool)| other.external_id == event.external_id);
-        if !seen && !repeated {
-            fresh.push((event, true));
+            .is_some()
+        {
+            held.push(id.clone());
         }
     }
-    if fresh.is_empty() {
+    let holders = select_holders(connection, incident.id, None)?;
+    let write = timeline::add_alert_events(&incident, &holders, intake.events, &held, now)?;
+    if write.is_empty() {
         return Ok(outcome);
     }
-    let holders = select_holders(connection, incident.id, None)?;
-    // An alert whose times contradict the incident's still goes on the timeline, without
-    // moving the incident's key times.
-    let write = timeline::add_events(&incident, &holders, fresh.clone(), now).or_else(|_| {
-        let without = fresh.into_iter().map(|(event, _)| (event, false)).collect();
-        timeline::add_events(&incident, &holders, without, now)
-    })?;
     outcome.events_added = apply(connection, &incident, write, now)?.inserted.len();
     Ok(outcome)
 }
