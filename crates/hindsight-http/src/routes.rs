@@ -47,6 +47,17 @@ impl Routes {
     method!(put, "PUT", put);
     method!(delete, "DELETE", delete);
 
+    /// A POST whose handler streams a large upload and enforces its own limit: the request
+    /// body limit every other route has does not apply to it.
+    pub fn post_upload<H, T>(self, path: &'static str, permission: Permission, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = post(handler).layer(axum::extract::DefaultBodyLimit::disable());
+        self.add("POST", path, permission, route)
+    }
+
     fn add(
         mut self,
         method: &'static str,

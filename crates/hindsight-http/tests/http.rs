@@ -2304,6 +2304,7 @@ async fn an_alertmanager_delivery_opens_one_incident_and_a_retry_adds_nothing(ap
         .deliver("alertmanager", &bearer, capture_body(AM_RESOLVED))
         .await;
     assert_eq!(again.json()["events_added"], 0);
+    assert_eq!(again.json()["result"], "duplicate");
     let kinds: Vec<String> = app.timeline(&id).await["events"]
         .as_array()
         .unwrap()
@@ -2654,5 +2655,63 @@ async fn the_incident_page_shows_the_timeline_and_metrics_and_adds_events_by_for
         refused.text().contains("Nothing was saved"),
         "{}",
         refused.text()
+    );
+    // Every bad field at once, the zone among them.
+    let refused = app
+        .post_form(
+            &format!("/incidents/{id}/timeline"),
+            &[
+                ("kind", "boom"),
+                ("occurred_at", "yesterday"),
+                ("time_zone", "Mars/Base"),
+            ],
+        )
+        .await
+        .text();
+    for field in ["time_zone", "kind", "occurred_at"] {
+        assert!(
+            refused.contains(&format!("<strong>{field}</strong>")),
+            "{field}: {refused}"
+        );
+    }
+
+    // The import form takes an export larger than the limit on other request bodies.
+    let mut random = 0x9e37_79b9_7f4a_7c15_u64;
+    let filler: String = (0..6000)
+        .map(|n| {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            format!(
+                r#"{{"user":"U1","text":"line {n}: {random:016x}","ts":"1795262{n:04}.000100"}}"#
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let export = slack_export(&[("incident-checkout/2026-11-21.json", &format!("[{filler}]"))]);
+    assert!(
+        export.len() > 64 * 1024,
+        "bigger than the test app's body limit: {}",
+        export.len()
+    );
+    let boundary = "hindsight-boundary";
+    let mut body = Vec::new();
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"channel\"\r\n\r\nincident-checkout\r\n").as_bytes());
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"export\"; filename=\"export.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+    body.extend(&export);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let imported = app
+        .send_body(
+            Method::POST,
+            &format!("/incidents/{id}/timeline/import"),
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            body,
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text());
+    assert!(
+        imported.text().contains("Added <strong>6000</strong>"),
+        "{}",
+        imported.text()
     );
 }

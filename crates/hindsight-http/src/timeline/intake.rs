@@ -340,7 +340,8 @@ pub async fn receive(
     Ok((
         StatusCode::OK,
         ApiJson(IntakeAnswer {
-            result: if outcome.duplicate {
+            // A retried delivery, or the same alert events again: nothing was added.
+            result: if outcome.duplicate || (!outcome.opened && outcome.events_added == 0) {
                 "duplicate"
             } else {
                 "recorded"

@@ -162,7 +162,8 @@ pub fn routes() -> Routes {
             Write,
             pages::delete_event,
         )
-        .post(
+        // The form streams the export to a file within `max_import_bytes`.
+        .post_upload(
             "/incidents/{id}/timeline/import",
             Write,
             pages::import_slack,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use hindsight_domain::access::Actor;
 use hindsight_domain::timeline::{
-    self, EventDraft, EventKind, EventSource, Metrics, TimelineEvent,
+    self, EventContent, EventDraft, EventKind, EventSource, Metrics, TimelineEvent,
 };
 use hindsight_domain::{Incident, IncidentId, ValidationErrors};
 use jiff::tz::TimeZone;
@@ -149,52 +149,67 @@ impl EventForm {
         }
     }
 
-    /// The API's draft; a time without an offset is read in the form's zone.
-    fn to_draft(&self) -> Result<EventDraft, ValidationErrors> {
+    /// The API's draft, and what the form itself finds wrong: a time without an offset is
+    /// read in the form's zone, and a zone that is not one is reported beside the draft's own
+    /// errors, so every bad field shows at once.
+    fn to_draft(&self) -> (EventDraft, ValidationErrors) {
+        let mut errors = ValidationErrors::new();
         let text = self.occurred_at.trim();
         let has_offset = text.ends_with('Z')
             || text.ends_with('z')
             || text
                 .rsplit_once('T')
                 .is_some_and(|(_, time)| time.contains('+') || time.contains('-'));
-        let occurred_at = if text.is_empty() || has_offset {
-            text.to_owned()
-        } else {
-            let zone_name = self.time_zone.trim();
-            let zone = TimeZone::get(if zone_name.is_empty() {
-                "UTC"
-            } else {
-                zone_name
-            })
-            .map_err(|_| {
-                ValidationErrors::single(
-                    "time_zone",
-                    format!(
-                        "`{}` is not a time zone name like Europe/London",
-                        zone_name.chars().take(40).collect::<String>()
-                    ),
-                )
-            })?;
-            let civil: jiff::civil::DateTime = text.parse().map_err(|_| {
-                ValidationErrors::single(
-                    "occurred_at",
-                    "give the date and time like 2026-11-20T23:58, or with an offset",
-                )
-            })?;
-            civil
-                .to_zoned(zone)
-                .map_err(|error| ValidationErrors::single("occurred_at", error.to_string()))?
-                .timestamp()
-                .to_string()
+        let zone_name = match self.time_zone.trim() {
+            "" => "UTC",
+            name => name,
         };
-        Ok(EventDraft {
+        let zone = TimeZone::get(zone_name).map_err(|_| {
+            errors.add(
+                "time_zone",
+                format!(
+                    "`{}` is not a time zone name like Europe/London",
+                    zone_name.chars().take(40).collect::<String>()
+                ),
+            )
+        });
+        let civil = (!text.is_empty() && !has_offset)
+            .then(|| text.parse::<jiff::civil::DateTime>().ok())
+            .flatten();
+        let occurred_at = match (civil, zone) {
+            (Some(civil), Ok(zone)) => match civil.to_zoned(zone) {
+                Ok(zoned) => zoned.timestamp().to_string(),
+                Err(error) => {
+                    errors.add("occurred_at", error.to_string());
+                    String::new()
+                }
+            },
+            // A time with an offset, an empty one, or one that is no time: the draft's own
+            // check reports it.
+            _ => text.to_owned(),
+        };
+        let draft = EventDraft {
             kind: Some(self.kind.clone()),
             occurred_at: Some(occurred_at),
             text: self.text.clone(),
             key: self.key.is_some(),
             link: Some(self.link.clone()),
             sets_key_time: Some(self.keep_key_time.is_none()),
-        })
+        };
+        (draft, errors)
+    }
+
+    /// The form checked whole: the event, or every problem with it.
+    fn check(&self, now: Timestamp) -> Result<(EventContent, bool), ValidationErrors> {
+        let (draft, mut errors) = self.to_draft();
+        match draft.validate(now) {
+            Ok(valid) if errors.is_empty() => Ok(valid),
+            Ok(_) => Err(errors),
+            Err(more) => {
+                errors.0.extend(more.0);
+                Err(errors)
+            }
+        }
     }
 }
 
@@ -259,7 +274,7 @@ pub async fn add_event(
     let Form(form) = form?;
     let incident = load(&state, &actor, &id).await?;
     let now = state.clock.now();
-    let checked = form.to_draft().and_then(|draft| draft.validate(now));
+    let checked = form.check(now);
     let checked = match checked {
         Ok(valid) => valid,
         Err(errors) => return Ok(form_page(&actor, incident, None, form, errors)),
@@ -327,7 +342,7 @@ pub async fn edit_event(
         .parse()
         .map_err(|()| PageError::not_found("This incident has no such event."))?;
     let now = state.clock.now();
-    let checked = match form.to_draft().and_then(|draft| draft.validate(now)) {
+    let checked = match form.check(now) {
         Ok(valid) => valid,
         Err(errors) => {
             return Ok(form_page(
