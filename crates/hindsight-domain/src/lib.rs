@@ -8,12 +8,15 @@
 #[macro_use]
 mod text_enum;
 pub mod access;
+pub mod action_item;
+pub mod calendar;
 pub mod clock;
 pub mod document;
 pub mod incident;
 pub mod intake;
 pub mod lint;
 pub mod markdown_file;
+pub mod policy;
 pub mod postmortem;
 pub mod slack;
 pub mod timeline;
