@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -31,39 +30,6 @@ pub const MAX_ITEM_CHARS: usize = 2_000;
 /// Most entries in any list of a postmortem (incidents, chains, whys, factors, lessons, items).
 pub const MAX_LIST_ITEMS: usize = 100;
 
-/// What a postmortem asks someone to do. Issue 6 gives action items their own lifecycle; here
-/// they are what the review agreed on, kept with the document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionItem {
-    pub title: String,
-    /// Who does it: a person or a team, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "optional_date"
-    )]
-    #[schema(value_type = Option<String>, format = Date)]
-    pub due_on: Option<Date>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracker_url: Option<String>,
-}
-
-/// A date as `YYYY-MM-DD`, with an error that says so.
-fn optional_date<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Date>, D::Error> {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    text.map(|text| {
-        text.trim().parse().map_err(|_| {
-            serde::de::Error::custom(format!("`{text}` is not a date like 2026-12-31"))
-        })
-    })
-    .transpose()
-}
-
 /// Everything a writer edits in a postmortem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,9 +50,8 @@ pub struct PostmortemDocument {
     pub factors: Vec<ContributingFactor>,
     #[serde(default)]
     pub lessons: Lessons,
-    #[serde(default)]
-    pub action_items: Vec<ActionItem>,
-    /// Why the review decided on no action items, when it did.
+    /// Why the review decided on no action items, when it did. The items themselves are
+    /// stored apart (`action_item.rs`): they outlive the document's versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_action_items_reason: Option<String>,
 }
@@ -165,8 +130,6 @@ pub struct PostmortemPatch {
     pub factors: Option<Vec<ContributingFactor>>,
     #[serde(default)]
     pub lessons: Option<Lessons>,
-    #[serde(default)]
-    pub action_items: Option<Vec<ActionItem>>,
     #[serde(default, deserialize_with = "crate::incident::present")]
     #[schema(value_type = Option<String>)]
     pub no_action_items_reason: Option<Option<String>>,
@@ -198,9 +161,6 @@ impl PostmortemPatch {
         }
         if let Some(lessons) = self.lessons {
             document.lessons = lessons;
-        }
-        if let Some(items) = self.action_items {
-            document.action_items = items;
         }
         if let Some(reason) = self.no_action_items_reason {
             document.no_action_items_reason = reason;
@@ -376,40 +336,6 @@ impl PostmortemDocument {
             }
         }
 
-        check_list(&mut errors, "action_items", &self.action_items);
-        for (index, item) in self.action_items.iter_mut().enumerate() {
-            let field = format!("action_items[{index}]");
-            item.title = normalize_line(&item.title);
-            check_text(
-                &mut errors,
-                &format!("{field}.title"),
-                &item.title,
-                MAX_ITEM_CHARS,
-                true,
-            );
-            item.owner = item
-                .owner
-                .as_deref()
-                .map(normalize_line)
-                .filter(|owner| !owner.is_empty());
-            if let Some(owner) = &item.owner {
-                check_text(&mut errors, &format!("{field}.owner"), owner, 200, false);
-            }
-            item.tracker_url = item
-                .tracker_url
-                .as_deref()
-                .map(str::trim)
-                .filter(|url| !url.is_empty())
-                .map(str::to_owned);
-            if let Some(url) = &item.tracker_url
-                && !(url.starts_with("https://") || url.starts_with("http://"))
-            {
-                errors.add(
-                    format!("{field}.tracker_url"),
-                    "must be an http:// or https:// address",
-                );
-            }
-        }
         self.no_action_items_reason = self
             .no_action_items_reason
             .as_deref()
@@ -427,14 +353,16 @@ impl PostmortemDocument {
         errors.into_result(ValidDocument(self))
     }
 
-    /// What readiness checks read of the document.
-    pub fn content(&self) -> PostmortemContent {
+    /// What readiness checks read of the document, with how many action items it has and how
+    /// many of those nobody owns.
+    pub fn content(&self, action_items: usize, unowned_action_items: usize) -> PostmortemContent {
         PostmortemContent {
             sections: self.sections.clone(),
             why_chains: self.why_chains.clone(),
             factors: self.factors.clone(),
             lessons: self.lessons.clone(),
-            action_items: self.action_items.len(),
+            action_items,
+            unowned_action_items,
             no_action_items_reason: self.no_action_items_reason.clone(),
         }
     }
@@ -487,26 +415,6 @@ impl PostmortemDocument {
         ] {
             fields.insert(format!("lessons.{name}"), list.join("\n"));
         }
-        fields.insert(
-            "action_items".to_owned(),
-            self.action_items
-                .iter()
-                .map(|item| {
-                    let mut line = item.title.clone();
-                    if let Some(owner) = &item.owner {
-                        line.push_str(&format!(" (owner: {owner})"));
-                    }
-                    if let Some(due) = item.due_on {
-                        line.push_str(&format!(" (due {due})"));
-                    }
-                    if let Some(url) = &item.tracker_url {
-                        line.push_str(&format!(" <{url}>"));
-                    }
-                    line
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
         fields.insert(
             "no_action_items_reason".to_owned(),
             self.no_action_items_reason.clone().unwrap_or_default(),
@@ -702,12 +610,6 @@ mod tests {
             whys: vec![Why::default()],
             root_cause: None,
         });
-        document.action_items.push(ActionItem {
-            title: "Add a lock check".into(),
-            owner: None,
-            due_on: None,
-            tracker_url: Some("javascript:alert(1)".into()),
-        });
         let errors = document.validate(template, &categories()).unwrap_err();
         let fields: Vec<&str> = errors.0.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(
@@ -719,7 +621,6 @@ mod tests {
                 "why_chains[0].problem",
                 "why_chains[0].whys[0].question",
                 "factors[0].category",
-                "action_items[0].tracker_url"
             ]
         );
         assert!(errors.0[2].message.contains("summary, impact"));

@@ -956,9 +956,6 @@ pub fn document_texts(document: &PostmortemDocument) -> Vec<(String, &str)> {
             texts.push((format!("lessons.{name}[{index}]"), item));
         }
     }
-    for (index, item) in document.action_items.iter().enumerate() {
-        texts.push((format!("action_items[{index}].title"), &item.title));
-    }
     if let Some(reason) = &document.no_action_items_reason {
         texts.push(("no_action_items_reason".to_owned(), reason));
     }

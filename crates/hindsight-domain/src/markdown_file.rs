@@ -32,7 +32,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::access::UserId;
-use crate::document::{ActionItem, PostmortemDocument, PostmortemId, normalize_text};
+use crate::action_item::ActionItemDraft;
+use crate::document::{PostmortemDocument, PostmortemId, normalize_text};
 use crate::incident::{IncidentId, Severity};
 use crate::lint::{Finding, KnownTimes, LintConfig, completeness, lint};
 use crate::postmortem::{ContributingFactor, Lessons, PostmortemStatus, Template, WhyChain};
@@ -51,6 +52,10 @@ pub struct PostmortemFile {
     /// database (the database keeps its own history).
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
+    /// The postmortem's action items as exported. Like the times above, they are for readers
+    /// of the file: action items live in the database with their own history, and importing a
+    /// file does not read them back.
+    pub action_items: Vec<ActionItemDraft>,
 }
 
 impl PostmortemFile {
@@ -62,6 +67,7 @@ impl PostmortemFile {
             document: postmortem.document.clone(),
             created_at: Some(postmortem.created_at),
             updated_at: Some(postmortem.updated_at),
+            action_items: Vec::new(),
         }
     }
 }
@@ -126,7 +132,7 @@ struct FrontMatter {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     factors: Vec<ContributingFactor>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    action_items: Vec<ActionItem>,
+    action_items: Vec<ActionItemDraft>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     incident: Vec<IncidentBrief>,
 }
@@ -149,7 +155,7 @@ pub fn render(file: &PostmortemFile, template: &Template, incidents: &[IncidentB
         lessons: document.lessons.clone(),
         why_chains: document.why_chains.clone(),
         factors: document.factors.clone(),
-        action_items: document.action_items.clone(),
+        action_items: file.action_items.clone(),
         incident: incidents.to_vec(),
     };
     let toml = toml::to_string(&front).expect("front matter serializes");
@@ -305,6 +311,7 @@ pub fn parse(text: &str, templates: &[Template]) -> Result<PostmortemFile, FileE
         status: front.status,
         created_at: front.created_at,
         updated_at: front.updated_at,
+        action_items: front.action_items,
         document: PostmortemDocument {
             title: front.title,
             incidents: front.incidents,
@@ -314,7 +321,6 @@ pub fn parse(text: &str, templates: &[Template]) -> Result<PostmortemFile, FileE
             why_chains: front.why_chains,
             factors: front.factors,
             lessons: front.lessons,
-            action_items: front.action_items,
             no_action_items_reason: front.no_action_items_reason,
         },
     })
@@ -529,14 +535,15 @@ mod tests {
                     went_wrong: vec![],
                     got_lucky: vec!["Low traffic".into()],
                 },
-                action_items: vec![ActionItem {
-                    title: "Add a lock timeout".into(),
-                    owner: Some("Payments team".into()),
-                    due_on: Some("2026-12-15".parse().unwrap()),
-                    tracker_url: None,
-                }],
                 no_action_items_reason: None,
             },
+            action_items: vec![ActionItemDraft {
+                title: Some("Add a lock timeout".into()),
+                owner: Some("team:2".into()),
+                due_on: Some("2026-12-15".into()),
+                status: Some("open".into()),
+                ..Default::default()
+            }],
         }
     }
 
@@ -651,6 +658,20 @@ mod tests {
                         status,
                         created_at: None,
                         updated_at: None,
+                        action_items: items
+                            .into_iter()
+                            .map(|(title, owner, days)| ActionItemDraft {
+                                title: Some(title),
+                                owner,
+                                due_on: days.map(|days| {
+                                    jiff::civil::date(2026, 1, 1)
+                                        .checked_add(jiff::Span::new().days(days))
+                                        .unwrap()
+                                        .to_string()
+                                }),
+                                ..Default::default()
+                            })
+                            .collect(),
                         document: PostmortemDocument {
                             title,
                             incidents: incidents.into_iter().filter_map(IncidentId::new).collect(),
@@ -683,19 +704,6 @@ mod tests {
                                 went_wrong: Vec::new(),
                                 got_lucky: lessons,
                             },
-                            action_items: items
-                                .into_iter()
-                                .map(|(title, owner, days)| ActionItem {
-                                    title,
-                                    owner,
-                                    due_on: days.map(|days| {
-                                        jiff::civil::date(2026, 1, 1)
-                                            .checked_add(jiff::Span::new().days(days))
-                                            .unwrap()
-                                    }),
-                                    tracker_url: None,
-                                })
-                                .collect(),
                             no_action_items_reason: reason,
                         },
                     }

@@ -334,6 +334,8 @@ pub struct PostmortemContent {
     pub factors: Vec<ContributingFactor>,
     pub lessons: Lessons,
     pub action_items: usize,
+    /// Action items nobody owns yet (seed 004: each needs a person or a team).
+    pub unowned_action_items: usize,
     /// Why there are no action items, when the team decided there are none.
     pub no_action_items_reason: Option<String>,
 }
@@ -417,6 +419,15 @@ pub fn missing_for(
             missing.push(MissingPiece {
                 field: "action_items".into(),
                 message: "add an action item, or say why there are none".into(),
+            });
+        }
+        if content.unowned_action_items > 0 {
+            missing.push(MissingPiece {
+                field: "action_items".into(),
+                message: format!(
+                    "{} action item(s) have no owner: give each a person or a team",
+                    content.unowned_action_items
+                ),
             });
         }
     }
