@@ -21,7 +21,13 @@ use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TokenScope, User,
     UserId, Visibility,
 };
+use hindsight_domain::action_item::{
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
+};
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, ValidDocument};
+use hindsight_domain::policy::{
+    PolicyDecision, PolicyOutcome, PolicyOverride, PolicyVerdict, PostmortemRequest,
+};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::timeline::{EventId, NewEvent, TimelineEvent, TimelineWrite};
 use hindsight_domain::{
@@ -97,6 +103,74 @@ pub struct ImportOutcome {
     pub added: u64,
     /// Events the incident held already (a repeated import).
     pub skipped: u64,
+}
+
+/// Gives the policy's verdict on an incident, from its requests and the override in force;
+/// runs inside the store's write transaction (the domain's `policy::judge` is what it calls).
+pub type PolicyJudgement = Box<
+    dyn FnOnce(&Incident, &[PostmortemRequest], Option<&PolicyOverride>) -> PolicyVerdict
+        + Send
+        + 'static,
+>;
+
+/// Turns an action item into its new content; runs inside the store's write transaction.
+pub type ActionItemChange =
+    Box<dyn FnOnce(&ActionItem) -> Result<ActionItemContent, ValidationErrors> + Send + 'static>;
+
+/// One decision the policy gave, as history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct DecisionRecord {
+    #[serde(flatten)]
+    pub decision: PolicyDecision,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+/// A user as lists name them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct UserRef {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// The postmortem a required decision asks for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PendingPostmortem {
+    pub incident_id: IncidentId,
+    pub incident_title: String,
+    pub severity: hindsight_domain::Severity,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Timestamp>,
+    /// The incident's owner when they are a user, else the policy's fallback owner.
+    pub owner: Option<UserRef>,
+    /// Set once the incident is resolved.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub due_on: Option<jiff::civil::Date>,
+    /// The newest postmortem covering the incident, if one was started.
+    pub postmortem_id: Option<PostmortemId>,
+    pub postmortem_status: Option<PostmortemStatus>,
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+}
+
+/// Everything the policy knows about one incident.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PolicyState {
+    pub incident_id: IncidentId,
+    /// What counts: the override's outcome when a person set one, else the decision's.
+    pub outcome: Option<PolicyOutcome>,
+    /// The policy's current decision; absent until it first ran.
+    pub decision: Option<DecisionRecord>,
+    /// The override in force, if any.
+    #[serde(rename = "override")]
+    pub override_: Option<PolicyOverride>,
+    pub requests: Vec<PostmortemRequest>,
+    /// Every decision the policy gave, oldest first.
+    pub history: Vec<DecisionRecord>,
+    /// Every override, oldest first (one with no outcome withdrew the one before).
+    pub overrides: Vec<PolicyOverride>,
+    /// The postmortem owed, while the outcome is `required` and none is published.
+    pub pending: Option<PendingPostmortem>,
 }
 
 /// A postmortem to store.
@@ -284,6 +358,81 @@ pub trait Store: Send + Sync + 'static {
         visibility: Visibility,
     ) -> Result<Vec<Revision>, StoreError>;
 
+    /// Runs the policy on an incident inside a write transaction and keeps what follows: a new
+    /// decision in the history when it changed, and the pending postmortem (owner, due date)
+    /// while the outcome in force is `required`, removed when it no longer is.
+    async fn judge_incident(
+        &self,
+        incident: IncidentId,
+        now: Timestamp,
+        judgement: PolicyJudgement,
+    ) -> Result<PolicyState, StoreError>;
+
+    /// Everything the policy knows about an incident the reader may see.
+    async fn get_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<PolicyState>, StoreError>;
+
+    /// Records that someone asked for a postmortem. `NotFound` for an incident the reader may
+    /// not see.
+    async fn request_postmortem(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        request: PostmortemRequest,
+    ) -> Result<(), StoreError>;
+
+    /// Puts a person's decision in place of the policy's (or withdraws one, with no outcome).
+    async fn override_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        override_: PolicyOverride,
+    ) -> Result<(), StoreError>;
+
+    /// Required postmortems not yet published, for incidents the reader may see: the earliest
+    /// due first, those without a due date (unresolved) last.
+    async fn list_postmortem_debt(
+        &self,
+        visibility: Visibility,
+    ) -> Result<Vec<PendingPostmortem>, StoreError>;
+
+    /// Stores a new action item of a postmortem the reader may see (`NotFound` otherwise);
+    /// [`StoreError::Invalid`] naming `owner` when the user or team does not exist.
+    async fn create_action_item(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+        content: ActionItemContent,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<ActionItem, StoreError>;
+
+    async fn get_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+    ) -> Result<Option<ActionItem>, StoreError>;
+
+    /// Applies `change` to the item atomically; `finished_at` follows the status.
+    async fn update_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+        now: Timestamp,
+        change: ActionItemChange,
+    ) -> Result<ActionItem, StoreError>;
+
+    /// The items that pass the filter, of postmortems the reader may see, ranked: unfinished
+    /// first, then priority, then low effort and high impact, then the earliest due.
+    async fn list_action_items(
+        &self,
+        filter: &ActionItemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<ActionItem>, StoreError>;
+
     /// [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError>;
 
@@ -369,6 +518,18 @@ pub trait Store: Send + Sync + 'static {
         id: ApiTokenId,
         now: Timestamp,
     ) -> Result<ApiToken, StoreError>;
+}
+
+/// A stored version's document. Versions written before action items had their own table
+/// still hold them in the document; they are read without them (the items themselves moved to
+/// `action_item` in migration 7).
+pub(crate) fn revision_document(
+    mut value: serde_json::Value,
+) -> Result<hindsight_domain::document::PostmortemDocument, serde_json::Error> {
+    if let Some(object) = value.as_object_mut() {
+        object.remove("action_items");
+    }
+    serde_json::from_value(value)
 }
 
 /// Opens the store a database URL names: `postgres://…` or `postgresql://…` for PostgreSQL;

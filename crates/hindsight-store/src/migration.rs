@@ -51,6 +51,15 @@ macro_rules! migrations {
                 name: "timeline",
                 sql: include_str!(concat!("../../migrations/", $backend, "/0006_timeline.sql")),
             },
+            $crate::migration::Migration {
+                version: 7,
+                name: "policy_and_action_items",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0007_policy_and_action_items.sql"
+                )),
+            },
         ]
     };
 }

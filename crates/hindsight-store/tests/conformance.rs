@@ -19,8 +19,15 @@ use hindsight_domain::{
     Severity, ValidationErrors,
 };
 use hindsight_store::testing::TestDatabase;
+use hindsight_domain::action_item::{
+    ActionItemContent, ActionItemDraft, ActionItemFilter, ActionStatus, DueTargets, ItemContext,
+    Owner,
+};
+use hindsight_domain::policy::{
+    self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest,
+};
 use hindsight_store::{
-    AlertIntake, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
+    AlertIntake, PolicyJudgement, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
     StoreError, UserChange,
 };
 use jiff::Timestamp;
@@ -391,7 +398,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 6);
+    assert_eq!(again.current_version, 7);
     store.ping().await.unwrap();
 }
 
@@ -1573,7 +1580,557 @@ async fn a_private_incidents_timeline_does_not_exist_for_outsiders(database: Tes
     assert!(matches!(import, Err(StoreError::NotFound)), "{import:?}");
 }
 
+fn judgement(config: &PolicyConfig) -> PolicyJudgement {
+    let config = config.clone();
+    Box::new(move |incident, requests, override_| {
+        policy::judge(&config, &incident.content, requests, override_)
+    })
+}
+
+fn person(user: Option<hindsight_domain::access::UserId>, name: &str) -> Author {
+    Author {
+        user_id: user,
+        name: name.into(),
+    }
+}
+
+async fn the_policy_keeps_each_changed_decision_and_the_pending_postmortem_follows_it(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let alex = store
+        .create_user(new_user("alex@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let mut sev1 = draft("Checkout down", "2026-11-20T08:00:00Z");
+    sev1.severity = Some("SEV1".into());
+    sev1.owner = Some("ALEX".into());
+    sev1.resolved_at = Some("2026-11-20T09:00:00Z".into());
+    let incident = create(&*store, sev1).await;
+    let config = PolicyConfig::default();
+
+    let state = store
+        .judge_incident(incident.id, now(), judgement(&config))
+        .await
+        .unwrap();
+    assert_eq!(state.outcome, Some(PolicyOutcome::Required));
+    assert_eq!(state.history.len(), 1);
+    let pending = state.pending.unwrap();
+    assert_eq!(pending.owner.unwrap().id, alex.id, "found by display name");
+    assert_eq!(pending.due_on, Some(jiff::civil::date(2026, 11, 27)));
+
+    // Nothing changed: no new decision in the history.
+    let again = store
+        .judge_incident(incident.id, now(), judgement(&config))
+        .await
+        .unwrap();
+    assert_eq!(again.history.len(), 1);
+
+    store
+        .override_policy(
+            incident.id,
+            Visibility::Everything,
+            PolicyOverride {
+                outcome: Some(PolicyOutcome::NotNeeded),
+                justification: "A drill, announced in advance".into(),
+                by: person(Some(alex.id), "alex"),
+                at: now(),
+            },
+        )
+        .await
+        .unwrap();
+    let overridden = store
+        .judge_incident(incident.id, now(), judgement(&config))
+        .await
+        .unwrap();
+    assert_eq!(overridden.outcome, Some(PolicyOutcome::NotNeeded));
+    assert_eq!(
+        overridden.decision.as_ref().unwrap().decision.outcome,
+        PolicyOutcome::Required,
+        "the policy's own decision is kept beside the override"
+    );
+    assert_eq!(overridden.pending, None);
+    assert_eq!(
+        overridden.override_.unwrap().justification,
+        "A drill, announced in advance"
+    );
+
+    store
+        .request_postmortem(
+            incident.id,
+            Visibility::Everything,
+            PostmortemRequest {
+                requested_by: person(None, "Sam"),
+                reason: "I want to know why the drill paged".into(),
+                at: now(),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .override_policy(
+            incident.id,
+            Visibility::Everything,
+            PolicyOverride {
+                outcome: None,
+                justification: "Sam asked; back to the policy".into(),
+                by: person(Some(alex.id), "alex"),
+                at: now(),
+            },
+        )
+        .await
+        .unwrap();
+    let state = store
+        .judge_incident(incident.id, now(), judgement(&config))
+        .await
+        .unwrap();
+    assert_eq!(state.outcome, Some(PolicyOutcome::Required));
+    assert_eq!(state.history.len(), 2, "the request changed the reasons");
+    assert_eq!(state.requests.len(), 1);
+    assert_eq!(state.overrides.len(), 2);
+    assert!(state.override_.is_none());
+    assert!(state.pending.is_some());
+    assert_eq!(
+        store
+            .get_policy(incident.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
+        state
+    );
+}
+
+async fn postmortem_debt_lists_unpublished_required_postmortems_earliest_due_first(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let outsider = store
+        .create_user(new_user("out@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let config = PolicyConfig::default();
+    let mut ids = Vec::new();
+    for (title, resolved, private) in [
+        ("Later", Some("2026-11-19T09:00:00Z"), false),
+        ("Unresolved", None, false),
+        ("Earlier", Some("2026-11-02T09:00:00Z"), false),
+        ("Published", Some("2026-11-01T09:00:00Z"), false),
+        ("Secret", Some("2026-11-03T09:00:00Z"), true),
+    ] {
+        let mut incident = draft(title, "2026-11-01T08:00:00Z");
+        incident.severity = Some("SEV1".into());
+        incident.resolved_at = resolved.map(str::to_owned);
+        incident.private = private;
+        let incident = create(&*store, incident).await;
+        store
+            .judge_incident(incident.id, now(), judgement(&config))
+            .await
+            .unwrap();
+        ids.push(incident.id);
+    }
+    let published = new_postmortem(&*store, &[ids[3]]).await;
+    store
+        .update_postmortem(
+            published.id,
+            Visibility::Everything,
+            None,
+            writer(),
+            now(),
+            Box::new(|current: &Postmortem| {
+                Ok((
+                    PostmortemStatus::Published,
+                    valid(current.document.clone()),
+                ))
+            }),
+        )
+        .await
+        .unwrap();
+    let draft_pm = new_postmortem(&*store, &[ids[0]]).await;
+
+    let titles = |debt: Vec<hindsight_store::PendingPostmortem>| {
+        debt.into_iter()
+            .map(|pending| pending.incident_title)
+            .collect::<Vec<_>>()
+    };
+    let debt = store
+        .list_postmortem_debt(Visibility::Everything)
+        .await
+        .unwrap();
+    assert_eq!(debt[2].postmortem_id, Some(draft_pm.id));
+    assert_eq!(
+        debt[2].postmortem_status,
+        Some(PostmortemStatus::Draft),
+        "a draft does not settle the debt"
+    );
+    assert_eq!(
+        titles(debt),
+        ["Earlier", "Secret", "Later", "Unresolved"]
+    );
+    assert_eq!(
+        titles(
+            store
+                .list_postmortem_debt(Visibility::MemberOf(outsider.id))
+                .await
+                .unwrap()
+        ),
+        ["Earlier", "Later", "Unresolved"]
+    );
+}
+
+fn item(title: &str, owner: Option<Owner>, due_on: &str) -> ActionItemContent {
+    ActionItemDraft {
+        title: Some(title.into()),
+        owner: owner.map(|owner| owner.to_string()),
+        due_on: Some(due_on.into()),
+        ..Default::default()
+    }
+    .validate(&ItemContext {
+        created_on: jiff::civil::date(2026, 11, 21),
+        targets: DueTargets::default(),
+        why_chains: 0,
+        factors: 0,
+    })
+    .unwrap()
+}
+
+async fn action_items_are_filtered_by_owner_team_status_due_incident_and_service(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let lead = store
+        .create_user(new_user("lead@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let member = store
+        .create_user(new_user("member@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let outsider = store
+        .create_user(new_user("out@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let team = store.create_team("Payments".into(), now()).await.unwrap();
+    store
+        .set_team_member(team.id, member.id, false, now())
+        .await
+        .unwrap();
+    let mut checkout = draft("Checkout", "2026-11-01T08:00:00Z");
+    checkout.services = vec!["checkout".into()];
+    checkout.status = Some("closed".into());
+    checkout.resolved_at = Some("2026-11-01T09:00:00Z".into());
+    let checkout = create(&*store, checkout).await;
+    let mut secret = draft("Secret", "2026-11-02T08:00:00Z");
+    secret.services = vec!["vault".into()];
+    secret.private = true;
+    secret.members.users = vec![lead.id.get()];
+    let secret = create(&*store, secret).await;
+    let public_pm = new_postmortem(&*store, &[checkout.id]).await;
+    let secret_pm = new_postmortem(&*store, &[secret.id]).await;
+
+    let add = |postmortem: PostmortemId, content: ActionItemContent| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .create_action_item(
+                    postmortem,
+                    Visibility::Everything,
+                    content,
+                    writer(),
+                    now(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let by_lead = add(
+        public_pm.id,
+        item("Alert on lag", Some(Owner::User(lead.id)), "2026-11-10"),
+    )
+    .await;
+    let by_member = add(
+        public_pm.id,
+        item("Runbook", Some(Owner::User(member.id)), "2026-12-10"),
+    )
+    .await;
+    let by_team = add(
+        public_pm.id,
+        item("Canary", Some(Owner::Team(team.id)), "2027-01-10"),
+    )
+    .await;
+    let hidden = add(
+        secret_pm.id,
+        item("Rotate keys", Some(Owner::User(lead.id)), "2026-11-01"),
+    )
+    .await;
+    assert_eq!(by_lead.owner_name.as_deref(), Some("lead"));
+    assert_eq!(by_team.owner_name.as_deref(), Some("Payments"));
+    assert_eq!(by_lead.incidents, [checkout.id]);
+    assert_eq!(by_lead.postmortem_title, "Checkout outage");
+
+    let done = store
+        .update_action_item(
+            by_member.id,
+            Visibility::Everything,
+            now(),
+            Box::new(|current| {
+                let mut content = current.content.clone();
+                content.status = ActionStatus::Done;
+                content.verification = Some("Used in the drill of 20 Nov".into());
+                Ok(content)
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.finished_at, Some(now()));
+
+    let ids = |filter: ActionItemFilter, visibility: Visibility| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .list_action_items(
+                    &ActionItemFilter {
+                        limit: 100,
+                        ..filter
+                    },
+                    visibility,
+                )
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|item| item.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = Visibility::Everything;
+    assert_eq!(
+        ids(ActionItemFilter::default(), all).await,
+        [hidden.id, by_lead.id, by_team.id, by_member.id],
+        "unfinished first, then the earliest due"
+    );
+    assert_eq!(
+        ids(ActionItemFilter::default(), Visibility::MemberOf(outsider.id)).await,
+        [by_lead.id, by_team.id, by_member.id],
+        "a private incident's items are hidden with it"
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                owner: Some(Owner::User(lead.id)),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [hidden.id, by_lead.id]
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                team: Some(team.id),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [by_team.id, by_member.id],
+        "a team's items include its members'"
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                statuses: vec![ActionStatus::Done],
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [by_member.id]
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                overdue_on: Some(jiff::civil::date(2026, 12, 20)),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [hidden.id, by_lead.id],
+        "done is never overdue"
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                due_before: Some(jiff::civil::date(2026, 12, 10)),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [hidden.id, by_lead.id, by_member.id]
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                incident: Some(secret.id),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [hidden.id]
+    );
+    assert_eq!(
+        ids(
+            ActionItemFilter {
+                service: Some("checkout".into()),
+                postmortem: Some(public_pm.id),
+                ..Default::default()
+            },
+            all
+        )
+        .await,
+        [by_lead.id, by_team.id, by_member.id]
+    );
+    assert_eq!(
+        store
+            .get_action_item(hidden.id, Visibility::MemberOf(outsider.id))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn an_action_item_change_is_checked_and_an_unknown_owner_changes_nothing(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let incident = create(&*store, draft("Checkout", "2026-11-01T08:00:00Z")).await;
+    let postmortem = new_postmortem(&*store, &[incident.id]).await;
+    let created = store
+        .create_action_item(
+            postmortem.id,
+            Visibility::Everything,
+            item("Canary", None, "2026-12-01"),
+            writer(),
+            now(),
+        )
+        .await
+        .unwrap();
+    let unknown = hindsight_domain::access::UserId::new(999).unwrap();
+    let refused = store
+        .update_action_item(
+            created.id,
+            Visibility::Everything,
+            now(),
+            Box::new(move |current| {
+                let mut content = current.content.clone();
+                content.owner = Some(Owner::User(unknown));
+                Ok(content)
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Invalid(errors) if errors.0[0].field == "owner"),
+        "{refused:?}"
+    );
+    let refused = store
+        .create_action_item(
+            postmortem.id,
+            Visibility::Everything,
+            item("Orphan", Some(Owner::User(unknown)), "2026-12-01"),
+            writer(),
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Invalid(_)), "{refused:?}");
+    assert_eq!(
+        store
+            .get_action_item(created.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap(),
+        created
+    );
+    let later: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let finished = store
+        .update_action_item(
+            created.id,
+            Visibility::Everything,
+            later,
+            Box::new(|current| {
+                let mut content = current.content.clone();
+                content.status = ActionStatus::NotDoing;
+                content.not_doing_reason = Some("The service is being retired".into());
+                Ok(content)
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(finished.finished_at, Some(later));
+    let reopened = store
+        .update_action_item(
+            created.id,
+            Visibility::Everything,
+            later,
+            Box::new(|current| {
+                let mut content = current.content.clone();
+                content.status = ActionStatus::Open;
+                content.not_doing_reason = None;
+                Ok(content)
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reopened.finished_at, None);
+    // The database refuses a done item without its note, whoever writes it.
+    let sql = format!(
+        "update action_item set status = 'done' where action_item_id = {}",
+        created.id
+    );
+    assert!(database.try_raw_sql(&sql).await.is_err());
+}
+
+async fn a_version_written_with_action_items_in_its_document_still_reads(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let incident = create(&*store, draft("Checkout", "2026-11-01T08:00:00Z")).await;
+    let postmortem = new_postmortem(&*store, &[incident.id]).await;
+    let document = serde_json::json!({
+        "title": "Checkout outage",
+        "incidents": [incident.id],
+        "template": "default",
+        "action_items": [{"title": "Add a lock timeout", "owner": "Payments"}],
+    });
+    let at = if database.url().starts_with("postgres") {
+        "'2026-11-21T12:00:00Z'".to_owned()
+    } else {
+        now().as_microsecond().to_string()
+    };
+    database
+        .try_raw_sql(&format!(
+            "insert into postmortem_revision (postmortem_id, version, status, author_name,              changed, document, created_at) values ({}, 2, 'draft', 'old', '[]', '{}', {at})",
+            postmortem.id, document
+        ))
+        .await
+        .unwrap();
+    let revisions = store
+        .list_revisions(postmortem.id, Visibility::Everything)
+        .await
+        .unwrap();
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(revisions[1].document.title, "Checkout outage");
+}
+
 conformance!(
+    the_policy_keeps_each_changed_decision_and_the_pending_postmortem_follows_it,
+    postmortem_debt_lists_unpublished_required_postmortems_earliest_due_first,
+    action_items_are_filtered_by_owner_team_status_due_incident_and_service,
+    an_action_item_change_is_checked_and_an_unknown_owner_changes_nothing,
+    a_version_written_with_action_items_in_its_document_still_reads,
     a_created_incident_reads_back_equal_in_every_field,
     an_unknown_id_reads_as_none,
     an_update_changes_what_it_names_and_keeps_created_at,

@@ -20,11 +20,17 @@ use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
+mod follow_through;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
+use hindsight_domain::action_item::{
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
+};
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use crate::{
+    ActionItemChange, PendingPostmortem, PolicyJudgement, PolicyState,
     AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
     NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
     TimelineOutcome, UserChange,
@@ -1359,7 +1365,9 @@ impl Store for PostgresStore {
                 let status: String = row.try_get(1)?;
                 let author_id: Option<i64> = row.try_get(2)?;
                 let Json(changed) = row.try_get(4)?;
-                let Json(document) = row.try_get(5)?;
+                let Json(document): Json<serde_json::Value> = row.try_get(5)?;
+                let document = crate::revision_document(document)
+                    .map_err(|error| unexpected("document", &error.to_string()))?;
                 Ok(Revision {
                     version: u32::try_from(version)
                         .map_err(|_| unexpected("version", &version.to_string()))?,
@@ -1375,6 +1383,114 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn judge_incident(
+        &self,
+        incident: IncidentId,
+        now: Timestamp,
+        judgement: PolicyJudgement,
+    ) -> Result<PolicyState, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let state = follow_through::judge_incident(&transaction, incident, now, judgement).await?;
+        transaction.commit().await?;
+        Ok(state)
+    }
+
+    async fn get_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<PolicyState>, StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::policy_state(&client, incident, visibility).await
+    }
+
+    async fn request_postmortem(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        request: PostmortemRequest,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::request_postmortem(&client, incident, visibility, request).await
+    }
+
+    async fn override_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        override_: PolicyOverride,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::override_policy(&client, incident, visibility, override_).await
+    }
+
+    async fn list_postmortem_debt(
+        &self,
+        visibility: Visibility,
+    ) -> Result<Vec<PendingPostmortem>, StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::list_debt(&client, visibility).await
+    }
+
+    async fn create_action_item(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+        content: ActionItemContent,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<ActionItem, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let item = follow_through::create_item(
+            &transaction,
+            postmortem,
+            visibility,
+            content,
+            author,
+            now,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(item)
+    }
+
+    async fn get_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+    ) -> Result<Option<ActionItem>, StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::get_item(&client, id, visibility).await
+    }
+
+    async fn update_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+        now: Timestamp,
+        change: ActionItemChange,
+    ) -> Result<ActionItem, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let item = follow_through::update_item(&transaction, id, visibility, now, change).await?;
+        transaction.commit().await?;
+        Ok(item)
+    }
+
+    async fn list_action_items(
+        &self,
+        filter: &ActionItemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<ActionItem>, StoreError> {
+        let client = self.pool.get().await?;
+        follow_through::list_items(&client, filter, visibility).await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {

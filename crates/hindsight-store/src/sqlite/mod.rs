@@ -31,11 +31,17 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
+mod follow_through;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
+use hindsight_domain::action_item::{
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
+};
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use crate::{
+    ActionItemChange, PendingPostmortem, PolicyJudgement, PolicyState,
     AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
     NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
     TimelineOutcome, UserChange,
@@ -686,7 +692,7 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<Revision> {
             name: row.get(3)?,
         },
         changed: json(4, &changed)?,
-        document: json(5, &document)?,
+        document: crate::revision_document(json(5, &document)?).map_err(|error| conversion(5, error))?,
         at: from_micros(row.get(6)?)?,
     })
 }
@@ -1499,6 +1505,108 @@ impl Store for SqliteStore {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    async fn judge_incident(
+        &self,
+        incident: IncidentId,
+        now: Timestamp,
+        judgement: PolicyJudgement,
+    ) -> Result<PolicyState, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            follow_through::judge_incident(connection, incident, now, judgement)
+        })
+        .await
+    }
+
+    async fn get_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+    ) -> Result<Option<PolicyState>, StoreError> {
+        self.read(move |connection| follow_through::policy_state(connection, incident, visibility))
+            .await
+    }
+
+    async fn request_postmortem(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        request: PostmortemRequest,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            follow_through::request_postmortem(connection, incident, visibility, request)
+        })
+        .await
+    }
+
+    async fn override_policy(
+        &self,
+        incident: IncidentId,
+        visibility: Visibility,
+        override_: PolicyOverride,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            follow_through::override_policy(connection, incident, visibility, override_)
+        })
+        .await
+    }
+
+    async fn list_postmortem_debt(
+        &self,
+        visibility: Visibility,
+    ) -> Result<Vec<PendingPostmortem>, StoreError> {
+        self.read(move |connection| follow_through::list_debt(connection, visibility))
+            .await
+    }
+
+    async fn create_action_item(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+        content: ActionItemContent,
+        author: Author,
+        now: Timestamp,
+    ) -> Result<ActionItem, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            follow_through::create_item(connection, postmortem, visibility, content, author, now)
+        })
+        .await
+    }
+
+    async fn get_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+    ) -> Result<Option<ActionItem>, StoreError> {
+        self.read(move |connection| follow_through::get_item(connection, id, visibility))
+            .await
+    }
+
+    async fn update_action_item(
+        &self,
+        id: ActionItemId,
+        visibility: Visibility,
+        now: Timestamp,
+        change: ActionItemChange,
+    ) -> Result<ActionItem, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            follow_through::update_item(connection, id, visibility, now, change)
+        })
+        .await
+    }
+
+    async fn list_action_items(
+        &self,
+        filter: &ActionItemFilter,
+        visibility: Visibility,
+    ) -> Result<Vec<ActionItem>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |connection| follow_through::list_items(connection, &filter, visibility))
+            .await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
