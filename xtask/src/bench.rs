@@ -557,6 +557,7 @@ async fn start_server(
         outbound: hindsight_http::default_outbound(),
         postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
         timeline,
+        follow_through: hindsight_http::policy::FollowThroughSettings::default(),
     });
     let router = bare.merge(app(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -20,6 +20,11 @@ macro_rules! string_enum {
                 match text { $($text => Some($name::$variant),)+ _ => None }
             }
 
+            /// The value as words, for pages: `in_progress` is `in progress`.
+            pub fn words(self) -> String {
+                self.as_str().replace('_', " ")
+            }
+
             /// The accepted spellings, for error messages.
             pub fn expected() -> String {
                 Self::ALL.iter().map(|value| value.as_str()).collect::<Vec<_>>().join(", ")

@@ -17,11 +17,13 @@ pub mod metrics;
 mod openapi;
 mod ops;
 mod pages;
+pub mod policy;
 pub mod postmortems;
 pub mod routes;
 pub mod signin;
 pub mod timeline;
 mod users;
+pub mod action_items;
 
 use std::sync::Arc;
 
@@ -76,6 +78,7 @@ pub struct AppParts {
     /// The factor taxonomy and the organisation's lint rules.
     pub postmortems: postmortems::PostmortemSettings,
     pub timeline: timeline::TimelineSettings,
+    pub follow_through: policy::FollowThroughSettings,
 }
 
 impl AppState {
@@ -90,6 +93,7 @@ impl AppState {
             outbound: default_outbound(),
             postmortems: postmortems::PostmortemSettings::default(),
             timeline: timeline::TimelineSettings::default(),
+            follow_through: policy::FollowThroughSettings::default(),
         })
     }
 
@@ -121,6 +125,8 @@ fn routes() -> routes::Routes {
         .merge(incidents::routes())
         .merge(postmortems::routes())
         .merge(timeline::routes())
+        .merge(policy::routes())
+        .merge(action_items::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(signin::routes())

@@ -96,6 +96,11 @@ impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::not_found("There is nothing here."),
+            StoreError::Invalid(errors) => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                title: "Check what you entered",
+                message: errors.summary(),
+            },
             StoreError::Conflict(message) => Self {
                 status: StatusCode::CONFLICT,
                 title: "Already there",

@@ -58,6 +58,10 @@ impl TestApp {
             outbound: hindsight_http::default_outbound(),
             postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
             timeline: timeline_settings(),
+            follow_through: hindsight_http::policy::FollowThroughSettings {
+                public_url: Some("https://hindsight.example.com".into()),
+                ..Default::default()
+            },
         });
         let mut app = Self {
             router: app(state),
@@ -489,6 +493,314 @@ async fn a_bad_list_filter_is_422_naming_it(app: TestApp) {
     assert_eq!(fields, ["status", "started_after", "limit", "cursor"]);
 }
 
+async fn an_incidents_policy_follows_its_changes_requests_and_overrides(mut app: TestApp) {
+    let mut quiet = incident();
+    quiet["severity"] = json!("SEV3");
+    let created = app.create(quiet).await;
+    let id = created["id"].as_i64().unwrap();
+    let policy_uri = format!("/api/v1/incidents/{id}/policy");
+    let policy = app.get(&policy_uri).await.json();
+    assert_eq!(policy["outcome"], "not_needed");
+    assert_eq!(policy["pending"], Value::Null);
+
+    // A customer found it and it was resolved on Friday: required, owed by next Friday.
+    let changed = app
+        .patch_json(
+            &format!("/api/v1/incidents/{id}"),
+            json!({"detection": "human", "resolved_at": "2026-11-20T16:00:00Z"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let policy = app.get(&policy_uri).await.json();
+    assert_eq!(policy["outcome"], "required");
+    assert_eq!(policy["decision"]["rules"][0]["rule"], "monitoring_failure");
+    assert_eq!(policy["pending"]["due_on"], "2026-11-27");
+    assert_eq!(policy["history"].as_array().unwrap().len(), 2);
+    let debt = app.get("/api/v1/postmortem-debt").await.json();
+    assert_eq!(debt[0]["incident_id"], id);
+    assert_eq!(debt[0]["days_overdue"], Value::Null, "not due yet on the 21st");
+
+    let no_reason = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/postmortem-requests"),
+            json!({"reason": "  "}),
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_names(&no_reason), ["reason"]);
+    let unjustified = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/policy/override"),
+            json!({"outcome": "never"}),
+        )
+        .await;
+    assert_eq!(
+        field_names(&unjustified),
+        ["outcome", "justification"],
+        "both problems at once"
+    );
+    assert_eq!(
+        app.get(&policy_uri).await.json()["overrides"],
+        json!([]),
+        "nothing kept"
+    );
+
+    let overridden = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/policy/override"),
+            json!({"outcome": "not_needed", "justification": "The customer was our own load test"}),
+        )
+        .await;
+    assert_eq!(overridden.status, StatusCode::OK, "{}", overridden.text());
+    let policy = overridden.json();
+    assert_eq!(policy["outcome"], "not_needed");
+    assert_eq!(policy["decision"]["outcome"], "required");
+    assert_eq!(
+        policy["override"]["justification"],
+        "The customer was our own load test"
+    );
+    assert_eq!(policy["pending"], Value::Null);
+
+    // A viewer may ask for a postmortem, not override the decision.
+    app.token = Some(
+        app.token_for("viewer@example.com", Role::Viewer, "read")
+            .await,
+    );
+    let asked = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/postmortem-requests"),
+            json!({"reason": "The same cache failed last month"}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text());
+    assert_eq!(asked.json()["requests"][0]["requested_by"]["name"], "viewer");
+    let refused = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/policy/override"),
+            json!({"outcome": "required", "justification": "I think so"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let page = app.get(&format!("/incidents/{id}")).await.text();
+    assert!(page.contains("id=\"policy\""), "{page}");
+    assert!(page.contains("The customer was our own load test"));
+    assert!(page.contains("Ask for a postmortem"));
+    assert!(!page.contains("Override the decision"), "viewers cannot");
+}
+
+async fn postmortem_debt_is_oldest_first_with_days_overdue(app: TestApp) {
+    for (title, resolved) in [
+        ("Late", "2026-11-02T10:00:00Z"),
+        ("Later", "2026-11-09T10:00:00Z"),
+    ] {
+        let mut body = incident();
+        body["title"] = json!(title);
+        body["severity"] = json!("SEV1");
+        body["started_at"] = json!("2026-11-01T10:00:00Z");
+        body["resolved_at"] = json!(resolved);
+        app.create(body).await;
+    }
+    let debt = app.get("/api/v1/postmortem-debt").await.json();
+    let rows: Vec<(String, String, i64)> = debt
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["incident_title"].as_str().unwrap().to_owned(),
+                row["due_on"].as_str().unwrap().to_owned(),
+                row["days_overdue"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // The clock says 2026-11-21: Monday 2 Nov + 5 business days is Monday 9 Nov.
+    assert_eq!(
+        rows,
+        [
+            ("Late".to_owned(), "2026-11-09".to_owned(), 12),
+            ("Later".to_owned(), "2026-11-16".to_owned(), 5),
+        ]
+    );
+    let page = app.get("/postmortems/debt").await.text();
+    assert!(page.contains("12 days"), "{page}");
+}
+
+async fn action_items_end_only_with_a_note_and_are_listed_filtered_and_exported(app: TestApp) {
+    let (incident, postmortem) = postmortem_for(&app).await;
+    let pm = postmortem["id"].as_i64().unwrap();
+    let items_uri = format!("/api/v1/postmortems/{pm}/action-items");
+    let bad = app
+        .post_json(
+            &items_uri,
+            json!({"title": "", "owner": "bob", "effort": "tiny", "tracker_url": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_names(&bad), ["title", "owner", "effort", "tracker_url"]);
+    let unknown_owner = app
+        .post_json(&items_uri, json!({"title": "Canary", "owner": "user:999"}))
+        .await;
+    assert_eq!(field_names(&unknown_owner), ["owner"]);
+    assert_eq!(
+        app.get(&items_uri).await.json()["items"],
+        json!([]),
+        "nothing kept"
+    );
+
+    let me = app.get("/api/v1/me").await.json();
+    let owner = format!("user:{}", me["id"]);
+    let created = app
+        .post_json(
+            &items_uri,
+            json!({"title": "Alert on replication lag", "owner": owner, "effort": "low",
+                   "impact": "high", "kind": "detect", "description": "=cmd|' /C calc'!A0"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let item = created.json();
+    assert_eq!(item["priority"], "P1");
+    assert_eq!(item["due_on"], "2026-12-19", "P1 is due in four weeks");
+    assert_eq!(item["status"], "open");
+    let item_uri = format!("/api/v1/action-items/{}", item["id"]);
+    let slow = app
+        .post_json(
+            &items_uri,
+            json!({"title": "Rewrite the queue", "owner": owner, "effort": "high",
+                   "impact": "medium", "due_on": "2026-11-01"}),
+        )
+        .await
+        .json();
+    assert_eq!(slow["priority"], "P3");
+
+    let refused = app.patch_json(&item_uri, json!({"status": "done"})).await;
+    assert_eq!(field_names(&refused), ["verification"]);
+    let refused = app
+        .patch_json(&item_uri, json!({"status": "not_doing"}))
+        .await;
+    assert_eq!(field_names(&refused), ["not_doing_reason"]);
+    assert_eq!(app.get(&item_uri).await.json()["status"], "open");
+    let started = app
+        .patch_json(&item_uri, json!({"status": "in_progress"}))
+        .await;
+    assert_eq!(started.json()["status"], "in_progress");
+
+    // Closing the incident leaves its action items as they are.
+    app.patch_json(
+        &format!("/api/v1/incidents/{}", incident["id"]),
+        json!({"status": "closed", "resolved_at": "2026-11-20T18:00:00Z"}),
+    )
+    .await;
+    assert_eq!(app.get(&item_uri).await.json()["status"], "in_progress");
+
+    let done = app
+        .patch_json(
+            &item_uri,
+            json!({"status": "done", "verification": "Fired in the drill on 2 December"}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert_eq!(done.json()["finished_at"], "2026-11-21T12:00:00Z");
+
+    let ids = |answer: Answer| -> Vec<Value> {
+        answer.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(app.get("/api/v1/action-items?status=unfinished").await),
+        [slow["id"].clone()]
+    );
+    let overdue = app.get("/api/v1/action-items?overdue=true").await.json();
+    assert_eq!(overdue["items"][0]["days_overdue"], 20);
+    assert_eq!(
+        ids(app.get("/api/v1/action-items?owner=me&service=checkout").await),
+        [slow["id"].clone(), item["id"].clone()]
+    );
+    assert_eq!(
+        ids(app.get(&format!("/api/v1/action-items?incident={}", incident["id"])).await).len(),
+        2
+    );
+    let bad_filter = app.get("/api/v1/action-items?status=closed&due_before=soon").await;
+    assert_eq!(field_names(&bad_filter), ["status", "due_before"]);
+
+    let csv = app.get("/api/v1/action-items/export/csv?status=done").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = csv.text();
+    assert!(text.starts_with("id,title,status,priority"), "{text}");
+    assert!(text.contains("Alert on replication lag,done,P1,low,high,detect"), "{text}");
+    let github = app.get("/api/v1/action-items/export/github").await.json();
+    assert_eq!(github[0]["title"], "Rewrite the queue");
+    assert!(
+        github[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("https://hindsight.example.com/postmortems/{pm}/action-items#item-")),
+        "{github}"
+    );
+    assert_eq!(github[0]["labels"], json!(["postmortem", "priority:P3", "kind:prevent"]));
+    let jira = app.get("/api/v1/action-items/export/jira").await.json();
+    assert_eq!(jira[1]["fields"]["duedate"], "2026-12-19");
+    assert_eq!(jira[1]["fields"]["priority"]["name"], "P1");
+    assert_eq!(
+        app.get("/api/v1/action-items/export/xlsx").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let board = app.get("/action-items?owner=me").await.text();
+    assert!(board.contains("My action items"), "{board}");
+    assert!(board.contains("Rewrite the queue"));
+    assert!(board.contains("20 days overdue"));
+    assert!(!board.contains("Alert on replication lag"), "done items leave the board");
+}
+
+async fn action_items_are_added_and_finished_through_the_pages(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let pm = postmortem["id"].as_i64().unwrap();
+    let added = app
+        .post_form(
+            &format!("/postmortems/{pm}/action-items"),
+            &[
+                ("title", "Add a canary stage"),
+                ("owner", ""),
+                ("effort", "low"),
+                ("impact", "high"),
+                ("priority", ""),
+                ("kind", "prevent"),
+                ("due_on", ""),
+                ("addresses", ""),
+                ("tracker_url", ""),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+    let items = app
+        .get(&format!("/api/v1/postmortems/{pm}/action-items"))
+        .await
+        .json();
+    let id = items["items"][0]["id"].as_i64().unwrap();
+    let refused = app
+        .post_form(&format!("/action-items/{id}"), &[("status", "done")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().contains("how do we know it worked"), "{}", refused.text());
+    let finished = app
+        .post_form(
+            &format!("/action-items/{id}"),
+            &[("status", "done"), ("verification", "Caught a bad build on 1 Dec")],
+        )
+        .await;
+    assert_eq!(finished.status, StatusCode::SEE_OTHER);
+    let page = app
+        .get(&format!("/postmortems/{pm}/action-items"))
+        .await
+        .text();
+    assert!(page.contains("Caught a bad build on 1 Dec"), "{page}");
+}
+
 macro_rules! on_both_backends {
     ($($story:ident),+ $(,)?) => {
         mod sqlite {
@@ -626,12 +938,35 @@ async fn a_postmortem_moves_to_review_and_publication_only_when_ready(app: TestA
     let patched = app
         .patch_json(
             &base,
-            json!({"version": version, "sections": sections,
-                   "action_items": [{"title": "Add a lock timeout to migrations", "owner": "Payments", "due_on": "2026-12-15"}]}),
+            json!({"version": version, "sections": sections}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
     version = patched.json()["version"].as_i64().unwrap();
+    // An action item nobody owns holds publication back (seed 004: each needs an owner).
+    let item = app
+        .post_json(
+            &format!("{base}/action-items"),
+            json!({"title": "Add a lock timeout to migrations", "due_on": "2026-12-15"}),
+        )
+        .await;
+    assert_eq!(item.status, StatusCode::CREATED, "{}", item.text());
+    let unowned = app
+        .post_json(
+            &format!("{base}/transitions"),
+            json!({"version": version, "to": "published"}),
+        )
+        .await;
+    assert_eq!(unowned.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unowned.text().contains("have no owner"), "{}", unowned.text());
+    let me = app.get("/api/v1/me").await.json();
+    let owned = app
+        .patch_json(
+            &format!("/api/v1/action-items/{}", item.json()["id"]),
+            json!({"owner": format!("user:{}", me["id"])}),
+        )
+        .await;
+    assert_eq!(owned.status, StatusCode::OK, "{}", owned.text());
     let published = app
         .post_json(
             &format!("{base}/transitions"),
@@ -734,19 +1069,15 @@ async fn unknown_templates_sections_statuses_and_categories_are_422_and_store_no
     assert_eq!(field_names(&factor), ["factors[0].category"]);
     let unversioned = app.patch_json(&base, json!({"title": "No version"})).await;
     assert_eq!(field_names(&unversioned), ["version"]);
-    let bad_date = app
+    // Action items have their own API now; the document no longer takes them.
+    let items_in_document = app
         .patch_json(
             &base,
-            json!({"version": 1, "action_items": [{"title": "x", "due_on": "tomorrow"}]}),
+            json!({"version": 1, "action_items": [{"title": "x"}]}),
         )
         .await;
-    assert!(
-        bad_date
-            .text()
-            .contains("`tomorrow` is not a date like 2026-12-31"),
-        "{}",
-        bad_date.text()
-    );
+    assert_eq!(items_in_document.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(items_in_document.text().contains("action_items"));
     let extra = app
         .patch_json(&base, json!({"version": 1, "colour": "red"}))
         .await;
@@ -983,8 +1314,6 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
                 ("why_chains[0].root_cause", "No lock check."),
                 ("factors[0].category", "testing_gap"),
                 ("factors[0].description", "No big data in tests."),
-                ("action_items[0].title", "Add a lock timeout"),
-                ("action_items[0].due_on", "2026-12-15"),
             ],
         )
         .await;
@@ -992,7 +1321,6 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
     let stored = app.get(&format!("/api/v1/postmortems/{id}")).await.json();
     assert_eq!(stored["version"], 2);
     assert_eq!(stored["why_chains"][0]["root_cause"], "No lock check.");
-    assert_eq!(stored["action_items"][0]["due_on"], "2026-12-15");
     let page = app.get(&format!("/postmortems/{id}")).await.text();
     assert!(page.contains("data-rule=\"blame\""), "the finding is shown");
     assert!(page.contains("forgot"));
@@ -1015,13 +1343,13 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
             &[
                 ("version", "2"),
                 ("title", "Checkout outage"),
-                ("action_items[0].title", "x"),
-                ("action_items[0].due_on", "soon"),
+                ("factors[0].category", "gremlins"),
+                ("factors[0].description", "x"),
             ],
         )
         .await;
     assert_eq!(bad_date.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad_date.text().contains("`soon` is not a date"));
+    assert!(bad_date.text().contains("gremlins"));
     assert_eq!(
         app.get(&format!("/api/v1/postmortems/{id}")).await.json()["version"],
         2
@@ -1039,6 +1367,10 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
 }
 
 on_both_backends!(
+    an_incidents_policy_follows_its_changes_requests_and_overrides,
+    postmortem_debt_is_oldest_first_with_days_overdue,
+    action_items_end_only_with_a_note_and_are_listed_filtered_and_exported,
+    action_items_are_added_and_finished_through_the_pages,
     a_postmortem_moves_to_review_and_publication_only_when_ready,
     a_stale_edit_is_409_with_the_current_version_and_loses_nothing,
     unknown_templates_sections_statuses_and_categories_are_422_and_store_nothing,
@@ -1414,6 +1746,23 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/templates/new", "write"),
     ("POST", "/templates", "write"),
     ("GET", "/assets/editor.js", "public"),
+    ("GET", "/api/v1/incidents/{id}/policy", "read"),
+    ("POST", "/api/v1/incidents/{id}/policy/override", "write"),
+    ("POST", "/api/v1/incidents/{id}/postmortem-requests", "read"),
+    ("GET", "/api/v1/postmortem-debt", "read"),
+    ("POST", "/incidents/{id}/postmortem-requests", "read"),
+    ("POST", "/incidents/{id}/policy/override", "write"),
+    ("GET", "/postmortems/debt", "read"),
+    ("GET", "/api/v1/postmortems/{id}/action-items", "read"),
+    ("POST", "/api/v1/postmortems/{id}/action-items", "write"),
+    ("GET", "/api/v1/action-items", "read"),
+    ("GET", "/api/v1/action-items/export/{format}", "read"),
+    ("GET", "/api/v1/action-items/{id}", "read"),
+    ("PATCH", "/api/v1/action-items/{id}", "write"),
+    ("GET", "/action-items", "read"),
+    ("POST", "/action-items/{id}", "write"),
+    ("GET", "/postmortems/{id}/action-items", "read"),
+    ("POST", "/postmortems/{id}/action-items", "write"),
 ];
 
 fn level(name: &str) -> u8 {

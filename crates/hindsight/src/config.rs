@@ -80,6 +80,14 @@ struct FileConfig {
     intake: hindsight_http::timeline::intake::IntakeSettings,
     #[serde(default)]
     timeline: FileTimeline,
+    /// Where people reach Hindsight, for links in exports that leave it.
+    public_url: Option<String>,
+    /// The postmortem policy: thresholds, levels, firm triggers, reasons against.
+    #[serde(default)]
+    policy: hindsight_domain::policy::PolicyConfig,
+    /// Default due dates of action items by priority.
+    #[serde(default)]
+    action_items: hindsight_domain::action_item::DueTargets,
 }
 
 /// `[timeline]`.
@@ -119,6 +127,7 @@ pub struct Settings {
     pub factor_categories: Vec<String>,
     pub lint: hindsight_domain::lint::LintConfig,
     pub timeline: hindsight_http::timeline::TimelineSettings,
+    pub follow_through: hindsight_http::policy::FollowThroughSettings,
 }
 
 impl Settings {
@@ -207,7 +216,28 @@ impl Settings {
                 .max_import_bytes
                 .unwrap_or(defaults.max_import_bytes),
         };
+        file.policy
+            .check()
+            .map_err(|message| anyhow::anyhow!("{message}"))?;
+        file.action_items
+            .check()
+            .map_err(|message| anyhow::anyhow!("{message}"))?;
+        let public_url = file
+            .public_url
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        if let Some(url) = &public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("public_url = {url:?} must start with https:// or http://");
+        }
+        let follow_through = hindsight_http::policy::FollowThroughSettings {
+            policy: file.policy,
+            due_targets: file.action_items,
+            public_url,
+        };
         Ok(Self {
+            follow_through,
             factor_categories,
             lint,
             timeline,
@@ -260,7 +290,8 @@ mod tests {
         let example: String = DEFAULT_CONFIG[start..]
             .lines()
             .filter(|line| {
-                line.starts_with("# ") && !line.starts_with("# How") && !line.starts_with("# Slack")
+                line.strip_prefix("# ")
+                    .is_some_and(|toml| toml.starts_with('[') || toml.contains(" = "))
             })
             .map(|line| format!("{}\n", &line[2..]))
             .collect();
@@ -272,6 +303,13 @@ mod tests {
         let intake = &settings.timeline.intake;
         assert!(intake.alertmanager.is_some() && intake.pagerduty.is_some());
         assert_eq!(settings.timeline.slack_key_reactions, ["pushpin", "key"]);
+        let policy = &settings.follow_through.policy;
+        assert_eq!(policy.downtime_minutes, 30);
+        assert_eq!(
+            policy.levels.slow_resolution,
+            hindsight_domain::policy::TriggerLevel::Recommended
+        );
+        assert_eq!(settings.follow_through.due_targets.p1_days, 28);
 
         std::fs::write(&path, "[intake.pagerduty]\nsecrets = [\"short\"]\n").unwrap();
         let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();

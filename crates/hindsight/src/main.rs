@@ -4,6 +4,7 @@ mod accounts;
 mod config;
 mod demo;
 mod lint;
+mod policy;
 mod serve;
 mod transfer;
 
@@ -48,6 +49,13 @@ enum Command {
     /// was refused. `hindsight import slack EXPORT.zip --channel NAME --incident ID` imports a
     /// Slack channel into an incident's timeline.
     Import(transfer::ImportArgs),
+    /// Postmortem policy tools. `hindsight policy check INCIDENT.json` decides, offline and with
+    /// the configured policy, whether an incident needs a postmortem, and prints every rule that
+    /// fired.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -81,6 +89,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(error) => Err(error),
         },
+        Command::Policy { command } => return ExitCode::from(policy::run(command)),
         Command::User { command } => runtime().block_on(accounts::run_user(command)),
         Command::Token { command } => runtime().block_on(accounts::run_token(command)),
     };

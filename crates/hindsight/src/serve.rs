@@ -98,6 +98,7 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             lint: settings.lint.clone(),
         },
         timeline: settings.timeline.clone(),
+        follow_through: settings.follow_through.clone(),
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

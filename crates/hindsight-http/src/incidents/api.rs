@@ -62,6 +62,7 @@ pub async fn create_incident(
     if incident.content.private {
         auditor.incident_privacy(&incident).await;
     }
+    crate::policy::rejudge(&state, incident.id).await;
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok((
         StatusCode::CREATED,
@@ -136,6 +137,7 @@ pub async fn update_incident(
         )
         .await
         .map_err(ApiError::or_missing(|| no_such_incident(id)))?;
+    crate::policy::rejudge(&state, id).await;
     if changes_privacy {
         auditor.incident_privacy(&incident).await;
     }

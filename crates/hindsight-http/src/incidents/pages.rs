@@ -127,6 +127,7 @@ struct ShowPage {
     impact: Facts,
     facts: Facts,
     timeline: crate::timeline::pages::TimelineView,
+    policy: Option<crate::policy::PolicyView>,
 }
 
 pub async fn show_incident(
@@ -146,6 +147,9 @@ pub async fn show_incident(
         &events,
         &crate::timeline::pages::viewer_zone(zone.tz.as_deref()),
     );
+    let policy = crate::policy::current(&state, incident.id, visibility(&actor))
+        .await?
+        .map(|policy| crate::policy::PolicyView::of(&policy));
     let content = &incident.content;
     let time = |time: Option<jiff::Timestamp>| time.map_or("unknown".to_owned(), display_time);
     let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
@@ -199,6 +203,7 @@ pub async fn show_incident(
             impact,
             facts,
             timeline,
+            policy,
         },
     ))
 }
@@ -300,6 +305,7 @@ pub async fn create_incident(
     if incident.content.private {
         auditor.incident_privacy(&incident).await;
     }
+    crate::policy::rejudge(&state, incident.id).await;
     tracing::info!(incident.id = %incident.id, "incident created");
     Ok(Redirect::to(&format!("/incidents/{}", incident.id)).into_response())
 }
@@ -347,6 +353,7 @@ pub async fn update_incident(
         .await;
     match result {
         Ok(incident) => {
+            crate::policy::rejudge(&state, incident.id).await;
             if incident.content.private != current.content.private {
                 auditor.incident_privacy(&incident).await;
             }

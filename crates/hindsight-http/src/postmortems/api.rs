@@ -540,7 +540,8 @@ pub async fn lint_stored(
         .ok_or_else(|| ApiError::internal(&"a postmortem names a template that is gone"))?;
     let findings =
         lint_stored_postmortem(&state, &postmortem, &template, actor.visibility()).await?;
-    let content = postmortem.document.content();
+    let (items, unowned) = crate::action_items::counts(&state, postmortem.id).await?;
+    let content = postmortem.document.content(items, unowned);
     let missing = |target| missing_for(&template, &content, target);
     Ok(ApiJson(LintReport {
         findings,

@@ -37,6 +37,7 @@ pub struct PostmortemExport {
     /// Title, severity and key times of each incident it covers.
     #[schema(value_type = Vec<Object>)]
     pub incidents: Vec<IncidentBrief>,
+    pub action_items: Vec<hindsight_domain::action_item::ActionItem>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -105,6 +106,7 @@ pub async fn export(
     let (postmortem, template, incidents) = gather(&state, &actor, &id).await?;
     let briefs: Vec<IncidentBrief> = incidents.iter().map(IncidentBrief::of).collect();
     let name = format!("pm-{}", postmortem.id);
+    let action_items = crate::action_items::of_postmortem(&state, postmortem.id).await?;
     Ok(match format.as_str() {
         "json" => {
             let body = PostmortemExport {
@@ -113,6 +115,7 @@ pub async fn export(
                 postmortem,
                 template,
                 incidents: briefs,
+                action_items,
             };
             let mut response = axum::Json(body).into_response();
             response.headers_mut().insert(
@@ -122,7 +125,7 @@ pub async fn export(
             response
         }
         "html" => {
-            let mut response = print_response(&postmortem, &template, &incidents);
+            let mut response = print_response(&postmortem, &template, &incidents, &action_items);
             response.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 attachment(format!("{name}.html")),
@@ -140,7 +143,17 @@ pub async fn export(
                     attachment(format!("{name}.md")),
                 ),
             ],
-            markdown_file::render(&PostmortemFile::of(&postmortem), &template, &briefs),
+            markdown_file::render(
+                &PostmortemFile {
+                    action_items: action_items
+                        .iter()
+                        .map(|item| item.content.to_draft())
+                        .collect(),
+                    ..PostmortemFile::of(&postmortem)
+                },
+                &template,
+                &briefs,
+            ),
         )
             .into_response(),
     })
@@ -159,6 +172,7 @@ struct PrintPage<'a> {
     sections: Vec<PrintSection>,
     owner: String,
     updated: String,
+    action_items: &'a [hindsight_domain::action_item::ActionItem],
 }
 
 /// The standalone page: its own inline stylesheet and no script, so it prints and reads the
@@ -167,6 +181,7 @@ pub fn print_response(
     postmortem: &Postmortem,
     template: &Template,
     incidents: &[Incident],
+    action_items: &[hindsight_domain::action_item::ActionItem],
 ) -> Response {
     let sections = template
         .sections
@@ -184,6 +199,7 @@ pub fn print_response(
         .collect();
     let page = PrintPage {
         postmortem,
+        action_items,
         incidents: incidents
             .iter()
             .map(|incident| {
@@ -232,5 +248,11 @@ pub async fn print(
     let (postmortem, template, incidents) = gather(&state, &actor, &id)
         .await
         .map_err(|_| crate::pages::PageError::not_found("There is no such postmortem."))?;
-    Ok(print_response(&postmortem, &template, &incidents))
+    let action_items = crate::action_items::of_postmortem(&state, postmortem.id).await?;
+    Ok(print_response(
+        &postmortem,
+        &template,
+        &incidents,
+        &action_items,
+    ))
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use hindsight_domain::ValidationErrors;
-use hindsight_domain::document::{ActionItem, PostmortemDocument};
+use hindsight_domain::document::PostmortemDocument;
 use hindsight_domain::postmortem::{ContributingFactor, Lessons, Why, WhyChain};
 
 /// What the form sent, read into a document; `version` is the version it was made on.
@@ -44,7 +44,7 @@ impl EditorForm {
     /// Reads the form over `current`: what the form does not carry (incidents, template,
     /// owner) stays as it is.
     pub fn read(pairs: Vec<(String, String)>, current: &PostmortemDocument) -> Self {
-        let mut errors = ValidationErrors::new();
+        let errors = ValidationErrors::new();
         let mut document = PostmortemDocument {
             title: current.title.clone(),
             incidents: current.incidents.clone(),
@@ -55,7 +55,6 @@ impl EditorForm {
         let mut version = None;
         let mut chains: BTreeMap<usize, (WhyChain, BTreeMap<usize, Why>)> = BTreeMap::new();
         let mut factors: BTreeMap<usize, ContributingFactor> = BTreeMap::new();
-        let mut items: BTreeMap<usize, (ActionItem, String)> = BTreeMap::new();
         let mut lessons = Lessons::default();
         for (key, value) in pairs {
             if key == "version" {
@@ -102,24 +101,6 @@ impl EditorForm {
                             _ => {}
                         }
                     }
-                    "action_items" => {
-                        let (item, due) = items.entry(index).or_insert((
-                            ActionItem {
-                                title: String::new(),
-                                owner: None,
-                                due_on: None,
-                                tracker_url: None,
-                            },
-                            String::new(),
-                        ));
-                        match rest {
-                            "title" => item.title = value,
-                            "owner" => item.owner = blank_to_none(value),
-                            "due_on" => *due = value,
-                            "tracker_url" => item.tracker_url = blank_to_none(value),
-                            _ => {}
-                        }
-                    }
                     _ => {}
                 }
             }
@@ -141,26 +122,6 @@ impl EditorForm {
             .into_values()
             .filter(|factor| !factor.description.trim().is_empty())
             .collect();
-        for (_, (mut item, due)) in items {
-            let blank = item.title.trim().is_empty()
-                && item.owner.is_none()
-                && item.tracker_url.is_none()
-                && due.trim().is_empty();
-            if blank {
-                continue;
-            }
-            let index = document.action_items.len();
-            if !due.trim().is_empty() {
-                match due.trim().parse() {
-                    Ok(date) => item.due_on = Some(date),
-                    Err(_) => errors.add(
-                        format!("action_items[{index}].due_on"),
-                        format!("`{}` is not a date like 2026-12-31", due.trim()),
-                    ),
-                }
-            }
-            document.action_items.push(item);
-        }
         Self {
             version,
             document,
@@ -199,11 +160,6 @@ mod tests {
                 ("factors[1].category", "process"),
                 ("factors[1].description", ""),
                 ("lessons.went_well", "Alert fired\n\n  Rollback was quick "),
-                ("action_items[0].title", "Add a lock timeout"),
-                ("action_items[0].due_on", "2026-12-15"),
-                ("action_items[1].title", "Check it"),
-                ("action_items[1].due_on", "next week"),
-                ("action_items[2].title", ""),
             ]),
             &PostmortemDocument::default(),
         );
@@ -216,10 +172,6 @@ mod tests {
             document.lessons.went_well,
             ["Alert fired", "Rollback was quick"]
         );
-        assert_eq!(document.action_items.len(), 2);
-        assert_eq!(
-            form.errors.message_for("action_items[1].due_on"),
-            Some("`next week` is not a date like 2026-12-31")
-        );
+        assert!(form.errors.is_empty());
     }
 }

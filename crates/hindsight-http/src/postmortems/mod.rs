@@ -245,8 +245,12 @@ pub async fn move_postmortem(
             ))
         })?;
     let categories = state.postmortems.factor_categories.clone();
+    // Items are never deleted, so a count read before the transaction can only be low: the
+    // check errs on the side of refusing.
+    let (items, unowned) = crate::action_items::counts(state, id).await?;
     let change: PostmortemChange = Box::new(move |stored: &Postmortem| {
-        let status = transition(&template, &stored.document.content(), stored.status, to).map_err(
+        let content = stored.document.content(items, unowned);
+        let status = transition(&template, &content, stored.status, to).map_err(
             |refused| match refused {
                 TransitionRefused::NotAllowed { from, to } => ValidationErrors::single(
                     "to",

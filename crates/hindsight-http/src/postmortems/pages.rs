@@ -261,11 +261,13 @@ struct FactorRow {
     description: String,
 }
 
+/// An action item as the editor lists it; they are edited on their own page.
 struct ItemRow {
+    id: String,
     title: String,
     owner: String,
     due_on: String,
-    tracker_url: String,
+    status: String,
 }
 
 struct Move {
@@ -388,7 +390,12 @@ async fn editor_page(
             )
         })
         .collect();
-    let content = postmortem.document.content();
+    let action_items = crate::action_items::of_postmortem(state, postmortem.id).await?;
+    let unowned = action_items
+        .iter()
+        .filter(|item| item.content.owner.is_none() && !item.content.status.is_finished())
+        .count();
+    let content = postmortem.document.content(action_items.len(), unowned);
     let missing_for_review = missing_for(&template, &content, PostmortemStatus::InReview);
     let missing_for_publish = missing_for(&template, &content, PostmortemStatus::Published);
     let moves = match postmortem.status {
@@ -478,22 +485,19 @@ async fn editor_page(
         category: String::new(),
         description: String::new(),
     });
-    let mut items: Vec<ItemRow> = document
-        .action_items
+    let items: Vec<ItemRow> = action_items
         .iter()
         .map(|item| ItemRow {
-            title: item.title.clone(),
-            owner: item.owner.clone().unwrap_or_default(),
-            due_on: item.due_on.map(|date| date.to_string()).unwrap_or_default(),
-            tracker_url: item.tracker_url.clone().unwrap_or_default(),
+            id: item.id.to_string(),
+            title: item.content.title.clone(),
+            owner: item
+                .owner_name
+                .clone()
+                .unwrap_or_else(|| "nobody yet".into()),
+            due_on: item.content.due_on.to_string(),
+            status: item.content.status.words(),
         })
         .collect();
-    items.push(ItemRow {
-        title: String::new(),
-        owner: String::new(),
-        due_on: String::new(),
-        tracker_url: String::new(),
-    });
     Ok(EditorPage {
         nav: Nav::of(Some(actor)),
         version: postmortem.version,

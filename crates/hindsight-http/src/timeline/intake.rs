@@ -330,6 +330,11 @@ pub async fn receive(
             now,
         )
         .await?;
+    if let Some(incident) = outcome.incident_id
+        && (outcome.opened || outcome.events_added > 0)
+    {
+        crate::policy::rejudge(&state, incident).await;
+    }
     tracing::info!(
         intake.source = source,
         incident.id = ?outcome.incident_id.map(|id| id.get()),

@@ -25,7 +25,7 @@ pub(crate) async fn add_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    state
+    let outcome = state
         .store
         .change_timeline(
             incident,
@@ -43,7 +43,9 @@ pub(crate) async fn add_event(
                 timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
             }),
         )
-        .await
+        .await?;
+    crate::policy::rejudge(state, incident).await;
+    Ok(outcome)
 }
 
 /// Changes what an event says.
@@ -56,7 +58,7 @@ pub(crate) async fn edit_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    state
+    let outcome = state
         .store
         .change_timeline(
             incident,
@@ -79,7 +81,9 @@ pub(crate) async fn edit_event(
                 )
             }),
         )
-        .await
+        .await?;
+    crate::policy::rejudge(state, incident).await;
+    Ok(outcome)
 }
 
 /// Removes an event.
@@ -91,7 +95,7 @@ pub(crate) async fn remove_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    state
+    let outcome = state
         .store
         .change_timeline(
             incident,
@@ -106,7 +110,9 @@ pub(crate) async fn remove_event(
                 timeline::remove_event(incident, events, target, author.as_deref(), now)
             }),
         )
-        .await
+        .await?;
+    crate::policy::rejudge(state, incident).await;
+    Ok(outcome)
 }
 
 /// What the timeline features are configured with.
