@@ -342,10 +342,7 @@ impl ActionItemDraft {
             Some(text) => match text.parse::<Date>() {
                 Ok(date) if (2000..=2199).contains(&date.year()) => date,
                 _ => {
-                    errors.add(
-                        "due_on",
-                        format!("`{text}` is not a date like 2026-12-31"),
-                    );
+                    errors.add("due_on", format!("`{text}` is not a date like 2026-12-31"));
                     context.created_on
                 }
             },

@@ -6,6 +6,7 @@
 //! directly: time comes from the [`Clock`] in [`AppState`], so tests can fix it.
 
 pub mod accounts;
+pub mod action_items;
 pub mod audit;
 pub mod credentials;
 pub mod error;
@@ -23,7 +24,6 @@ pub mod routes;
 pub mod signin;
 pub mod timeline;
 mod users;
-pub mod action_items;
 
 use std::sync::Arc;
 

@@ -14,8 +14,7 @@ use hindsight_domain::access::Actor;
 use hindsight_domain::access::Permission::{Read, Write};
 use hindsight_domain::action_item::{DueTargets, days_between};
 use hindsight_domain::policy::{
-    self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest,
-    check_justification,
+    self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest, check_justification,
 };
 use hindsight_store::{PendingPostmortem, PolicyJudgement, PolicyState, StoreError};
 use serde::{Deserialize, Serialize};
@@ -45,7 +44,11 @@ pub struct FollowThroughSettings {
 pub fn routes() -> Routes {
     Routes::new()
         .get("/api/v1/incidents/{id}/policy", Read, get_policy)
-        .post("/api/v1/incidents/{id}/policy/override", Write, override_api)
+        .post(
+            "/api/v1/incidents/{id}/policy/override",
+            Write,
+            override_api,
+        )
         // Anyone who can see an incident may ask for a postmortem on it (seed 000: "just
         // bringing it up is reason enough"), viewers included.
         .post(
@@ -227,7 +230,8 @@ pub async fn request_api(
     ApiJson(body): ApiJson<PostmortemRequestBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
-    let reason = check_justification("reason", body.reason.as_deref()).map_err(ApiError::invalid)?;
+    let reason =
+        check_justification("reason", body.reason.as_deref()).map_err(ApiError::invalid)?;
     let policy = save_request(&state, &actor, id, reason)
         .await
         .map_err(ApiError::or_missing(|| {
@@ -269,11 +273,7 @@ pub struct DebtRow {
 }
 
 async fn debt(state: &AppState, actor: &Option<Actor>) -> Result<Vec<DebtRow>, StoreError> {
-    let today = state
-        .clock
-        .now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date();
+    let today = state.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
     Ok(state
         .store
         .list_postmortem_debt(visibility(actor))
@@ -374,7 +374,10 @@ impl PolicyView {
         let decision = policy.decision.as_ref().map(|record| &record.decision);
         Self {
             incident: policy.incident_id,
-            outcome: policy.outcome.map(label).unwrap_or_else(|| "unknown".into()),
+            outcome: policy
+                .outcome
+                .map(label)
+                .unwrap_or_else(|| "unknown".into()),
             outcome_class: policy.outcome.map_or("unknown", PolicyOutcome::as_str),
             decision_outcome: decision
                 .map(|decision| label(decision.outcome))

@@ -518,7 +518,11 @@ async fn an_incidents_policy_follows_its_changes_requests_and_overrides(mut app:
     assert_eq!(policy["history"].as_array().unwrap().len(), 2);
     let debt = app.get("/api/v1/postmortem-debt").await.json();
     assert_eq!(debt[0]["incident_id"], id);
-    assert_eq!(debt[0]["days_overdue"], Value::Null, "not due yet on the 21st");
+    assert_eq!(
+        debt[0]["days_overdue"],
+        Value::Null,
+        "not due yet on the 21st"
+    );
 
     let no_reason = app
         .post_json(
@@ -573,7 +577,10 @@ async fn an_incidents_policy_follows_its_changes_requests_and_overrides(mut app:
         )
         .await;
     assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.text());
-    assert_eq!(asked.json()["requests"][0]["requested_by"]["name"], "viewer");
+    assert_eq!(
+        asked.json()["requests"][0]["requested_by"]["name"],
+        "viewer"
+    );
     let refused = app
         .post_json(
             &format!("/api/v1/incidents/{id}/policy/override"),
@@ -636,7 +643,10 @@ async fn action_items_end_only_with_a_note_and_are_listed_filtered_and_exported(
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(field_names(&bad), ["title", "owner", "effort", "tracker_url"]);
+    assert_eq!(
+        field_names(&bad),
+        ["title", "owner", "effort", "tracker_url"]
+    );
     let unknown_owner = app
         .post_json(&items_uri, json!({"title": "Canary", "owner": "user:999"}))
         .await;
@@ -716,31 +726,43 @@ async fn action_items_end_only_with_a_note_and_are_listed_filtered_and_exported(
     let overdue = app.get("/api/v1/action-items?overdue=true").await.json();
     assert_eq!(overdue["items"][0]["days_overdue"], 20);
     assert_eq!(
-        ids(app.get("/api/v1/action-items?owner=me&service=checkout").await),
+        ids(app
+            .get("/api/v1/action-items?owner=me&service=checkout")
+            .await),
         [slow["id"].clone(), item["id"].clone()]
     );
     assert_eq!(
-        ids(app.get(&format!("/api/v1/action-items?incident={}", incident["id"])).await).len(),
+        ids(app
+            .get(&format!("/api/v1/action-items?incident={}", incident["id"]))
+            .await)
+        .len(),
         2
     );
-    let bad_filter = app.get("/api/v1/action-items?status=closed&due_before=soon").await;
+    let bad_filter = app
+        .get("/api/v1/action-items?status=closed&due_before=soon")
+        .await;
     assert_eq!(field_names(&bad_filter), ["status", "due_before"]);
 
     let csv = app.get("/api/v1/action-items/export/csv?status=done").await;
     assert_eq!(csv.status, StatusCode::OK);
     let text = csv.text();
     assert!(text.starts_with("id,title,status,priority"), "{text}");
-    assert!(text.contains("Alert on replication lag,done,P1,low,high,detect"), "{text}");
+    assert!(
+        text.contains("Alert on replication lag,done,P1,low,high,detect"),
+        "{text}"
+    );
     let github = app.get("/api/v1/action-items/export/github").await.json();
     assert_eq!(github[0]["title"], "Rewrite the queue");
     assert!(
-        github[0]["body"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("https://hindsight.example.com/postmortems/{pm}/action-items#item-")),
+        github[0]["body"].as_str().unwrap().contains(&format!(
+            "https://hindsight.example.com/postmortems/{pm}/action-items#item-"
+        )),
         "{github}"
     );
-    assert_eq!(github[0]["labels"], json!(["postmortem", "priority:P3", "kind:prevent"]));
+    assert_eq!(
+        github[0]["labels"],
+        json!(["postmortem", "priority:P3", "kind:prevent"])
+    );
     let jira = app.get("/api/v1/action-items/export/jira").await.json();
     assert_eq!(jira[1]["fields"]["duedate"], "2026-12-19");
     assert_eq!(jira[1]["fields"]["priority"]["name"], "P1");
@@ -753,7 +775,10 @@ async fn action_items_end_only_with_a_note_and_are_listed_filtered_and_exported(
     assert!(board.contains("My action items"), "{board}");
     assert!(board.contains("Rewrite the queue"));
     assert!(board.contains("20 days overdue"));
-    assert!(!board.contains("Alert on replication lag"), "done items leave the board");
+    assert!(
+        !board.contains("Alert on replication lag"),
+        "done items leave the board"
+    );
 }
 
 async fn action_items_are_added_and_finished_through_the_pages(app: TestApp) {
@@ -786,11 +811,18 @@ async fn action_items_are_added_and_finished_through_the_pages(app: TestApp) {
         .post_form(&format!("/action-items/{id}"), &[("status", "done")])
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().contains("how do we know it worked"), "{}", refused.text());
+    assert!(
+        refused.text().contains("how do we know it worked"),
+        "{}",
+        refused.text()
+    );
     let finished = app
         .post_form(
             &format!("/action-items/{id}"),
-            &[("status", "done"), ("verification", "Caught a bad build on 1 Dec")],
+            &[
+                ("status", "done"),
+                ("verification", "Caught a bad build on 1 Dec"),
+            ],
         )
         .await;
     assert_eq!(finished.status, StatusCode::SEE_OTHER);
@@ -936,10 +968,7 @@ async fn a_postmortem_moves_to_review_and_publication_only_when_ready(app: TestA
         sections.insert(key.into(), json!(format!("Written: {key}.")));
     }
     let patched = app
-        .patch_json(
-            &base,
-            json!({"version": version, "sections": sections}),
-        )
+        .patch_json(&base, json!({"version": version, "sections": sections}))
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
     version = patched.json()["version"].as_i64().unwrap();
@@ -958,7 +987,11 @@ async fn a_postmortem_moves_to_review_and_publication_only_when_ready(app: TestA
         )
         .await;
     assert_eq!(unowned.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(unowned.text().contains("have no owner"), "{}", unowned.text());
+    assert!(
+        unowned.text().contains("have no owner"),
+        "{}",
+        unowned.text()
+    );
     let me = app.get("/api/v1/me").await.json();
     let owned = app
         .patch_json(

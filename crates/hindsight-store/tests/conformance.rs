@@ -4,8 +4,15 @@
 use std::sync::Arc;
 
 use hindsight_domain::access::{Role, Session, TokenScope, Visibility};
+use hindsight_domain::action_item::{
+    ActionItemContent, ActionItemDraft, ActionItemFilter, ActionStatus, DueTargets, ItemContext,
+    Owner,
+};
 use hindsight_domain::document::{
     Author, Postmortem, PostmortemDocument, PostmortemId, ValidDocument,
+};
+use hindsight_domain::policy::{
+    self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest,
 };
 use hindsight_domain::postmortem::{
     ContributingFactor, DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain,
@@ -19,16 +26,9 @@ use hindsight_domain::{
     Severity, ValidationErrors,
 };
 use hindsight_store::testing::TestDatabase;
-use hindsight_domain::action_item::{
-    ActionItemContent, ActionItemDraft, ActionItemFilter, ActionStatus, DueTargets, ItemContext,
-    Owner,
-};
-use hindsight_domain::policy::{
-    self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest,
-};
 use hindsight_store::{
-    AlertIntake, PolicyJudgement, NewApiToken, NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store,
-    StoreError, UserChange,
+    AlertIntake, NewApiToken, NewPostmortem, NewUser, PolicyJudgement, PostmortemChange,
+    PostmortemFilter, Store, StoreError, UserChange,
 };
 use jiff::Timestamp;
 
@@ -1737,10 +1737,7 @@ async fn postmortem_debt_lists_unpublished_required_postmortems_earliest_due_fir
             writer(),
             now(),
             Box::new(|current: &Postmortem| {
-                Ok((
-                    PostmortemStatus::Published,
-                    valid(current.document.clone()),
-                ))
+                Ok((PostmortemStatus::Published, valid(current.document.clone())))
             }),
         )
         .await
@@ -1762,10 +1759,7 @@ async fn postmortem_debt_lists_unpublished_required_postmortems_earliest_due_fir
         Some(PostmortemStatus::Draft),
         "a draft does not settle the debt"
     );
-    assert_eq!(
-        titles(debt),
-        ["Earlier", "Secret", "Later", "Unresolved"]
-    );
+    assert_eq!(titles(debt), ["Earlier", "Secret", "Later", "Unresolved"]);
     assert_eq!(
         titles(
             store
@@ -1831,13 +1825,7 @@ async fn action_items_are_filtered_by_owner_team_status_due_incident_and_service
         let store = Arc::clone(&store);
         async move {
             store
-                .create_action_item(
-                    postmortem,
-                    Visibility::Everything,
-                    content,
-                    writer(),
-                    now(),
-                )
+                .create_action_item(postmortem, Visibility::Everything, content, writer(), now())
                 .await
                 .unwrap()
         }
@@ -1908,7 +1896,11 @@ async fn action_items_are_filtered_by_owner_team_status_due_incident_and_service
         "unfinished first, then the earliest due"
     );
     assert_eq!(
-        ids(ActionItemFilter::default(), Visibility::MemberOf(outsider.id)).await,
+        ids(
+            ActionItemFilter::default(),
+            Visibility::MemberOf(outsider.id)
+        )
+        .await,
         [by_lead.id, by_team.id, by_member.id],
         "a private incident's items are hidden with it"
     );
@@ -2093,9 +2085,7 @@ async fn an_action_item_change_is_checked_and_an_unknown_owner_changes_nothing(
     assert!(database.try_raw_sql(&sql).await.is_err());
 }
 
-async fn a_version_written_with_action_items_in_its_document_still_reads(
-    database: TestDatabase,
-) {
+async fn a_version_written_with_action_items_in_its_document_still_reads(database: TestDatabase) {
     let store = database.store();
     let incident = create(&*store, draft("Checkout", "2026-11-01T08:00:00Z")).await;
     let postmortem = new_postmortem(&*store, &[incident.id]).await;

@@ -20,9 +20,11 @@ fn fields(errors: ValidationErrors) -> Vec<String> {
 
 #[test]
 fn low_effort_and_high_impact_is_p1_and_due_in_four_weeks() {
-    let item = draft(r#"{"title":"Alert on replication lag","owner":"user:3","effort":"low","impact":"high"}"#)
-        .validate(&context())
-        .unwrap();
+    let item = draft(
+        r#"{"title":"Alert on replication lag","owner":"user:3","effort":"low","impact":"high"}"#,
+    )
+    .validate(&context())
+    .unwrap();
     assert_eq!(item.priority, Priority::P1);
     assert_eq!(item.due_on, date(2026, 12, 19));
     assert_eq!(item.owner, Some(Owner::User(UserId::new(3).unwrap())));
@@ -207,9 +209,18 @@ fn lists_rank_unfinished_then_priority_then_low_effort_high_impact() {
         finished_at: None,
     };
     let mut items = vec![
-        item(1, r#"{"title":"done","status":"done","verification":"ok","priority":"P1"}"#),
-        item(2, r#"{"title":"p2 high effort","priority":"P2","effort":"high","impact":"high"}"#),
-        item(3, r#"{"title":"p2 low effort","priority":"P2","effort":"low","impact":"high"}"#),
+        item(
+            1,
+            r#"{"title":"done","status":"done","verification":"ok","priority":"P1"}"#,
+        ),
+        item(
+            2,
+            r#"{"title":"p2 high effort","priority":"P2","effort":"high","impact":"high"}"#,
+        ),
+        item(
+            3,
+            r#"{"title":"p2 low effort","priority":"P2","effort":"low","impact":"high"}"#,
+        ),
         item(4, r#"{"title":"p1","priority":"P1"}"#),
     ];
     rank(&mut items);
@@ -217,6 +228,9 @@ fn lists_rank_unfinished_then_priority_then_low_effort_high_impact() {
     assert_eq!(order, [4, 3, 2, 1]);
     assert!(items[0].is_overdue(date(2027, 1, 1)));
     assert_eq!(items[0].days_overdue(date(2026, 12, 29)), Some(10));
-    assert!(!items[3].is_overdue(date(2030, 1, 1)), "done is never overdue");
+    assert!(
+        !items[3].is_overdue(date(2030, 1, 1)),
+        "done is never overdue"
+    );
     assert_eq!(items[0].age_days(date(2026, 11, 30)), 9);
 }

@@ -27,7 +27,11 @@ fn request(name: &str, reason: &str) -> PostmortemRequest {
 }
 
 fn fired(decision: &PolicyDecision) -> Vec<&'static str> {
-    decision.rules.iter().map(|rule| rule.rule.as_str()).collect()
+    decision
+        .rules
+        .iter()
+        .map(|rule| rule.rule.as_str())
+        .collect()
 }
 
 /// Every rule, alone and in the combinations the seeds argue about, with the decision and the
@@ -193,8 +197,9 @@ fn the_default_policy_decides_each_incident_with_every_rule_that_fired() {
 
 #[test]
 fn the_explanation_says_what_lowered_what_and_what_stayed_firm() {
-    let content =
-        incident(r#"{"cause_origin":"external","impact":{"data_loss":true,"user_visible_minutes":120}}"#);
+    let content = incident(
+        r#"{"cause_origin":"external","impact":{"data_loss":true,"user_visible_minutes":120}}"#,
+    );
     let decision = evaluate(
         &PolicyConfig::default(),
         PolicyFacts {

@@ -39,11 +39,7 @@ pub fn routes() -> Routes {
 
 /// Today's date, as due dates count (UTC).
 pub(crate) fn today(state: &AppState) -> Date {
-    state
-        .clock
-        .now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
+    state.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date()
 }
 
 fn context(state: &AppState, postmortem: &Postmortem, created_on: Date) -> ItemContext {

@@ -250,21 +250,22 @@ pub async fn move_postmortem(
     let (items, unowned) = crate::action_items::counts(state, id).await?;
     let change: PostmortemChange = Box::new(move |stored: &Postmortem| {
         let content = stored.document.content(items, unowned);
-        let status = transition(&template, &content, stored.status, to).map_err(
-            |refused| match refused {
-                TransitionRefused::NotAllowed { from, to } => ValidationErrors::single(
-                    "to",
-                    format!("a postmortem cannot move from {from} to {to}"),
-                ),
-                TransitionRefused::NotReady(missing) => {
-                    let mut errors = ValidationErrors::new();
-                    for piece in missing {
-                        errors.add(piece.field, piece.message);
+        let status =
+            transition(&template, &content, stored.status, to).map_err(
+                |refused| match refused {
+                    TransitionRefused::NotAllowed { from, to } => ValidationErrors::single(
+                        "to",
+                        format!("a postmortem cannot move from {from} to {to}"),
+                    ),
+                    TransitionRefused::NotReady(missing) => {
+                        let mut errors = ValidationErrors::new();
+                        for piece in missing {
+                            errors.add(piece.field, piece.message);
+                        }
+                        errors
                     }
-                    errors
-                }
-            },
-        )?;
+                },
+            )?;
         let document = stored.document.clone().validate(&template, &categories)?;
         Ok((status, document))
     });

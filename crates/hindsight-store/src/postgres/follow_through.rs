@@ -4,8 +4,8 @@
 use deadpool_postgres::GenericClient;
 use hindsight_domain::access::{TeamId, UserId, Visibility};
 use hindsight_domain::action_item::{
-    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId, ActionKind, ActionStatus,
-    Owner, Priority, Scale,
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId, ActionKind, ActionStatus, Owner,
+    Priority, Scale,
 };
 use hindsight_domain::document::{Author, PostmortemId};
 use hindsight_domain::policy::{PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest};
@@ -20,8 +20,8 @@ use super::{
     postmortem_visible, select_incident, select_postmortem, unexpected, visibility_values, visible,
 };
 use crate::{
-    ActionItemChange, DecisionRecord, PendingPostmortem, PolicyJudgement, PolicyState,
-    StoreError, UserRef,
+    ActionItemChange, DecisionRecord, PendingPostmortem, PolicyJudgement, PolicyState, StoreError,
+    UserRef,
 };
 
 fn author(row: &Row, id: usize, name: usize) -> Result<Author, StoreError> {
@@ -160,7 +160,9 @@ async fn pending(
                 },
                 due_on: row.try_get::<_, Option<Date>>(6)?,
                 since: row.try_get(7)?,
-                postmortem_id: row.try_get::<_, Option<i64>>(8)?.and_then(PostmortemId::new),
+                postmortem_id: row
+                    .try_get::<_, Option<i64>>(8)?
+                    .and_then(PostmortemId::new),
                 postmortem_status: status
                     .map(|text| parse("status", &text, PostmortemStatus::parse))
                     .transpose()?,
@@ -573,8 +575,13 @@ pub(super) async fn list_items(
         .await?;
     let (everything, user) = visibility_values(visibility);
     let (owner_user, owner_team) = owner_values(filter.owner);
-    let statuses: Option<Vec<&str>> = (!filter.statuses.is_empty())
-        .then(|| filter.statuses.iter().map(|status| status.as_str()).collect());
+    let statuses: Option<Vec<&str>> = (!filter.statuses.is_empty()).then(|| {
+        filter
+            .statuses
+            .iter()
+            .map(|status| status.as_str())
+            .collect()
+    });
     client
         .query(
             &statement,

@@ -25,24 +25,24 @@ mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
-use hindsight_domain::action_item::{
-    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
-};
-use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use crate::{
-    ActionItemChange, PendingPostmortem, PolicyJudgement, PolicyState,
-    AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
-    NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
-    TimelineOutcome, UserChange,
+    ActionItemChange, AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
+    NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
+    PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
+    UserChange,
 };
 use hindsight_domain::Members;
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
     TokenScope, User, UserId, Visibility,
 };
+use hindsight_domain::action_item::{
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
+};
 use hindsight_domain::document::{
     Author, Postmortem, PostmortemDocument, PostmortemId, Revision, changed_fields,
 };
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 
 const MIGRATIONS: &[Migration] = crate::migration::migrations!("postgres");
@@ -1447,15 +1447,9 @@ impl Store for PostgresStore {
         let now = to_stored_precision(now);
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let item = follow_through::create_item(
-            &transaction,
-            postmortem,
-            visibility,
-            content,
-            author,
-            now,
-        )
-        .await?;
+        let item =
+            follow_through::create_item(&transaction, postmortem, visibility, content, author, now)
+                .await?;
         transaction.commit().await?;
         Ok(item)
     }

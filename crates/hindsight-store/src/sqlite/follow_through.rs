@@ -3,8 +3,8 @@
 
 use hindsight_domain::access::{TeamId, UserId, Visibility};
 use hindsight_domain::action_item::{
-    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId, ActionKind, ActionStatus,
-    Owner, Priority, Scale,
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId, ActionKind, ActionStatus, Owner,
+    Priority, Scale,
 };
 use hindsight_domain::document::{Author, PostmortemId};
 use hindsight_domain::policy::{PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest};
@@ -19,8 +19,8 @@ use super::{
     select_postmortem, to_json, to_micros, visibility_values, visible,
 };
 use crate::{
-    ActionItemChange, DecisionRecord, PendingPostmortem, PolicyJudgement, PolicyState,
-    StoreError, UserRef,
+    ActionItemChange, DecisionRecord, PendingPostmortem, PolicyJudgement, PolicyState, StoreError,
+    UserRef,
 };
 
 fn author(row: &Row<'_>, id: usize, name: usize) -> rusqlite::Result<Author> {
@@ -522,7 +522,11 @@ pub(super) fn list_items(
     let [everything, user] = visibility_values(visibility);
     let (owner_user, owner_team) = owner_values(filter.owner);
     let statuses = (!filter.statuses.is_empty()).then(|| {
-        let names: Vec<&str> = filter.statuses.iter().map(|status| status.as_str()).collect();
+        let names: Vec<&str> = filter
+            .statuses
+            .iter()
+            .map(|status| status.as_str())
+            .collect();
         format!(",{},", names.join(","))
     });
     let rows = statement.query_map(

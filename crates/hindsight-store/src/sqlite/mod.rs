@@ -36,21 +36,21 @@ mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
-use hindsight_domain::action_item::{
-    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
-};
-use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use crate::{
-    ActionItemChange, PendingPostmortem, PolicyJudgement, PolicyState,
-    AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome, NewApiToken,
-    NewPostmortem, NewUser, PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange,
-    TimelineOutcome, UserChange,
+    ActionItemChange, AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
+    NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
+    PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
+    UserChange,
 };
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
     TokenScope, User, UserId, Visibility,
 };
+use hindsight_domain::action_item::{
+    ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
+};
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, changed_fields};
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::{Members, ValidationErrors};
 
@@ -692,7 +692,8 @@ fn revision_from_row(row: &Row<'_>) -> rusqlite::Result<Revision> {
             name: row.get(3)?,
         },
         changed: json(4, &changed)?,
-        document: crate::revision_document(json(5, &document)?).map_err(|error| conversion(5, error))?,
+        document: crate::revision_document(json(5, &document)?)
+            .map_err(|error| conversion(5, error))?,
         at: from_micros(row.get(6)?)?,
     })
 }

@@ -246,7 +246,8 @@ fn a_postmortem_is_written_linted_as_typed_and_published() {
         .type_text("The migration was not run before the deploy, and nothing checked for it.");
     browser.wait_for_count(blame, 0);
 
-    // Every section the process needs, a 5 Whys chain and an action item, then save.
+    // Every section the process needs and a 5 Whys chain, then save; the action item is added
+    // through the API, as a tracker integration would.
     for (key, text) in [
         (
             "impact",
@@ -278,9 +279,18 @@ fn a_postmortem_is_written_linted_as_typed_and_published() {
     browser
         .find("input[name='why_chains[0].root_cause']")
         .type_text("Nothing checks migrations for long locks.");
-    browser
-        .find("input[name='action_items[0].title']")
-        .type_text("Add a lock timeout to migrations");
+    let (_, list) = server.request("GET", "/api/v1/postmortems", None);
+    let postmortem = list["items"][0]["id"].clone();
+    let (_, me) = server.request("GET", "/api/v1/me", None);
+    let (status, item) = server.request(
+        "POST",
+        &format!("/api/v1/postmortems/{postmortem}/action-items"),
+        Some(&serde_json::json!({
+            "title": "Add a lock timeout to migrations",
+            "owner": format!("user:{}", me["id"]),
+        })),
+    );
+    assert_eq!(status, 201, "{item}");
     browser.find("#save").click_and_wait_for_page();
     assert!(
         browser.page_text().contains("Ready to publish"),
@@ -363,4 +373,107 @@ fn an_event_is_added_to_the_timeline_and_edited_in_the_browser() {
             .page_text()
             .contains("Recovery confirmed by the payments team")
     );
+}
+
+#[test]
+fn an_incidents_decision_shows_its_reasons_a_request_counts_and_an_action_item_is_finished() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start(folder.path(), "hindsight.db", &[]);
+    let (status, severe) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(&serde_json::json!({
+            "title": "Payments down",
+            "severity": "SEV1",
+            "started_at": "2026-11-20T12:20:00Z",
+            "cause_origin": "external",
+            "impact": {"user_visible_minutes": 95, "data_loss": true},
+        })),
+    );
+    assert_eq!(status, 201);
+    let (_, near_miss) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(&serde_json::json!({
+            "title": "Disk almost full",
+            "severity": "SEV4",
+            "started_at": "2026-11-20T09:00:00Z",
+        })),
+    );
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+    // The decision, and every rule with why it fired and what it counted for.
+    browser.open(&server.url(&format!("/incidents/{}", severe["id"])));
+    assert_eq!(browser.find("#policy h2 .outcome").text(), "required");
+    let panel = browser.find("#policy").text();
+    assert!(panel.contains("Data was lost."), "{panel}");
+    assert!(panel.contains("recommended (lowered)"), "{panel}");
+    assert!(panel.contains("data loss is firm"), "{panel}");
+    browser.screenshot(&screenshot_path("policy-decision"));
+
+    // A near miss is not needed, until someone asks.
+    browser.open(&server.url(&format!("/incidents/{}", near_miss["id"])));
+    assert_eq!(browser.find("#policy h2 .outcome").text(), "not needed");
+    browser.find("details.request summary").click();
+    browser
+        .find("details.request textarea[name=reason]")
+        .type_text("The same disk filled up last month");
+    browser
+        .find("details.request button[type=submit]")
+        .click_and_wait_for_page();
+    assert_eq!(browser.find("#policy h2 .outcome").text(), "required");
+    assert!(
+        browser
+            .find("#policy ul.requests")
+            .text()
+            .contains("The same disk filled up last month")
+    );
+
+    // An action item on its postmortem, added and finished through the page.
+    let (_, postmortem) = server.request(
+        "POST",
+        "/api/v1/postmortems",
+        Some(&serde_json::json!({"incidents": [near_miss["id"]]})),
+    );
+    browser.open(&server.url(&format!("/postmortems/{}/action-items", postmortem["id"])));
+    browser
+        .find("section.add-item input[name=title]")
+        .type_text("Alert at 80% disk");
+    browser
+        .find("section.add-item select[name=owner] option[value='user:1']")
+        .click();
+    browser
+        .find("section.add-item select[name=impact] option[value=high]")
+        .click();
+    browser
+        .find("section.add-item button[type=submit]")
+        .click_and_wait_for_page();
+    let item = browser.find("li.action-item").text();
+    assert!(item.contains("Alert at 80% disk"), "{item}");
+    assert!(item.contains("P1"), "medium effort, high impact: {item}");
+    browser
+        .find("li.action-item select[name=status] option[value=done]")
+        .click();
+    browser
+        .find("li.action-item input[name=verification]")
+        .type_text("The alert fired in the test on 1 December");
+    browser
+        .find("li.action-item form.status-form button[type=submit]")
+        .click_and_wait_for_page();
+    assert!(
+        browser
+            .find("li.action-item")
+            .text()
+            .contains("The alert fired in the test on 1 December")
+    );
+    browser.screenshot(&screenshot_path("action-item-done"));
+    let (_, items) = server.request(
+        "GET",
+        &format!("/api/v1/postmortems/{}/action-items", postmortem["id"]),
+        None,
+    );
+    assert_eq!(items["items"][0]["status"], "done");
 }

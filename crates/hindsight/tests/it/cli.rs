@@ -14,6 +14,8 @@ fn every_command_has_help() {
         &["export", "--help"],
         &["import", "--help"],
         &["lint", "--help"],
+        &["policy", "check", "--help"],
+        &["policy", "rules", "--help"],
     ] {
         let output = hindsight().args(command).output().unwrap();
         assert!(output.status.success(), "{command:?}");
@@ -381,4 +383,58 @@ fn postmortems_export_to_a_folder_and_import_back_file_by_file() {
     let (code, _, err) = run_code(folder.path(), &["lint", "exported/broken.md"]);
     assert_eq!(code, 2);
     assert!(err.contains("broken.md:line 4:"), "{err}");
+}
+
+#[test]
+fn policy_check_prints_the_decision_with_every_rule_and_refuses_a_bad_file() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("incident.json"),
+        r#"{"id": 7, "title": "Payments down", "severity": "SEV3", "started_at": "2026-11-20T12:00:00Z",
+            "resolved_at": "2026-11-20T15:00:00Z", "cause_origin": "external",
+            "impact": {"user_visible_minutes": 120, "data_loss": true},
+            "created_at": "2026-11-20T12:05:00Z", "updated_at": "2026-11-20T15:00:00Z"}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run_code(folder.path(), &["policy", "check", "incident.json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Payments down: required\n"), "{out}");
+    assert!(out.contains("data loss is firm"), "{out}");
+    assert!(out.contains("recommended (lowered)"), "{out}");
+    assert!(out.contains("external_cause"), "{out}");
+    assert!(out.contains("due on 2026-11-27"), "{out}");
+
+    // The configured policy decides: without firm data loss, the external cause lowers it.
+    std::fs::write(
+        folder.path().join("hindsight.toml"),
+        "[policy]\nfirm = []\n",
+    )
+    .unwrap();
+    let (code, out, _) = run_code(
+        folder.path(),
+        &[
+            "policy",
+            "check",
+            "incident.json",
+            "--config",
+            "hindsight.toml",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(decision["outcome"], "recommended");
+
+    std::fs::write(
+        folder.path().join("bad.json"),
+        r#"{"title": "x", "severity": "SEV9"}"#,
+    )
+    .unwrap();
+    let (code, _, err) = run_code(folder.path(), &["policy", "check", "bad.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("severity"), "{err}");
+    assert!(err.contains("started_at"), "{err}");
+    let (code, _, err) = run_code(folder.path(), &["policy", "check", "missing.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read missing.json"), "{err}");
 }
