@@ -256,7 +256,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// import DIR` into a second database holding the same incidents, as an operator runs them.
 fn measure_transfer(count: usize) -> anyhow::Result<(usize, Duration, Duration, u64)> {
     use hindsight_domain::access::Visibility;
-    use hindsight_domain::document::{ActionItem, Author, PostmortemDocument};
+    use hindsight_domain::document::{Author, PostmortemDocument};
     use hindsight_domain::postmortem::{
         ContributingFactor, DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain,
         builtin_templates,
@@ -327,12 +327,6 @@ fn measure_transfer(count: usize) -> anyhow::Result<(usize, Duration, Duration, 
                 factors: vec![ContributingFactor {
                     category: "testing_gap".into(),
                     description: "Tests run on small tables.".into(),
-                }],
-                action_items: vec![ActionItem {
-                    title: "Add a lock timeout to migrations".into(),
-                    owner: Some("Payments".into()),
-                    due_on: Some("2026-12-15".parse()?),
-                    tracker_url: None,
                 }],
                 ..PostmortemDocument::default()
             }
