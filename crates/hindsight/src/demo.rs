@@ -13,7 +13,11 @@ use jiff::{SignedDuration, Timestamp};
 
 /// Loads the examples into an empty database; returns how many were loaded (none when the
 /// database already holds incidents, so that real data is never mixed with examples).
-pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
+pub async fn load(
+    store: &dyn Store,
+    policy: &hindsight_domain::policy::PolicyConfig,
+    now: Timestamp,
+) -> anyhow::Result<usize> {
     if store.count_incidents().await? > 0 {
         return Ok(0);
     }
@@ -29,6 +33,10 @@ pub async fn load(store: &dyn Store, now: Timestamp) -> anyhow::Result<usize> {
             .create_incident(incident, Some("demo".into()), now)
             .await
             .context("cannot store a demo incident")?;
+        store
+            .judge_incident(stored.id, now, hindsight_http::policy::judgement(policy))
+            .await
+            .context("cannot run the policy on a demo incident")?;
         first.get_or_insert(stored.id);
     }
     if let Some(incident) = first {

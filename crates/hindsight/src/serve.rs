@@ -59,7 +59,12 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         if let Some((email, password)) = crate::demo::create_admin(&*store).await? {
             println!("Demo admin: {email}, password {password} (shown once).");
         }
-        let loaded = crate::demo::load(&*store, jiff::Timestamp::now()).await?;
+        let loaded = crate::demo::load(
+            &*store,
+            &settings.follow_through.policy,
+            jiff::Timestamp::now(),
+        )
+        .await?;
         if loaded == 0 {
             println!("The database already holds incidents; --demo added none.");
         } else {

@@ -40,7 +40,13 @@ fn fired(decision: &PolicyDecision) -> Vec<&'static str> {
 fn the_default_policy_decides_each_incident_with_every_rule_that_fired() {
     use PolicyOutcome::*;
     let asked = [request("Sam", "I would like to understand the near miss")];
-    type Case<'a> = (&'a str, &'a str, &'a [PostmortemRequest], PolicyOutcome, &'a [&'a str]);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [PostmortemRequest],
+        PolicyOutcome,
+        &'a [&'a str],
+    );
     let cases: &[Case] = &[
         ("a quiet SEV3", r#"{}"#, &[], NotNeeded, &[]),
         (
