@@ -300,6 +300,11 @@ pub struct PolicyOverride {
     pub at: Timestamp,
 }
 
+/// The override in force among all of them, oldest first: the last one, unless it withdrew.
+pub fn override_in_force(overrides: &[PolicyOverride]) -> Option<&PolicyOverride> {
+    overrides.last().filter(|last| last.outcome.is_some())
+}
+
 /// The longest request reason or override justification, in characters.
 pub const MAX_JUSTIFICATION_CHARS: usize = 2_000;
 

@@ -173,6 +173,46 @@ pub struct PolicyState {
     pub pending: Option<PendingPostmortem>,
 }
 
+impl PolicyState {
+    /// The state from what each backend reads: the current decision, the override in force and
+    /// the outcome that counts are derived here, once.
+    pub(crate) fn assemble(
+        incident_id: IncidentId,
+        history: Vec<DecisionRecord>,
+        overrides: Vec<PolicyOverride>,
+        requests: Vec<PostmortemRequest>,
+        pending: Option<PendingPostmortem>,
+    ) -> Self {
+        let override_ = hindsight_domain::policy::override_in_force(&overrides).cloned();
+        let decision = history.last().cloned();
+        Self {
+            incident_id,
+            outcome: override_
+                .as_ref()
+                .and_then(|in_force| in_force.outcome)
+                .or(decision.as_ref().map(|record| record.decision.outcome)),
+            decision,
+            override_,
+            requests,
+            history,
+            overrides,
+            pending,
+        }
+    }
+}
+
+/// An action item's owner as the two columns that hold it, a user's id or a team's.
+pub(crate) fn owner_ids(
+    owner: Option<hindsight_domain::action_item::Owner>,
+) -> (Option<i64>, Option<i64>) {
+    use hindsight_domain::action_item::Owner;
+    match owner {
+        Some(Owner::User(user)) => (Some(user.get()), None),
+        Some(Owner::Team(team)) => (None, Some(team.get())),
+        None => (None, None),
+    }
+}
+
 /// A postmortem to store.
 #[derive(Debug, Clone)]
 pub struct NewPostmortem {

@@ -8,13 +8,15 @@ use hindsight_domain::action_item::{
     Priority, Scale,
 };
 use hindsight_domain::document::{Author, PostmortemId};
-use hindsight_domain::policy::{PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest};
+use hindsight_domain::policy::{
+    PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest, override_in_force,
+};
 use hindsight_domain::postmortem::PostmortemStatus;
 use hindsight_domain::{IncidentId, Severity, ValidationErrors};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use tokio_postgres::Row;
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 use super::{
     postmortem_visible, select_incident, select_postmortem, unexpected, visibility_values, visible,
@@ -182,29 +184,16 @@ pub(super) async fn policy_state(
     {
         return Ok(None);
     }
-    let history = history(client, incident).await?;
-    let overrides = overrides(client, incident).await?;
-    let override_ = overrides
-        .last()
-        .filter(|last| last.outcome.is_some())
-        .cloned();
-    let decision = history.last().cloned();
-    Ok(Some(PolicyState {
-        incident_id: incident,
-        outcome: override_
-            .as_ref()
-            .and_then(|last| last.outcome)
-            .or(decision.as_ref().map(|record| record.decision.outcome)),
-        decision,
-        override_,
-        requests: requests(client, incident).await?,
-        history,
-        overrides,
-        pending: pending(client, Some(incident), visibility)
+    Ok(Some(PolicyState::assemble(
+        incident,
+        history(client, incident).await?,
+        overrides(client, incident).await?,
+        requests(client, incident).await?,
+        pending(client, Some(incident), visibility)
             .await?
             .into_iter()
             .next(),
-    }))
+    )))
 }
 
 /// Runs in the caller's transaction; the incident's row lock makes concurrent judgements of one
@@ -220,8 +209,7 @@ pub(super) async fn judge_incident(
         .ok_or(StoreError::NotFound)?;
     let requests = requests(client, id).await?;
     let overrides = overrides(client, id).await?;
-    let in_force = overrides.last().filter(|last| last.outcome.is_some());
-    let verdict = judgement(&incident, &requests, in_force);
+    let verdict = judgement(&incident, &requests, override_in_force(&overrides));
     let latest = history(client, id).await?.pop();
     if latest.is_none_or(|latest| latest.decision != verdict.decision) {
         client
@@ -416,13 +404,76 @@ async fn select_item(
         .transpose()
 }
 
-fn owner_values(owner: Option<Owner>) -> (Option<i64>, Option<i64>) {
-    match owner {
-        Some(Owner::User(user)) => (Some(user.get()), None),
-        Some(Owner::Team(team)) => (None, Some(team.get())),
-        None => (None, None),
+/// What a writer sets on an item, as the values bound to `$2` to `$15` (in [`ITEM_CONTENT`]
+/// order); inserts and updates bind the same list.
+struct ItemValues {
+    title: String,
+    description: String,
+    owner_user: Option<i64>,
+    owner_team: Option<i64>,
+    due_on: Date,
+    words: [&'static str; 5],
+    addresses: Option<String>,
+    tracker_url: Option<String>,
+    verification: Option<String>,
+    not_doing_reason: Option<String>,
+}
+
+impl ItemValues {
+    fn of(content: ActionItemContent) -> Self {
+        let (owner_user, owner_team) = crate::owner_ids(content.owner);
+        Self {
+            title: content.title,
+            description: content.description,
+            owner_user,
+            owner_team,
+            due_on: content.due_on,
+            words: [
+                content.priority.as_str(),
+                content.effort.as_str(),
+                content.impact.as_str(),
+                content.kind.as_str(),
+                content.status.as_str(),
+            ],
+            addresses: content.addresses,
+            tracker_url: content.tracker_url,
+            verification: content.verification,
+            not_doing_reason: content.not_doing_reason,
+        }
+    }
+
+    /// `key` as `$1`, these as `$2` to `$15`, then `rest`.
+    fn bind<'a>(
+        &'a self,
+        key: &'a i64,
+        rest: &[&'a (dyn ToSql + Sync)],
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        let [priority, effort, impact, kind, status] = &self.words;
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![
+            key,
+            &self.title,
+            &self.description,
+            &self.owner_user,
+            &self.owner_team,
+            &self.due_on,
+            priority,
+            effort,
+            impact,
+            kind,
+            &self.addresses,
+            &self.tracker_url,
+            status,
+            &self.verification,
+            &self.not_doing_reason,
+        ];
+        values.extend_from_slice(rest);
+        values
     }
 }
+
+/// The columns a writer sets, bound as `$2` to `$15`.
+const ITEM_CONTENT: &str = "title, description, owner_user_id, owner_team_id, due_on, priority, \
+     effort, impact, kind, addresses, tracker_url, status, verification, not_doing_reason";
 
 /// The only references an item's row makes besides its postmortem are its owner.
 fn owner_violation(error: tokio_postgres::Error) -> StoreError {
@@ -447,36 +498,21 @@ pub(super) async fn create_item(
     select_postmortem(client, postmortem, visibility, false)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let (user, team) = owner_values(content.owner);
     let finished = content.status.is_finished().then_some(now);
+    let values = ItemValues::of(content);
+    let author_id = author.user_id.map(UserId::get);
     let row = client
         .query_one(
-            "insert into action_item (postmortem_id, title, description, owner_user_id, \
-             owner_team_id, due_on, priority, effort, impact, kind, addresses, tracker_url, \
-             status, verification, not_doing_reason, created_by_id, created_by_name, \
-             created_at, updated_at, finished_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) returning action_item_id",
-            &[
+            &format!(
+                "insert into action_item (postmortem_id, {ITEM_CONTENT}, created_by_id, \
+                 created_by_name, created_at, updated_at, finished_at) values ($1, $2, $3, $4, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
+                 returning action_item_id"
+            ),
+            &values.bind(
                 &postmortem.get(),
-                &content.title,
-                &content.description,
-                &user,
-                &team,
-                &content.due_on,
-                &content.priority.as_str(),
-                &content.effort.as_str(),
-                &content.impact.as_str(),
-                &content.kind.as_str(),
-                &content.addresses,
-                &content.tracker_url,
-                &content.status.as_str(),
-                &content.verification,
-                &content.not_doing_reason,
-                &author.user_id.map(UserId::get),
-                &author.name,
-                &now,
-                &finished,
-            ],
+                &[&author_id, &author.name, &now, &finished],
+            ),
         )
         .await
         .map_err(owner_violation)?;
@@ -513,33 +549,15 @@ pub(super) async fn update_item(
         (_, after) if after.is_finished() => Some(now),
         _ => None,
     };
-    let (user, team) = owner_values(content.owner);
+    let values = ItemValues::of(content);
     client
         .execute(
-            "update action_item set title = $2, description = $3, owner_user_id = $4, \
-             owner_team_id = $5, due_on = $6, priority = $7, effort = $8, impact = $9, \
-             kind = $10, addresses = $11, tracker_url = $12, status = $13, verification = $14, \
-             not_doing_reason = $15, updated_at = greatest($16, updated_at + interval '1 \
-             microsecond'), finished_at = $17 where action_item_id = $1",
-            &[
-                &id.get(),
-                &content.title,
-                &content.description,
-                &user,
-                &team,
-                &content.due_on,
-                &content.priority.as_str(),
-                &content.effort.as_str(),
-                &content.impact.as_str(),
-                &content.kind.as_str(),
-                &content.addresses,
-                &content.tracker_url,
-                &content.status.as_str(),
-                &content.verification,
-                &content.not_doing_reason,
-                &now,
-                &finished_at,
-            ],
+            &format!(
+                "update action_item set ({ITEM_CONTENT}, updated_at, finished_at) = ($2, $3, $4, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, greatest($16, updated_at + \
+                 interval '1 microsecond'), $17) where action_item_id = $1"
+            ),
+            &values.bind(&id.get(), &[&now, &finished_at]),
         )
         .await
         .map_err(owner_violation)?;
@@ -574,7 +592,7 @@ pub(super) async fn list_items(
         ))
         .await?;
     let (everything, user) = visibility_values(visibility);
-    let (owner_user, owner_team) = owner_values(filter.owner);
+    let (owner_user, owner_team) = crate::owner_ids(filter.owner);
     let statuses: Option<Vec<&str>> = (!filter.statuses.is_empty()).then(|| {
         filter
             .statuses

@@ -7,12 +7,15 @@ use hindsight_domain::action_item::{
     Priority, Scale,
 };
 use hindsight_domain::document::{Author, PostmortemId};
-use hindsight_domain::policy::{PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest};
+use hindsight_domain::policy::{
+    PolicyDecision, PolicyOutcome, PolicyOverride, PostmortemRequest, override_in_force,
+};
 use hindsight_domain::postmortem::PostmortemStatus;
 use hindsight_domain::{IncidentId, Severity, ValidationErrors};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::{
     conversion, from_micros, json, optional_micros, parsed, postmortem_visible, select_incident,
@@ -153,28 +156,15 @@ pub(super) fn policy_state(
     if select_incident(connection, incident, visibility)?.is_none() {
         return Ok(None);
     }
-    let history = history(connection, incident)?;
-    let overrides = overrides(connection, incident)?;
-    let override_ = overrides
-        .last()
-        .filter(|last| last.outcome.is_some())
-        .cloned();
-    let decision = history.last().cloned();
-    Ok(Some(PolicyState {
-        incident_id: incident,
-        outcome: override_
-            .as_ref()
-            .and_then(|last| last.outcome)
-            .or(decision.as_ref().map(|record| record.decision.outcome)),
-        decision,
-        override_,
-        requests: requests(connection, incident)?,
-        history,
-        overrides,
-        pending: pending(connection, Some(incident), visibility)?
+    Ok(Some(PolicyState::assemble(
+        incident,
+        history(connection, incident)?,
+        overrides(connection, incident)?,
+        requests(connection, incident)?,
+        pending(connection, Some(incident), visibility)?
             .into_iter()
             .next(),
-    }))
+    )))
 }
 
 pub(super) fn judge_incident(
@@ -187,8 +177,7 @@ pub(super) fn judge_incident(
         select_incident(connection, id, Visibility::Everything)?.ok_or(StoreError::NotFound)?;
     let requests = requests(connection, id)?;
     let overrides = overrides(connection, id)?;
-    let in_force = overrides.last().filter(|last| last.outcome.is_some());
-    let verdict = judgement(&incident, &requests, in_force);
+    let verdict = judgement(&incident, &requests, override_in_force(&overrides));
     let latest = history(connection, id)?.pop();
     if latest.is_none_or(|latest| latest.decision != verdict.decision) {
         connection
@@ -372,13 +361,37 @@ fn select_item(
         .optional()?)
 }
 
-fn owner_values(owner: Option<Owner>) -> (Option<i64>, Option<i64>) {
-    match owner {
-        Some(Owner::User(user)) => (Some(user.get()), None),
-        Some(Owner::Team(team)) => (None, Some(team.get())),
-        None => (None, None),
-    }
+/// The item's row: its key (`?1`), then what a writer sets (`?2` to `?15`, in [`ITEM_CONTENT`]
+/// order), then `rest`. Inserts and updates bind the same list.
+fn item_values(key: i64, content: ActionItemContent, rest: Vec<Value>) -> Vec<Value> {
+    let (user, team) = crate::owner_ids(content.owner);
+    let text = |text: &str| Value::Text(text.to_owned());
+    let optional = |text: Option<String>| text.map_or(Value::Null, Value::Text);
+    let id = |id: Option<i64>| id.map_or(Value::Null, Value::Integer);
+    let mut values = vec![
+        Value::Integer(key),
+        Value::Text(content.title),
+        Value::Text(content.description),
+        id(user),
+        id(team),
+        Value::Text(content.due_on.to_string()),
+        text(content.priority.as_str()),
+        text(content.effort.as_str()),
+        text(content.impact.as_str()),
+        text(content.kind.as_str()),
+        optional(content.addresses),
+        optional(content.tracker_url),
+        text(content.status.as_str()),
+        optional(content.verification),
+        optional(content.not_doing_reason),
+    ];
+    values.extend(rest);
+    values
 }
+
+/// The columns a writer sets, bound as `?2` to `?15`.
+const ITEM_CONTENT: &str = "title, description, owner_user_id, owner_team_id, due_on, priority, \
+     effort, impact, kind, addresses, tracker_url, status, verification, not_doing_reason";
 
 /// The only references an item's row makes besides its postmortem are its owner.
 fn owner_violation(error: rusqlite::Error) -> StoreError {
@@ -404,37 +417,24 @@ pub(super) fn create_item(
     now: Timestamp,
 ) -> Result<ActionItem, StoreError> {
     select_postmortem(connection, postmortem, visibility)?.ok_or(StoreError::NotFound)?;
-    let (user, team) = owner_values(content.owner);
     let finished = content.status.is_finished().then(|| to_micros(now));
+    let values = item_values(
+        postmortem.get(),
+        content,
+        vec![
+            author.user_id.map(UserId::get).into(),
+            author.name.into(),
+            to_micros(now).into(),
+            finished.into(),
+        ],
+    );
     connection
-        .prepare_cached(
-            "insert into action_item (postmortem_id, title, description, owner_user_id, \
-             owner_team_id, due_on, priority, effort, impact, kind, addresses, tracker_url, \
-             status, verification, not_doing_reason, created_by_id, created_by_name, \
-             created_at, updated_at, finished_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19)",
-        )?
-        .execute(params![
-            postmortem.get(),
-            content.title,
-            content.description,
-            user,
-            team,
-            content.due_on.to_string(),
-            content.priority.as_str(),
-            content.effort.as_str(),
-            content.impact.as_str(),
-            content.kind.as_str(),
-            content.addresses,
-            content.tracker_url,
-            content.status.as_str(),
-            content.verification,
-            content.not_doing_reason,
-            author.user_id.map(UserId::get),
-            author.name,
-            to_micros(now),
-            finished,
-        ])
+        .prepare_cached(&format!(
+            "insert into action_item (postmortem_id, {ITEM_CONTENT}, created_by_id, \
+             created_by_name, created_at, updated_at, finished_at) values (?1, ?2, ?3, ?4, ?5, \
+             ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19)"
+        ))?
+        .execute(params_from_iter(values))
         .map_err(owner_violation)?;
     let id = ActionItemId::new(connection.last_insert_rowid()).expect("positive");
     select_item(connection, id, Visibility::Everything)?.ok_or(StoreError::NotFound)
@@ -465,34 +465,18 @@ pub(super) fn update_item(
         (_, after) if after.is_finished() => Some(now),
         _ => None,
     };
-    let (user, team) = owner_values(content.owner);
+    let values = item_values(
+        id.get(),
+        content,
+        vec![to_micros(now).into(), finished_at.map(to_micros).into()],
+    );
     connection
-        .prepare_cached(
-            "update action_item set title = ?2, description = ?3, owner_user_id = ?4, \
-             owner_team_id = ?5, due_on = ?6, priority = ?7, effort = ?8, impact = ?9, \
-             kind = ?10, addresses = ?11, tracker_url = ?12, status = ?13, verification = ?14, \
-             not_doing_reason = ?15, updated_at = max(?16, updated_at + 1), finished_at = ?17 \
-             where action_item_id = ?1",
-        )?
-        .execute(params![
-            id.get(),
-            content.title,
-            content.description,
-            user,
-            team,
-            content.due_on.to_string(),
-            content.priority.as_str(),
-            content.effort.as_str(),
-            content.impact.as_str(),
-            content.kind.as_str(),
-            content.addresses,
-            content.tracker_url,
-            content.status.as_str(),
-            content.verification,
-            content.not_doing_reason,
-            to_micros(now),
-            finished_at.map(to_micros),
-        ])
+        .prepare_cached(&format!(
+            "update action_item set ({ITEM_CONTENT}, updated_at, finished_at) = (?2, ?3, ?4, \
+             ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, max(?16, updated_at + 1), ?17) \
+             where action_item_id = ?1"
+        ))?
+        .execute(params_from_iter(values))
         .map_err(owner_violation)?;
     select_item(connection, id, Visibility::Everything)?.ok_or(StoreError::NotFound)
 }
@@ -520,7 +504,7 @@ pub(super) fn list_items(
         postmortem_visible(1, 2)
     ))?;
     let [everything, user] = visibility_values(visibility);
-    let (owner_user, owner_team) = owner_values(filter.owner);
+    let (owner_user, owner_team) = crate::owner_ids(filter.owner);
     let statuses = (!filter.statuses.is_empty()).then(|| {
         let names: Vec<&str> = filter
             .statuses
