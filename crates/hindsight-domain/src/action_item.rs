@@ -215,8 +215,10 @@ impl ActionItem {
 
     /// Days past the due date, for an overdue item.
     pub fn days_overdue(&self, today: Date) -> Option<i64> {
-        self.is_overdue(today)
-            .then(|| days_between(self.content.due_on, today))
+        if self.content.status.is_finished() {
+            return None;
+        }
+        days_past(self.content.due_on, today)
     }
 
     /// Whole days since it was created.
@@ -227,6 +229,11 @@ impl ActionItem {
         )
         .max(0)
     }
+}
+
+/// Whole days `today` is past `due`; `None` until then.
+pub fn days_past(due: Date, today: Date) -> Option<i64> {
+    (due < today).then(|| days_between(due, today))
 }
 
 /// Whole days from `from` to `to`.

@@ -343,6 +343,19 @@ pub struct FiredRule {
     pub firm: bool,
 }
 
+impl FiredRule {
+    /// What the rule counted for, as pages and the CLI show it: `recommended (lowered)`,
+    /// `required (firm)`, `argues against`.
+    pub fn counts_as_words(&self) -> String {
+        match self.counts_as {
+            Some(level) if self.lowered => format!("{} (lowered)", level.words()),
+            Some(level) if self.firm => format!("{} (firm)", level.words()),
+            Some(level) => level.words(),
+            None => "argues against".into(),
+        }
+    }
+}
+
 /// What the policy decided for an incident, and every rule that fired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyDecision {

@@ -100,6 +100,11 @@ impl AppState {
     pub fn from_parts(parts: AppParts) -> Self {
         Self(Arc::new(parts))
     }
+
+    /// Today's date as due dates count it (UTC), from the clock.
+    pub fn today(&self) -> jiff::civil::Date {
+        self.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date()
+    }
 }
 
 /// An outbound client that opens no internal range, with a timeout that suits webhooks.

@@ -80,6 +80,15 @@ impl PageError {
         }
     }
 
+    /// Input a form sent that the rules refuse, every problem named.
+    pub fn invalid(errors: &hindsight_domain::ValidationErrors) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            title: "Check what you entered",
+            message: errors.summary(),
+        }
+    }
+
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self {
@@ -96,11 +105,7 @@ impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::not_found("There is nothing here."),
-            StoreError::Invalid(errors) => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                title: "Check what you entered",
-                message: errors.summary(),
-            },
+            StoreError::Invalid(errors) => Self::invalid(&errors),
             StoreError::Conflict(message) => Self {
                 status: StatusCode::CONFLICT,
                 title: "Already there",

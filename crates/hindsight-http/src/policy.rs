@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use hindsight_domain::IncidentId;
 use hindsight_domain::access::Actor;
 use hindsight_domain::access::Permission::{Read, Write};
-use hindsight_domain::action_item::{DueTargets, days_between};
+use hindsight_domain::action_item::{DueTargets, days_past};
 use hindsight_domain::policy::{
     self, PolicyConfig, PolicyOutcome, PolicyOverride, PostmortemRequest, check_justification,
 };
@@ -273,17 +273,14 @@ pub struct DebtRow {
 }
 
 async fn debt(state: &AppState, actor: &Option<Actor>) -> Result<Vec<DebtRow>, StoreError> {
-    let today = state.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let today = state.today();
     Ok(state
         .store
         .list_postmortem_debt(visibility(actor))
         .await?
         .into_iter()
         .map(|pending| DebtRow {
-            days_overdue: pending
-                .due_on
-                .filter(|due| *due < today)
-                .map(|due| days_between(due, today)),
+            days_overdue: pending.due_on.and_then(|due| days_past(due, today)),
             pending,
         })
         .collect())
@@ -304,25 +301,16 @@ pub struct RequestForm {
     pub reason: Option<String>,
 }
 
-fn check_the_form(message: String) -> PageError {
-    PageError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        title: "Check the form",
-        message,
-    }
-}
-
 pub async fn request_page(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
     form: Result<Form<RequestForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    let incident = load(&state, &actor, &id).await?;
-    let actor = actor.ok_or_else(|| PageError::not_found("Sign in first."))?;
+    let incident = load(&state, &Some(actor.clone()), &id).await?;
     let reason = check_justification("reason", form.reason.as_deref())
-        .map_err(|errors| check_the_form(errors.summary()))?;
+        .map_err(|errors| PageError::invalid(&errors))?;
     save_request(&state, &actor, incident.id, reason).await?;
     Ok(Redirect::to(&format!("/incidents/{}#policy", incident.id)).into_response())
 }
@@ -335,16 +323,15 @@ pub struct OverrideForm {
 
 pub async fn override_page(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
     form: Result<Form<OverrideForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    let incident = load(&state, &actor, &id).await?;
-    let actor = actor.ok_or_else(|| PageError::not_found("Sign in first."))?;
+    let incident = load(&state, &Some(actor.clone()), &id).await?;
     let (outcome, justification) =
         check_override(form.outcome.as_deref(), form.justification.as_deref())
-            .map_err(|errors| check_the_form(errors.summary()))?;
+            .map_err(|errors| PageError::invalid(&errors))?;
     save_override(&state, &actor, incident.id, outcome, justification).await?;
     Ok(Redirect::to(&format!("/incidents/{}#policy", incident.id)).into_response())
 }
@@ -370,17 +357,16 @@ pub struct PolicyView {
 
 impl PolicyView {
     pub fn of(policy: &PolicyState) -> Self {
-        let label = |outcome: PolicyOutcome| outcome.as_str().replace('_', " ");
         let decision = policy.decision.as_ref().map(|record| &record.decision);
         Self {
             incident: policy.incident_id,
             outcome: policy
                 .outcome
-                .map(label)
+                .map(PolicyOutcome::words)
                 .unwrap_or_else(|| "unknown".into()),
             outcome_class: policy.outcome.map_or("unknown", PolicyOutcome::as_str),
             decision_outcome: decision
-                .map(|decision| label(decision.outcome))
+                .map(|decision| decision.outcome.words())
                 .unwrap_or_default(),
             explanation: decision
                 .map(|decision| decision.explanation.clone())
@@ -392,21 +378,14 @@ impl PolicyView {
                         .iter()
                         .map(|fired| {
                             (
-                                fired.rule.as_str().replace('_', " "),
+                                fired.rule.words(),
                                 if fired.rule.is_trigger() {
                                     "trigger"
                                 } else {
                                     "against"
                                 },
                                 fired.reason.clone(),
-                                match fired.counts_as {
-                                    Some(level) if fired.lowered => {
-                                        format!("{} (lowered)", label(level))
-                                    }
-                                    Some(level) if fired.firm => format!("{} (firm)", label(level)),
-                                    Some(level) => label(level),
-                                    None => "argues against".into(),
-                                },
+                                fired.counts_as_words(),
                             )
                         })
                         .collect()
@@ -431,7 +410,7 @@ impl PolicyView {
                 .map(|record| {
                     (
                         crate::pages::display_time(record.at),
-                        label(record.decision.outcome),
+                        record.decision.outcome.words(),
                     )
                 })
                 .collect(),

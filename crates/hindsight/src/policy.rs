@@ -107,12 +107,7 @@ fn check(args: &CheckArgs) -> Result<String, String> {
         decision.explanation
     );
     for fired in &decision.rules {
-        let counts = match fired.counts_as {
-            Some(level) if fired.lowered => format!("{} (lowered)", level.words()),
-            Some(level) if fired.firm => format!("{} (firm)", level.words()),
-            Some(level) => level.words(),
-            None => "against".into(),
-        };
+        let counts = fired.counts_as_words();
         out.push_str(&format!(
             "  {:<20} {:<24} {}\n",
             fired.rule.as_str(),

@@ -12,7 +12,7 @@ use hindsight_domain::document::PostmortemId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{create_item, export as exports, today, update_item};
+use super::{create_item, export as exports, update_item};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
@@ -68,7 +68,7 @@ pub(crate) async fn filtered(
     actor: &Actor,
     filter: &ActionItemFilter,
 ) -> Result<Vec<ActionItemView>, ApiError> {
-    let today = today(state);
+    let today = state.today();
     Ok(state
         .store
         .list_action_items(filter, actor.visibility())
@@ -85,7 +85,7 @@ fn filter_of(
 ) -> Result<ActionItemFilter, ApiError> {
     let Query(query) = query?;
     query
-        .validate(Some(actor.user.id), today(state))
+        .validate(Some(actor.user.id), state.today())
         .map_err(ApiError::invalid)
 }
 
@@ -176,7 +176,7 @@ pub async fn get(
         .get_action_item(id, actor.visibility())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("there is no action item {id}")))?;
-    Ok(ApiJson(view(item, today(&state))))
+    Ok(ApiJson(view(item, state.today())))
 }
 
 /// Change an action item (JSON Merge Patch). `done` needs `verification`, `not_doing` needs

@@ -37,11 +37,6 @@ pub fn routes() -> Routes {
         .post("/postmortems/{id}/action-items", Write, pages::create)
 }
 
-/// Today's date, as due dates count (UTC).
-pub(crate) fn today(state: &AppState) -> Date {
-    state.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date()
-}
-
 fn context(state: &AppState, postmortem: &Postmortem, created_on: Date) -> ItemContext {
     ItemContext {
         created_on,
@@ -64,7 +59,7 @@ pub(crate) async fn create_item(
         .get_postmortem(postmortem, visibility)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let content = draft.validate(&context(state, &stored, today(state)))?;
+    let content = draft.validate(&context(state, &stored, state.today()))?;
     let item = state
         .store
         .create_action_item(
@@ -136,10 +131,14 @@ pub(crate) async fn counts(
     state: &AppState,
     postmortem: PostmortemId,
 ) -> Result<(usize, usize), StoreError> {
-    let items = of_postmortem(state, postmortem).await?;
+    Ok(readiness(&of_postmortem(state, postmortem).await?))
+}
+
+/// How many items there are, and how many unfinished ones nobody owns.
+pub(crate) fn readiness(items: &[ActionItem]) -> (usize, usize) {
     let unowned = items
         .iter()
         .filter(|item| item.content.owner.is_none() && !item.content.status.is_finished())
         .count();
-    Ok((items.len(), unowned))
+    (items.len(), unowned)
 }

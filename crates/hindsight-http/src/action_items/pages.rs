@@ -17,27 +17,8 @@ use serde::Deserialize;
 use super::api::{ActionItemView, filtered};
 use super::{create_item, update_item};
 use crate::AppState;
-use crate::gate::MaybeActor;
+use crate::gate::CurrentActor;
 use crate::pages::{Nav, PageError, render};
-
-fn signed_in(actor: Option<Actor>) -> Result<Actor, PageError> {
-    actor.ok_or_else(|| PageError::not_found("Sign in first."))
-}
-
-fn check_the_form(errors: hindsight_domain::ValidationErrors) -> PageError {
-    PageError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        title: "Check the form",
-        message: errors.summary(),
-    }
-}
-
-fn from_store(error: hindsight_store::StoreError) -> PageError {
-    match error {
-        hindsight_store::StoreError::Invalid(errors) => check_the_form(errors),
-        other => other.into(),
-    }
-}
 
 /// An owner a form may pick.
 struct OwnerChoice {
@@ -102,10 +83,9 @@ async fn load_postmortem(
 
 pub async fn of_postmortem(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let actor = signed_in(actor)?;
     let postmortem = load_postmortem(&state, &actor, &id).await?;
     let items = filtered(
         &state,
@@ -149,16 +129,13 @@ pub async fn of_postmortem(
 
 pub async fn create(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
     form: Result<Form<ActionItemDraft>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(draft) = form?;
-    let actor = signed_in(actor)?;
     let postmortem = load_postmortem(&state, &actor, &id).await?;
-    let item = create_item(&state, &actor, postmortem.id, draft)
-        .await
-        .map_err(from_store)?;
+    let item = create_item(&state, &actor, postmortem.id, draft).await?;
     Ok(Redirect::to(&format!(
         "/postmortems/{}/action-items#item-{}",
         postmortem.id, item.id
@@ -177,12 +154,11 @@ pub struct StatusForm {
 
 pub async fn update(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
     form: Result<Form<StatusForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
-    let actor = signed_in(actor)?;
     let id = id
         .parse()
         .map_err(|()| PageError::not_found("There is no such action item."))?;
@@ -194,9 +170,7 @@ pub async fn update(
         owner: present(form.owner),
         ..Default::default()
     };
-    let item = update_item(&state, &actor, id, patch)
-        .await
-        .map_err(from_store)?;
+    let item = update_item(&state, &actor, id, patch).await?;
     Ok(Redirect::to(&format!(
         "/postmortems/{}/action-items#item-{}",
         item.postmortem_id, item.id
@@ -223,10 +197,9 @@ struct BoardPage {
 
 pub async fn board(
     State(state): State<AppState>,
-    MaybeActor(actor): MaybeActor,
+    CurrentActor(actor): CurrentActor,
     query: Result<Query<ActionItemQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let actor = signed_in(actor)?;
     let Query(mut query) = query.map_err(|rejection| PageError {
         status: StatusCode::BAD_REQUEST,
         title: "The filters could not be read",
@@ -237,8 +210,8 @@ pub async fn board(
     let mine = query.owner.as_deref() == Some("me");
     let export_query = serde_urlencoded_query(&query);
     let filter = query
-        .validate(Some(actor.user.id), super::today(&state))
-        .map_err(check_the_form)?;
+        .validate(Some(actor.user.id), state.today())
+        .map_err(|errors| PageError::invalid(&errors))?;
     let items = filtered(&state, &actor, &filter)
         .await
         .map_err(|error| PageError::internal(&error.message))?;

@@ -391,11 +391,8 @@ async fn editor_page(
         })
         .collect();
     let action_items = crate::action_items::of_postmortem(state, postmortem.id).await?;
-    let unowned = action_items
-        .iter()
-        .filter(|item| item.content.owner.is_none() && !item.content.status.is_finished())
-        .count();
-    let content = postmortem.document.content(action_items.len(), unowned);
+    let (total, unowned) = crate::action_items::readiness(&action_items);
+    let content = postmortem.document.content(total, unowned);
     let missing_for_review = missing_for(&template, &content, PostmortemStatus::InReview);
     let missing_for_publish = missing_for(&template, &content, PostmortemStatus::Published);
     let moves = match postmortem.status {

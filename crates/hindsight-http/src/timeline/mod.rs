@@ -16,6 +16,24 @@ use jiff::Timestamp;
 use crate::AppState;
 use crate::routes::Routes;
 
+/// Applies a timeline change, then runs the policy: a key time the change moved (a
+/// resolution, say) can change the decision or the due date.
+async fn change_timeline(
+    state: &AppState,
+    incident: IncidentId,
+    visibility: Visibility,
+    target: Option<EventId>,
+    now: Timestamp,
+    change: hindsight_store::TimelineChange,
+) -> Result<TimelineOutcome, StoreError> {
+    let outcome = state
+        .store
+        .change_timeline(incident, visibility, target, now, change)
+        .await?;
+    crate::policy::rejudge(state, incident).await;
+    Ok(outcome)
+}
+
 /// Adds a person's event to the timeline: what the API and the form share.
 pub(crate) async fn add_event(
     state: &AppState,
@@ -25,27 +43,24 @@ pub(crate) async fn add_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    let outcome = state
-        .store
-        .change_timeline(
-            incident,
-            visibility,
-            None,
-            now,
-            Box::new(move |incident, events| {
-                let event = NewEvent {
-                    content,
-                    source: EventSource::Manual,
-                    author,
-                    external_id: None,
-                    holds: None,
-                };
-                timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
-            }),
-        )
-        .await?;
-    crate::policy::rejudge(state, incident).await;
-    Ok(outcome)
+    change_timeline(
+        state,
+        incident,
+        visibility,
+        None,
+        now,
+        Box::new(move |incident, events| {
+            let event = NewEvent {
+                content,
+                source: EventSource::Manual,
+                author,
+                external_id: None,
+                holds: None,
+            };
+            timeline::add_events(incident, events, vec![(event, sets_key_time)], now)
+        }),
+    )
+    .await
 }
 
 /// Changes what an event says.
@@ -58,32 +73,29 @@ pub(crate) async fn edit_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    let outcome = state
-        .store
-        .change_timeline(
-            incident,
-            visibility,
-            Some(event),
-            now,
-            Box::new(move |incident, events| {
-                let target = events
-                    .iter()
-                    .find(|e| e.id == event)
-                    .expect("the store loads it");
-                timeline::edit_event(
-                    incident,
-                    events,
-                    target,
-                    content,
-                    sets_key_time,
-                    author.as_deref(),
-                    now,
-                )
-            }),
-        )
-        .await?;
-    crate::policy::rejudge(state, incident).await;
-    Ok(outcome)
+    change_timeline(
+        state,
+        incident,
+        visibility,
+        Some(event),
+        now,
+        Box::new(move |incident, events| {
+            let target = events
+                .iter()
+                .find(|e| e.id == event)
+                .expect("the store loads it");
+            timeline::edit_event(
+                incident,
+                events,
+                target,
+                content,
+                sets_key_time,
+                author.as_deref(),
+                now,
+            )
+        }),
+    )
+    .await
 }
 
 /// Removes an event.
@@ -95,24 +107,21 @@ pub(crate) async fn remove_event(
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
-    let outcome = state
-        .store
-        .change_timeline(
-            incident,
-            visibility,
-            Some(event),
-            now,
-            Box::new(move |incident, events| {
-                let target = events
-                    .iter()
-                    .find(|e| e.id == event)
-                    .expect("the store loads it");
-                timeline::remove_event(incident, events, target, author.as_deref(), now)
-            }),
-        )
-        .await?;
-    crate::policy::rejudge(state, incident).await;
-    Ok(outcome)
+    change_timeline(
+        state,
+        incident,
+        visibility,
+        Some(event),
+        now,
+        Box::new(move |incident, events| {
+            let target = events
+                .iter()
+                .find(|e| e.id == event)
+                .expect("the store loads it");
+            timeline::remove_event(incident, events, target, author.as_deref(), now)
+        }),
+    )
+    .await
 }
 
 /// What the timeline features are configured with.
