@@ -146,18 +146,18 @@ impl Message {
     pub fn plain_text(&self, base: &str) -> String {
         let mut out = format!("{}\n", self.intro);
         for section in &self.sections {
-            out.push_str(format!("\n{}\n", section.heading));
+            out.push_str(&format!("\n{}\n", section.heading));
             for item in &section.lines {
                 match &item.link {
                     Some(link) => {
-                        out.push_str(format!("- {} <{}>\n", item.text, absolute(base, link)))
+                        out.push_str(&format!("- {} <{}>\n", item.text, absolute(base, link)))
                     }
-                    None => out.push_str(format!("- {}\n", item.text)),
+                    None => out.push_str(&format!("- {}\n", item.text)),
                 }
             }
         }
         if let Some(link) = &self.link {
-            out.push_str(format!("\n{}\n", absolute(base, link)));
+            out.push_str(&format!("\n{}\n", absolute(base, link)));
         }
         out
     }
@@ -168,22 +168,22 @@ impl Message {
             escape_html(&self.intro)
         );
         for section in &self.sections {
-            out.push_str(format!("<h3>{}</h3><ul>", escape_html(&section.heading)));
+            out.push_str(&format!("<h3>{}</h3><ul>", escape_html(&section.heading)));
             for item in &section.lines {
                 match &item.link {
-                    Some(link) => out.push_str(format!(
+                    Some(link) => out.push_str(&format!(
                         "<li><a href=\"{}\">{}</a></li>",
                         escape_html(&absolute(base, link)),
                         escape_html(&item.text)
                     )),
-                    None => out.push_str(format!("<li>{}</li>", escape_html(&item.text))),
+                    None => out.push_str(&format!("<li>{}</li>", escape_html(&item.text))),
                 }
             }
             out.push_str("</ul>");
         }
         if let Some(link) = &self.link {
             let link = escape_html(&absolute(base, link));
-            out.push_str(format!("<p><a href=\"{link}\">{link}</a></p>"));
+            out.push_str(&format!("<p><a href=\"{link}\">{link}</a></p>"));
         }
         out.push_str("</body></html>");
         out
@@ -201,11 +201,11 @@ impl Message {
             for item in &section.lines {
                 let shown = escape_slack(&item.text).replace('|', "¦");
                 match &item.link {
-                    Some(link) => text.push_str(format!(
+                    Some(link) => text.push_str(&format!(
                         "\n• <{}|{shown}>",
                         escape_slack(&absolute(base, link))
                     )),
-                    None => text.push_str(format!("\n• {shown}")),
+                    None => text.push_str(&format!("\n• {shown}")),
                 }
             }
             blocks.push(serde_json::json!({
