@@ -71,6 +71,8 @@ pub fn check_team_name(name: &str) -> Result<String, ValidationErrors> {
 pub enum Visibility {
     Everything,
     MemberOf(UserId),
+    /// Public incidents only: what a shared channel, a digest or an agenda may carry.
+    PublicOnly,
 }
 
 string_enum! {

@@ -41,6 +41,29 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Where one delivery of a notification to one target stands.
+    DeliveryStatus {
+        Pending => "pending",
+        Delivered => "delivered",
+        /// Out of attempts; an admin may replay it.
+        Dead => "dead",
+        /// Its channel answered 410 Gone and was disabled; replaying enables it again.
+        Disabled => "disabled",
+    }
+}
+
+string_enum! {
+    /// What one attempt to deliver came to.
+    AttemptOutcome {
+        Delivered => "delivered",
+        Retry => "retry",
+        RateLimited => "rate_limited",
+        Dead => "dead",
+        Disabled => "disabled",
+    }
+}
+
 /// A person a notification may be mailed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {

@@ -8,6 +8,7 @@
 //! This crate must not know about HTTP, pages or the command line.
 
 mod error;
+mod jobs;
 mod migration;
 pub mod postgres;
 pub mod sqlite;
@@ -28,6 +29,7 @@ use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, Val
 use hindsight_domain::policy::{
     PolicyDecision, PolicyOutcome, PolicyOverride, PolicyVerdict, PostmortemRequest,
 };
+use hindsight_domain::notify::NewNotification;
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::timeline::{EventId, NewEvent, TimelineEvent, TimelineWrite};
 use hindsight_domain::{
@@ -36,6 +38,10 @@ use hindsight_domain::{
 use jiff::Timestamp;
 
 pub use error::StoreError;
+pub use jobs::{
+    Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob, Notification,
+    RouteFn, channel_of, event_id,
+};
 pub use migration::{Migration, MigrationReport};
 
 /// Turns the current incident into its new content; runs inside the store's write transaction,
@@ -472,6 +478,66 @@ pub trait Store: Send + Sync + 'static {
         filter: &ActionItemFilter,
         visibility: Visibility,
     ) -> Result<Vec<ActionItem>, StoreError>;
+
+    /// Adds a job unless one with its dedupe key exists; whether it was added.
+    async fn schedule_job(&self, job: NewJob, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Claims the earliest due job no one holds, for `lease`; a job whose holder's lease ran
+    /// out (the instance died) is claimable again.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> Result<Option<Job>, StoreError>;
+
+    /// Marks a job done and stores what it planned, in one transaction; notifications whose
+    /// dedupe key exists are left out. How many were new.
+    async fn complete_job(
+        &self,
+        job: i64,
+        now: Timestamp,
+        notifications: Vec<NewNotification>,
+    ) -> Result<usize, StoreError>;
+
+    /// Records a failed run: to run again at `retry_at`, or given up on when `None`.
+    async fn fail_job(
+        &self,
+        job: i64,
+        error: String,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// Turns up to `limit` notifications not yet routed into deliveries, one per target `route`
+    /// names, in one transaction. How many notifications were routed.
+    async fn route_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        route: RouteFn,
+    ) -> Result<usize, StoreError>;
+
+    /// Claims up to `limit` deliveries due now, for `lease`, skipping disabled channels.
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<DeliveryTask>, StoreError>;
+
+    /// Keeps an attempt and moves the delivery on: delivered, due again, dead, or disabled with
+    /// its channel.
+    async fn record_attempt(&self, delivery: i64, attempt: Attempt) -> Result<(), StoreError>;
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Makes a dead or disabled delivery due now with fresh attempts, enabling its channel.
+    /// `NotFound`; `Conflict` when it is pending or delivered.
+    async fn replay_delivery(&self, id: i64, now: Timestamp) -> Result<Delivery, StoreError>;
+
+    /// The channels disabled after answering 410 Gone.
+    async fn disabled_channels(&self) -> Result<Vec<String>, StoreError>;
 
     /// [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError>;

@@ -60,6 +60,15 @@ macro_rules! migrations {
                     "/0007_policy_and_action_items.sql"
                 )),
             },
+            $crate::migration::Migration {
+                version: 8,
+                name: "jobs_and_outbox",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0008_jobs_and_outbox.sql"
+                )),
+            },
         ]
     };
 }

@@ -21,12 +21,14 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
+mod jobs;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
 use crate::{
-    ActionItemChange, AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
+    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob,
+    RouteFn, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
     NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
     PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
     UserChange,
@@ -43,6 +45,7 @@ use hindsight_domain::document::{
     Author, Postmortem, PostmortemDocument, PostmortemId, Revision, changed_fields,
 };
 use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
+use hindsight_domain::notify::NewNotification;
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 
 const MIGRATIONS: &[Migration] = crate::migration::migrations!("postgres");
@@ -105,6 +108,7 @@ fn visibility_values(visibility: Visibility) -> (bool, i64) {
     match visibility {
         Visibility::Everything => (true, 0),
         Visibility::MemberOf(user) => (false, user.get()),
+        Visibility::PublicOnly => (false, 0),
     }
 }
 
@@ -1336,6 +1340,12 @@ impl Store for PostgresStore {
             updated_at: next_updated_at(to_stored_precision(now), current.updated_at),
         };
         write_postmortem_rows(&transaction, &next, Some(&current), &author).await?;
+        if next.status == PostmortemStatus::Published
+            && current.status != PostmortemStatus::Published
+        {
+            let notification = jobs::publish_notification(&transaction, &next).await?;
+            jobs::insert_notifications(&transaction, &[notification], next.updated_at).await?;
+        }
         transaction.commit().await?;
         Ok(next)
     }
@@ -1485,6 +1495,103 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ActionItem>, StoreError> {
         let client = self.pool.get().await?;
         follow_through::list_items(&client, filter, visibility).await
+    }
+
+    async fn schedule_job(&self, job: NewJob, now: Timestamp) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        jobs::schedule_job(&client, &job, to_stored_precision(now)).await
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let client = self.pool.get().await?;
+        jobs::claim_job(&client, worker, to_stored_precision(now), lease).await
+    }
+
+    async fn complete_job(
+        &self,
+        job: i64,
+        now: Timestamp,
+        notifications: Vec<NewNotification>,
+    ) -> Result<usize, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let added =
+            jobs::complete_job(&transaction, job, to_stored_precision(now), &notifications)
+                .await?;
+        transaction.commit().await?;
+        Ok(added)
+    }
+
+    async fn fail_job(
+        &self,
+        job: i64,
+        error: String,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        jobs::fail_job(&client, job, &error, retry_at).await
+    }
+
+    async fn route_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        route: RouteFn,
+    ) -> Result<usize, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let routed =
+            jobs::route_notifications(&transaction, to_stored_precision(now), limit, route)
+                .await?;
+        transaction.commit().await?;
+        Ok(routed)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<DeliveryTask>, StoreError> {
+        let client = self.pool.get().await?;
+        jobs::claim_deliveries(&client, worker, to_stored_precision(now), lease, limit).await
+    }
+
+    async fn record_attempt(&self, delivery: i64, attempt: Attempt) -> Result<(), StoreError> {
+        let attempt = Attempt {
+            at: to_stored_precision(attempt.at),
+            ..attempt
+        };
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        jobs::record_attempt(&transaction, delivery, &attempt).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        jobs::list_deliveries(&client, filter, None).await
+    }
+
+    async fn replay_delivery(&self, id: i64, now: Timestamp) -> Result<Delivery, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let delivery =
+            jobs::replay_delivery(&transaction, id, to_stored_precision(now)).await?;
+        transaction.commit().await?;
+        Ok(delivery)
+    }
+
+    async fn disabled_channels(&self) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        jobs::disabled_channels(&client).await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {

@@ -32,12 +32,14 @@ use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
+mod jobs;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
 use crate::{
-    ActionItemChange, AlertIntake, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
+    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob,
+    RouteFn, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
     NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
     PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
     UserChange,
@@ -51,6 +53,7 @@ use hindsight_domain::action_item::{
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, changed_fields};
 use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
+use hindsight_domain::notify::NewNotification;
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::{Members, ValidationErrors};
 
@@ -301,6 +304,7 @@ fn visibility_values(visibility: Visibility) -> [Value; 2] {
     match visibility {
         Visibility::Everything => [true.into(), 0i64.into()],
         Visibility::MemberOf(user) => [false.into(), user.get().into()],
+        Visibility::PublicOnly => [false.into(), 0i64.into()],
     }
 }
 
@@ -1484,6 +1488,12 @@ impl Store for SqliteStore {
                 updated_at: next_updated_at(now, current.updated_at),
             };
             write_postmortem_rows(connection, &next, Some(&current), &author)?;
+            if next.status == PostmortemStatus::Published
+                && current.status != PostmortemStatus::Published
+            {
+                let notification = jobs::publish_notification(connection, &next)?;
+                jobs::insert_notifications(connection, &[notification], now)?;
+            }
             Ok(next)
         })
         .await
@@ -1608,6 +1618,93 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         self.read(move |connection| follow_through::list_items(connection, &filter, visibility))
             .await
+    }
+
+    async fn schedule_job(&self, job: NewJob, now: Timestamp) -> Result<bool, StoreError> {
+        self.write(move |connection| jobs::schedule_job(connection, &job, now))
+            .await
+    }
+
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<Job>, StoreError> {
+        let worker = worker.to_owned();
+        self.write(move |connection| jobs::claim_job(connection, &worker, now, lease))
+            .await
+    }
+
+    async fn complete_job(
+        &self,
+        job: i64,
+        now: Timestamp,
+        notifications: Vec<NewNotification>,
+    ) -> Result<usize, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| jobs::complete_job(connection, job, now, &notifications))
+            .await
+    }
+
+    async fn fail_job(
+        &self,
+        job: i64,
+        error: String,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.write(move |connection| jobs::fail_job(connection, job, &error, retry_at))
+            .await
+    }
+
+    async fn route_notifications(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        route: RouteFn,
+    ) -> Result<usize, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| jobs::route_notifications(connection, now, limit, route))
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<DeliveryTask>, StoreError> {
+        let worker = worker.to_owned();
+        self.write(move |connection| {
+            jobs::claim_deliveries(connection, &worker, now, lease, limit)
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, delivery: i64, attempt: Attempt) -> Result<(), StoreError> {
+        let attempt = Attempt {
+            at: to_stored_precision(attempt.at),
+            ..attempt
+        };
+        self.write(move |connection| jobs::record_attempt(connection, delivery, &attempt))
+            .await
+    }
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |connection| jobs::list_deliveries(connection, &filter, None))
+            .await
+    }
+
+    async fn replay_delivery(&self, id: i64, now: Timestamp) -> Result<Delivery, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| jobs::replay_delivery(connection, id, now))
+            .await
+    }
+
+    async fn disabled_channels(&self) -> Result<Vec<String>, StoreError> {
+        self.read(jobs::disabled_channels).await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
