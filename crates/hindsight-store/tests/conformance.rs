@@ -398,7 +398,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 7);
+    assert_eq!(again.current_version, 8);
     store.ping().await.unwrap();
 }
 
@@ -2115,7 +2115,416 @@ async fn a_version_written_with_action_items_in_its_document_still_reads(databas
     assert_eq!(revisions[1].document.title, "Checkout outage");
 }
 
+fn reminder(key: &str) -> hindsight_domain::notify::NewNotification {
+    use hindsight_domain::notify::{Audience, Message, NewNotification, NotificationKind};
+    NewNotification {
+        dedupe_key: key.into(),
+        kind: NotificationKind::Reminder,
+        private: false,
+        audience: Audience {
+            teams: vec!["payments".into()],
+            ..Audience::default()
+        },
+        message: Message {
+            subject: format!("Reminder {key}"),
+            intro: "Please".into(),
+            sections: Vec::new(),
+            link: None,
+            data: serde_json::json!({"key": key}),
+        },
+    }
+}
+
+async fn a_job_is_scheduled_once_claimed_by_one_worker_and_its_notifications_kept_once(
+    database: TestDatabase,
+) {
+    use hindsight_store::NewJob;
+    use std::time::Duration;
+    let store = database.store();
+    let job = NewJob {
+        kind: "reminders".into(),
+        dedupe_key: "reminders:2026-11-21".into(),
+        run_at: now(),
+    };
+    assert!(store.schedule_job(job.clone(), now()).await.unwrap());
+    assert!(
+        !store.schedule_job(job, now()).await.unwrap(),
+        "a second instance scheduling the same slot adds nothing"
+    );
+    let early = now()
+        .checked_sub(jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    assert!(
+        store
+            .claim_job("a", early, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+
+    let lease = Duration::from_secs(60);
+    let claims = claim_concurrently(&store, lease).await;
+    assert_eq!(
+        claims.iter().filter(|claim| claim.is_some()).count(),
+        1,
+        "one of eight claims wins"
+    );
+    let claimed = claims.into_iter().flatten().next().unwrap();
+    assert_eq!(claimed.kind, "reminders");
+
+    // The holder dies; after its lease another instance takes the job over.
+    let later = now()
+        .checked_add(jiff::SignedDuration::from_secs(61))
+        .unwrap();
+    let again = store.claim_job("b", later, lease).await.unwrap().unwrap();
+    assert_eq!(again.id, claimed.id);
+
+    let planned = vec![reminder("item:1:due"), reminder("item:2:due")];
+    assert_eq!(
+        store
+            .complete_job(again.id, later, planned.clone())
+            .await
+            .unwrap(),
+        2
+    );
+    // The first holder wakes up and completes too: its notifications exist already.
+    assert_eq!(
+        store
+            .complete_job(claimed.id, later, planned)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store.claim_job("c", later, lease).await.unwrap().is_none(),
+        "done"
+    );
+
+    // A failing job is retried at the given time, then given up on.
+    store
+        .schedule_job(
+            NewJob {
+                kind: "digest".into(),
+                dedupe_key: "digest:2026-11-20".into(),
+                run_at: now(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let digest = store.claim_job("a", later, lease).await.unwrap().unwrap();
+    let retry_at = later
+        .checked_add(jiff::SignedDuration::from_secs(30))
+        .unwrap();
+    store
+        .fail_job(digest.id, "boom".into(), Some(retry_at))
+        .await
+        .unwrap();
+    assert!(
+        store.claim_job("a", later, lease).await.unwrap().is_none(),
+        "backing off"
+    );
+    let retried = store
+        .claim_job("a", retry_at, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retried.attempts, 1);
+    store
+        .fail_job(retried.id, "boom again".into(), None)
+        .await
+        .unwrap();
+    let far = retry_at
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .unwrap();
+    assert!(
+        store.claim_job("a", far, lease).await.unwrap().is_none(),
+        "dead"
+    );
+}
+
+async fn claim_concurrently(
+    store: &Arc<dyn Store>,
+    lease: std::time::Duration,
+) -> Vec<Option<hindsight_store::Job>> {
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.claim_job(&format!("w{n}"), now(), lease).await })
+        })
+        .collect();
+    let mut claims = Vec::new();
+    for task in tasks {
+        claims.push(task.await.unwrap().unwrap());
+    }
+    claims
+}
+
+async fn a_notification_is_routed_once_delivered_retried_and_a_gone_channel_disabled(
+    database: TestDatabase,
+) {
+    use hindsight_domain::notify::{AttemptOutcome, DeliveryStatus};
+    use hindsight_store::{Attempt, DeliveryFilter};
+    use std::time::Duration;
+    let store = database.store();
+    let lease = Duration::from_secs(60);
+    store
+        .schedule_job(
+            hindsight_store::NewJob {
+                kind: "x".into(),
+                dedupe_key: "x".into(),
+                run_at: now(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let job = store.claim_job("w", now(), lease).await.unwrap().unwrap();
+    store
+        .complete_job(job.id, now(), vec![reminder("a"), reminder("b")])
+        .await
+        .unwrap();
+
+    let route = || -> hindsight_store::RouteFn {
+        Box::new(|notification| {
+            assert_eq!(notification.audience.teams, ["payments"]);
+            vec!["channel:hook".into(), "email:ada@example.com".into()]
+        })
+    };
+    assert_eq!(
+        store
+            .route_notifications(now(), 100, route())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .route_notifications(now(), 100, route())
+            .await
+            .unwrap(),
+        0,
+        "routed once"
+    );
+
+    let first = store.claim_deliveries("w1", now(), lease, 3).await.unwrap();
+    let rest = store
+        .claim_deliveries("w2", now(), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), rest.len()), (3, 1), "claims do not overlap");
+    assert_eq!(first[0].notification.message.subject, "Reminder a");
+
+    let attempt = |outcome, retry_at, status: Option<u16>| Attempt {
+        worker: "w1".into(),
+        at: now(),
+        outcome,
+        retry_at,
+        http_status: status,
+        error: (outcome != AttemptOutcome::Delivered).then(|| format!("HTTP {status:?}")),
+    };
+    let soon = now()
+        .checked_add(jiff::SignedDuration::from_secs(30))
+        .unwrap();
+    store
+        .record_attempt(
+            first[0].id,
+            attempt(AttemptOutcome::Delivered, None, Some(200)),
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt(
+            first[1].id,
+            attempt(AttemptOutcome::Retry, Some(soon), Some(500)),
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt(
+            first[2].id,
+            attempt(AttemptOutcome::Disabled, None, Some(410)),
+        )
+        .await
+        .unwrap();
+    store
+        .record_attempt(rest[0].id, attempt(AttemptOutcome::Dead, None, Some(500)))
+        .await
+        .unwrap();
+    assert_eq!(store.disabled_channels().await.unwrap(), ["hook"]);
+
+    let all = store
+        .list_deliveries(&DeliveryFilter {
+            status: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let status_of = |id: i64| all.iter().find(|d| d.id == id).unwrap().clone();
+    assert_eq!(status_of(first[0].id).status, DeliveryStatus::Delivered);
+    assert!(status_of(first[0].id).delivered_at.is_some());
+    assert_eq!(status_of(first[1].id).status, DeliveryStatus::Pending);
+    assert_eq!(status_of(first[1].id).history[0].http_status, Some(500));
+    assert_eq!(status_of(first[2].id).status, DeliveryStatus::Disabled);
+    let dead = status_of(rest[0].id);
+    assert_eq!((dead.status, dead.attempts), (DeliveryStatus::Dead, 1));
+    assert_eq!(dead.event_id, format!("evt_{}", dead.notification_id));
+
+    // Due again after the backoff, unless its channel is disabled.
+    let retry = store.claim_deliveries("w1", soon, lease, 10).await.unwrap();
+    let ids: Vec<i64> = retry.iter().map(|task| task.id).collect();
+    let retried = status_of(first[1].id);
+    if retried.target.starts_with("channel:") {
+        assert!(ids.is_empty(), "the hook is disabled: {ids:?}");
+    } else {
+        assert_eq!(ids, [first[1].id]);
+        assert_eq!(retry[0].attempts, 1);
+    }
+
+    let dead_only = store
+        .list_deliveries(&DeliveryFilter {
+            status: Some(DeliveryStatus::Dead),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead_only.len(), 1);
+    assert!(matches!(
+        store.replay_delivery(first[0].id, soon).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.replay_delivery(999_999, soon).await,
+        Err(StoreError::NotFound)
+    ));
+    let replayed = store.replay_delivery(first[2].id, soon).await.unwrap();
+    assert_eq!(
+        (replayed.status, replayed.attempts),
+        (DeliveryStatus::Pending, 0)
+    );
+    assert!(
+        store.disabled_channels().await.unwrap().is_empty(),
+        "replaying enables the channel"
+    );
+    assert_eq!(replayed.history.len(), 1, "the earlier attempt is kept");
+}
+
+async fn publishing_writes_its_notification_with_the_change_and_a_private_one_only_to_members(
+    database: TestDatabase,
+) {
+    use hindsight_domain::notify::NotificationKind;
+    let store = database.store();
+    let public = create(&*store, draft("Public outage", "2026-11-20T10:00:00Z")).await;
+    let postmortem = new_postmortem(&*store, &[public.id]).await;
+    let publish = || -> PostmortemChange {
+        Box::new(|current: &Postmortem| {
+            Ok((PostmortemStatus::Published, valid(current.document.clone())))
+        })
+    };
+    store
+        .update_postmortem(
+            postmortem.id,
+            Visibility::Everything,
+            None,
+            writer(),
+            now(),
+            publish(),
+        )
+        .await
+        .unwrap();
+    // Publishing again changes nothing and tells nobody twice.
+    store
+        .update_postmortem(
+            postmortem.id,
+            Visibility::Everything,
+            None,
+            writer(),
+            now(),
+            publish(),
+        )
+        .await
+        .unwrap();
+
+    let member = store
+        .create_user(
+            NewUser {
+                email: "ada@example.com".into(),
+                display_name: "Ada".into(),
+                role: Role::Editor,
+                password_hash: "x".into(),
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let private = create(
+        &*store,
+        IncidentDraft {
+            private: true,
+            members: hindsight_domain::MembersDraft {
+                users: vec![member.id.get()],
+                teams: vec![],
+            },
+            ..draft("Private breach", "2026-11-20T10:00:00Z")
+        },
+    )
+    .await;
+    let secret = new_postmortem(&*store, &[private.id]).await;
+    store
+        .update_postmortem(
+            secret.id,
+            Visibility::Everything,
+            None,
+            writer(),
+            now(),
+            publish(),
+        )
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let route: hindsight_store::RouteFn = Box::new(move |notification| {
+        vec![format!(
+            "{}|{}|{}|{}",
+            notification.kind,
+            notification.private,
+            notification.audience.broadcast,
+            notification
+                .audience
+                .people
+                .iter()
+                .map(|p| p.email.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )]
+    });
+    store.route_notifications(now(), 100, route).await.unwrap();
+    for delivery in store
+        .list_deliveries(&hindsight_store::DeliveryFilter {
+            status: None,
+            limit: 10,
+        })
+        .await
+        .unwrap()
+    {
+        assert_eq!(delivery.kind, NotificationKind::Published);
+        seen.push(delivery.target);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "postmortem.published|false|true|",
+            "postmortem.published|true|false|ada@example.com"
+        ]
+    );
+}
+
 conformance!(
+    a_job_is_scheduled_once_claimed_by_one_worker_and_its_notifications_kept_once,
+    a_notification_is_routed_once_delivered_retried_and_a_gone_channel_disabled,
+    publishing_writes_its_notification_with_the_change_and_a_private_one_only_to_members,
     the_policy_keeps_each_changed_decision_and_the_pending_postmortem_follows_it,
     postmortem_debt_lists_unpublished_required_postmortems_earliest_due_first,
     action_items_are_filtered_by_owner_team_status_due_incident_and_service,

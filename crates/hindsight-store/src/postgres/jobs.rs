@@ -373,7 +373,10 @@ pub(super) async fn replay_delivery(
         .await?
         .pop()
         .ok_or(StoreError::NotFound)?;
-    if !matches!(found.status, DeliveryStatus::Dead | DeliveryStatus::Disabled) {
+    if !matches!(
+        found.status,
+        DeliveryStatus::Dead | DeliveryStatus::Disabled
+    ) {
         return Err(StoreError::Conflict(format!(
             "delivery {id} is {}; only dead or disabled deliveries are replayed",
             found.status

@@ -27,11 +27,10 @@ mod timeline;
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
 use crate::{
-    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob,
-    RouteFn, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
-    NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
-    PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
-    UserChange,
+    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, ImportBatch,
+    ImportOutcome, IncidentChange, IntakeOutcome, Job, NewApiToken, NewJob, NewPostmortem, NewUser,
+    PendingPostmortem, PolicyJudgement, PolicyState, PostmortemChange, PostmortemFilter, RouteFn,
+    Store, StoreError, TimelineChange, TimelineOutcome, UserChange,
 };
 use hindsight_domain::Members;
 use hindsight_domain::access::{
@@ -44,8 +43,8 @@ use hindsight_domain::action_item::{
 use hindsight_domain::document::{
     Author, Postmortem, PostmortemDocument, PostmortemId, Revision, changed_fields,
 };
-use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::notify::NewNotification;
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 
 const MIGRATIONS: &[Migration] = crate::migration::migrations!("postgres");
@@ -1521,8 +1520,7 @@ impl Store for PostgresStore {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let added =
-            jobs::complete_job(&transaction, job, to_stored_precision(now), &notifications)
-                .await?;
+            jobs::complete_job(&transaction, job, to_stored_precision(now), &notifications).await?;
         transaction.commit().await?;
         Ok(added)
     }
@@ -1546,8 +1544,7 @@ impl Store for PostgresStore {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let routed =
-            jobs::route_notifications(&transaction, to_stored_precision(now), limit, route)
-                .await?;
+            jobs::route_notifications(&transaction, to_stored_precision(now), limit, route).await?;
         transaction.commit().await?;
         Ok(routed)
     }
@@ -1583,8 +1580,7 @@ impl Store for PostgresStore {
     async fn replay_delivery(&self, id: i64, now: Timestamp) -> Result<Delivery, StoreError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
-        let delivery =
-            jobs::replay_delivery(&transaction, id, to_stored_precision(now)).await?;
+        let delivery = jobs::replay_delivery(&transaction, id, to_stored_precision(now)).await?;
         transaction.commit().await?;
         Ok(delivery)
     }

@@ -10,11 +10,11 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{from_micros, json, optional_micros, parsed, to_json, to_micros};
+use crate::StoreError;
 use crate::jobs::{
     Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob, Notification,
     RouteFn, channel_of, event_id,
 };
-use crate::StoreError;
 
 fn until(now: Timestamp, lease: Duration) -> i64 {
     to_micros(now).saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX))
@@ -125,7 +125,11 @@ fn notification(row: &Row<'_>, first: usize) -> rusqlite::Result<Notification> {
     Ok(Notification {
         id: row.get(first)?,
         dedupe_key: row.get(first + 1)?,
-        kind: parsed(first + 2, &kind, hindsight_domain::notify::NotificationKind::parse)?,
+        kind: parsed(
+            first + 2,
+            &kind,
+            hindsight_domain::notify::NotificationKind::parse,
+        )?,
         private: row.get(first + 3)?,
         audience: json(first + 4, &row.get::<_, String>(first + 4)?)?,
         message: json(first + 5, &row.get::<_, String>(first + 5)?)?,
@@ -153,8 +157,8 @@ pub(super) fn route_notifications(
         "insert into delivery (notification_id, target, next_attempt_at, created_at, updated_at) \
          values (?1, ?2, ?3, ?3, ?3) on conflict (notification_id, target) do nothing",
     )?;
-    let mut mark =
-        connection.prepare_cached("update notification set routed = 1 where notification_id = ?1")?;
+    let mut mark = connection
+        .prepare_cached("update notification set routed = 1 where notification_id = ?1")?;
     for notification in &unrouted {
         for target in route(notification) {
             insert.execute(params![notification.id, target, to_micros(now)])?;
@@ -341,7 +345,10 @@ pub(super) fn replay_delivery(
     let found = list_deliveries(connection, &DeliveryFilter::default(), Some(id))?
         .pop()
         .ok_or(StoreError::NotFound)?;
-    if !matches!(found.status, DeliveryStatus::Dead | DeliveryStatus::Disabled) {
+    if !matches!(
+        found.status,
+        DeliveryStatus::Dead | DeliveryStatus::Disabled
+    ) {
         return Err(StoreError::Conflict(format!(
             "delivery {id} is {}; only dead or disabled deliveries are replayed",
             found.status
@@ -364,7 +371,8 @@ pub(super) fn replay_delivery(
 }
 
 pub(super) fn disabled_channels(connection: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut statement = connection.prepare_cached("select name from channel_state order by name")?;
+    let mut statement =
+        connection.prepare_cached("select name from channel_state order by name")?;
     let rows = statement.query_map([], |row| row.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -377,9 +385,8 @@ pub(super) fn publish_notification(
     postmortem: &hindsight_domain::document::Postmortem,
 ) -> Result<NewNotification, StoreError> {
     let mut private_members: Option<Vec<Person>> = None;
-    let mut is_private = connection.prepare_cached(
-        "select private from incident where incident_id = ?1",
-    )?;
+    let mut is_private =
+        connection.prepare_cached("select private from incident where incident_id = ?1")?;
     let mut members = connection.prepare_cached(
         "select u.user_id, u.display_name, u.email from user_account u \
          where u.disabled = 0 and u.user_id in (\

@@ -38,11 +38,10 @@ mod timeline;
 use hindsight_domain::timeline::{EventId, TimelineEvent};
 
 use crate::{
-    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob,
-    RouteFn, ImportBatch, ImportOutcome, IncidentChange, IntakeOutcome,
-    NewApiToken, NewPostmortem, NewUser, PendingPostmortem, PolicyJudgement, PolicyState,
-    PostmortemChange, PostmortemFilter, Store, StoreError, TimelineChange, TimelineOutcome,
-    UserChange,
+    ActionItemChange, AlertIntake, Attempt, Delivery, DeliveryFilter, DeliveryTask, ImportBatch,
+    ImportOutcome, IncidentChange, IntakeOutcome, Job, NewApiToken, NewJob, NewPostmortem, NewUser,
+    PendingPostmortem, PolicyJudgement, PolicyState, PostmortemChange, PostmortemFilter, RouteFn,
+    Store, StoreError, TimelineChange, TimelineOutcome, UserChange,
 };
 use hindsight_domain::access::{
     ApiToken, ApiTokenId, AuditEvent, NewAuditEvent, Role, Session, Team, TeamId, TeamMember,
@@ -52,8 +51,8 @@ use hindsight_domain::action_item::{
     ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, changed_fields};
-use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::notify::NewNotification;
+use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::{Members, ValidationErrors};
 
@@ -1676,10 +1675,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<DeliveryTask>, StoreError> {
         let worker = worker.to_owned();
-        self.write(move |connection| {
-            jobs::claim_deliveries(connection, &worker, now, lease, limit)
-        })
-        .await
+        self.write(move |connection| jobs::claim_deliveries(connection, &worker, now, lease, limit))
+            .await
     }
 
     async fn record_attempt(&self, delivery: i64, attempt: Attempt) -> Result<(), StoreError> {
