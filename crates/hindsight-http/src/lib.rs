@@ -11,6 +11,7 @@ pub mod audit;
 pub mod credentials;
 pub mod error;
 pub mod extract;
+pub mod follow_up;
 pub mod gate;
 mod incidents;
 pub mod markdown;
@@ -132,6 +133,7 @@ fn routes() -> routes::Routes {
         .merge(timeline::routes())
         .merge(policy::routes())
         .merge(action_items::routes())
+        .merge(follow_up::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(signin::routes())

@@ -39,6 +39,8 @@ pub struct FollowThroughSettings {
     /// Where people reach Hindsight (`https://hindsight.example.com`), for links in exports
     /// that leave it; relative links when unset.
     pub public_url: Option<String>,
+    /// When the action item review meets; the agenda lists what finished since the last one.
+    pub agenda: Option<hindsight_domain::notify::Recurrence>,
 }
 
 pub fn routes() -> Routes {

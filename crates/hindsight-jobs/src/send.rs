@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hindsight_store::{DeliveryTask, channel_of, event_id};
 use hmac::{Hmac, Mac};
-use lettre::message::{Mailbox, MultiPart};
+pub use lettre::message::Mailbox;
+use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand_core::RngCore;

@@ -77,7 +77,7 @@ pub enum TokenCommand {
     },
 }
 
-async fn open(database: &DatabaseArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+pub async fn open(database: &DatabaseArgs) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     let settings = Settings::load(database, None)?;
     init_logging(settings.log_format);
     open_store(&settings).await
@@ -92,7 +92,7 @@ fn explain(error: StoreError) -> anyhow::Error {
 }
 
 /// Records what the command line did; its actor is `cli`, as no account signed in.
-async fn audit(store: &dyn Store, action: &'static str, target: String, detail: String) {
+pub async fn audit(store: &dyn Store, action: &'static str, target: String, detail: String) {
     let event = NewAuditEvent {
         occurred_at: SystemClock.now(),
         user_id: None,

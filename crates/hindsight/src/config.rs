@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
+use crate::jobs_config;
+
 pub const DEFAULT_CONFIG: &str = include_str!("../hindsight.example.toml");
 const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 const DEFAULT_DATABASE: &str = "hindsight.db";
@@ -56,6 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "HINDSIGHT_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
+    /// Do not run background jobs (reminders, agenda, digest, notification delivery) in this
+    /// process; run `hindsight worker` for them instead.
+    #[arg(long, env = "HINDSIGHT_NO_JOBS")]
+    pub no_jobs: bool,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -88,6 +95,22 @@ struct FileConfig {
     /// Default due dates of action items by priority.
     #[serde(default)]
     action_items: hindsight_domain::action_item::DueTargets,
+    /// Background work: poll interval, leases, delivery attempts.
+    #[serde(default)]
+    jobs: jobs_config::FileJobs,
+    /// When action items and owed postmortems are chased.
+    #[serde(default)]
+    reminders: jobs_config::FileReminders,
+    /// The bi-weekly action item review.
+    #[serde(default)]
+    agenda: jobs_config::FileRecurring,
+    /// The weekly digest.
+    #[serde(default)]
+    digest: jobs_config::FileRecurring,
+    smtp: Option<jobs_config::FileSmtp>,
+    /// Where notifications go: Slack, signed webhooks, email lists; global or per team.
+    #[serde(default)]
+    channels: Vec<jobs_config::FileChannel>,
 }
 
 /// `[timeline]`.
@@ -128,6 +151,8 @@ pub struct Settings {
     pub lint: hindsight_domain::lint::LintConfig,
     pub timeline: hindsight_http::timeline::TimelineSettings,
     pub follow_through: hindsight_http::policy::FollowThroughSettings,
+    /// The background worker's settings; its id is given when it starts.
+    pub jobs: hindsight_jobs::JobSettings,
 }
 
 impl Settings {
@@ -231,12 +256,25 @@ impl Settings {
         {
             bail!("public_url = {url:?} must start with https:// or http://");
         }
+        let jobs = jobs_config::job_settings(
+            jobs_config::FileFollowThrough {
+                jobs: file.jobs,
+                reminders: file.reminders,
+                agenda: file.agenda,
+                digest: file.digest,
+                smtp: file.smtp,
+                channels: file.channels,
+            },
+            public_url.as_deref(),
+        )?;
         let follow_through = hindsight_http::policy::FollowThroughSettings {
             policy: file.policy,
             due_targets: file.action_items,
             public_url,
+            agenda: jobs.agenda.clone(),
         };
         Ok(Self {
+            jobs,
             follow_through,
             factor_categories,
             lint,

@@ -2,7 +2,9 @@
 
 mod accounts;
 mod config;
+mod deliveries;
 mod demo;
+mod jobs_config;
 mod lint;
 mod policy;
 mod serve;
@@ -26,6 +28,17 @@ struct Cli {
 enum Command {
     /// Serve the web UI and the API (applies pending migrations first).
     Serve(ServeArgs),
+    /// Run the background jobs only (reminders, escalation, the review agenda, the digest, and
+    /// delivery of notifications), for deployments that keep them apart from `serve --no-jobs`.
+    /// Any number of workers and servers may share one PostgreSQL database: each job and each
+    /// delivery is claimed by one of them.
+    Worker(DatabaseArgs),
+    /// Notifications sent to Slack, webhooks and email: list them with their attempts, and
+    /// replay a dead one.
+    Deliveries {
+        #[command(subcommand)]
+        command: deliveries::DeliveriesCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage user accounts.
@@ -78,8 +91,14 @@ fn main() -> ExitCode {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())
         }
-        Command::Serve(args) => config::Settings::load(&args.database, Some(&args))
-            .and_then(|settings| runtime().block_on(serve::serve(settings, args.demo))),
+        Command::Serve(args) => {
+            config::Settings::load(&args.database, Some(&args)).and_then(|settings| {
+                runtime().block_on(serve::serve(settings, args.demo, !args.no_jobs))
+            })
+        }
+        Command::Worker(args) => config::Settings::load(&args, None)
+            .and_then(|settings| runtime().block_on(serve::worker(settings))),
+        Command::Deliveries { command } => runtime().block_on(deliveries::run(command)),
         Command::Migrate(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::migrate(settings))),
         Command::Lint(args) => return ExitCode::from(lint::run(args)),

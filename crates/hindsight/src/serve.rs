@@ -52,7 +52,7 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Result<()> {
     init_logging(settings.log_format);
     let store = open_store(&settings).await?;
     if demo {
@@ -82,6 +82,15 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         );
     }
     let backend = store.backend();
+    let outbound = outbound_client(&settings)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = if run_jobs {
+        Some(tokio::spawn(
+            start_worker(Arc::clone(&store), &settings, outbound.clone())?.run(wait_for(stopped)),
+        ))
+    } else {
+        None
+    };
     let state = AppState::from_parts(AppParts {
         store,
         clock: Arc::new(SystemClock),
@@ -91,13 +100,7 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         },
         secure_cookies: settings.secure_cookies,
         login_throttle: Throttle::default(),
-        outbound: OutboundClient::new(
-            OutboundPolicy {
-                allow: settings.outbound_allow.clone(),
-            },
-            std::time::Duration::from_secs(10),
-        )
-        .context("cannot build the outbound HTTP client")?,
+        outbound,
         postmortems: hindsight_http::postmortems::PostmortemSettings {
             factor_categories: settings.factor_categories.clone(),
             lint: settings.lint.clone(),
@@ -115,10 +118,58 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         redact_url(&settings.database_url)
     );
     tracing::info!(listen = %address, database = backend, "serving");
-    hindsight_http::serve(listener, state, shutdown_signal())
-        .await
-        .context("the server stopped")?;
+    hindsight_http::serve(listener, state, async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await
+    .context("the server stopped")?;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn outbound_client(settings: &Settings) -> anyhow::Result<OutboundClient> {
+    OutboundClient::new(
+        OutboundPolicy {
+            allow: settings.outbound_allow.clone(),
+        },
+        std::time::Duration::from_secs(10),
+    )
+    .context("cannot build the outbound HTTP client")
+}
+
+/// The background worker, named after this host and process in claims and attempts.
+fn start_worker(
+    store: Arc<dyn Store>,
+    settings: &Settings,
+    outbound: OutboundClient,
+) -> anyhow::Result<hindsight_jobs::Worker> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "hindsight".into());
+    let mut jobs = settings.jobs.clone();
+    jobs.worker_id = format!("{host}-{}", std::process::id());
+    hindsight_jobs::Worker::new(store, Arc::new(SystemClock), jobs, outbound)
+        .context("cannot start the background jobs")
+}
+
+async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+/// `hindsight worker`: background jobs only, until interrupted.
+pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    let worker = start_worker(store, &settings, outbound_client(&settings)?)?;
+    println!(
+        "Hindsight's background jobs are running (database: {}).",
+        redact_url(&settings.database_url)
+    );
+    worker.run(shutdown_signal()).await;
     Ok(())
 }
 
