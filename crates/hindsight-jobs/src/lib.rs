@@ -57,6 +57,9 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     settings: Arc<JobSettings>,
     sender: send::Sender,
+    /// Set on shutdown: the tick in progress finishes the batch it is sending (so every send
+    /// made is recorded) and claims nothing more.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Worker {
@@ -73,6 +76,7 @@ impl Worker {
             clock,
             settings,
             sender,
+            stopping: Arc::default(),
         })
     }
 
@@ -82,10 +86,17 @@ impl Worker {
 
     /// Runs until `shutdown` resolves, ticking every poll interval. A failing tick is logged
     /// and the next one tries again.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
         tracing::info!(worker = %self.settings.worker_id, "background jobs started");
-        tokio::pin!(shutdown);
-        loop {
+        let stopped = Arc::new(tokio::sync::Notify::new());
+        let stopping = Arc::clone(&self.stopping);
+        let notify = Arc::clone(&stopped);
+        tokio::spawn(async move {
+            shutdown.await;
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            notify.notify_one();
+        });
+        while !self.is_stopping() {
             match self.tick().await {
                 Ok(report) if report != TickReport::default() => {
                     tracing::debug!(?report, "jobs tick")
@@ -94,7 +105,7 @@ impl Worker {
                 Err(error) => tracing::warn!(%error, "a jobs tick failed; retrying"),
             }
             tokio::select! {
-                () = &mut shutdown => break,
+                () = stopped.notified() => break,
                 () = tokio::time::sleep(self.settings.poll) => {}
             }
         }
@@ -105,10 +116,11 @@ impl Worker {
     pub async fn tick(&self) -> Result<TickReport, StoreError> {
         let mut report = TickReport::default();
         self.schedule().await?;
-        while let Some(job) = self
-            .store
-            .claim_job(&self.settings.worker_id, self.now(), self.settings.lease)
-            .await?
+        while !self.is_stopping()
+            && let Some(job) = self
+                .store
+                .claim_job(&self.settings.worker_id, self.now(), self.settings.lease)
+                .await?
         {
             report.jobs_run += 1;
             match plan::run(&*self.store, &self.settings, &job, self.now()).await {
@@ -137,7 +149,7 @@ impl Worker {
                 break;
             }
         }
-        loop {
+        while !self.is_stopping() {
             let tasks = self
                 .store
                 .claim_deliveries(
@@ -169,6 +181,10 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn now(&self) -> Timestamp {

@@ -290,7 +290,10 @@ async fn an_overdue_item_of_a_closed_incident_is_emailed_to_its_owner_and_escala
     let report = worker.tick().await.unwrap();
     let deliveries = world
         .store
-        .list_deliveries(&DeliveryFilter { status: None, limit: 10 })
+        .list_deliveries(&DeliveryFilter {
+            status: None,
+            limit: 10,
+        })
         .await
         .unwrap();
     assert_eq!(report.jobs_run, 1, "{report:?} {deliveries:?}");

@@ -4,4 +4,5 @@
 mod alertmanager;
 mod browser;
 mod cli;
+mod jobs;
 mod support;
