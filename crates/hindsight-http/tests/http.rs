@@ -856,6 +856,109 @@ macro_rules! on_both_backends {
     };
 }
 
+async fn the_agenda_lists_open_items_by_owner_and_deliveries_are_listed_and_replayed(app: TestApp) {
+    let (_, postmortem) = postmortem_for(&app).await;
+    let pm = postmortem["id"].as_i64().unwrap();
+    let me = app.get("/api/v1/me").await.json();
+    app.post_json(
+        &format!("/api/v1/postmortems/{pm}/action-items"),
+        json!({"title": "Alert on replication lag", "owner": format!("user:{}", me["id"]),
+               "due_on": "2026-11-10"}),
+    )
+    .await;
+    app.post_json(
+        &format!("/api/v1/postmortems/{pm}/action-items"),
+        json!({"title": "Find an owner for me"}),
+    )
+    .await;
+    let agenda = app.get("/api/v1/reviews/agenda").await;
+    assert_eq!(agenda.status, StatusCode::OK, "{}", agenda.text());
+    let agenda = agenda.json();
+    assert_eq!(agenda["on"], "2026-11-21");
+    assert_eq!(agenda["open"][0]["owner"], "Nobody yet");
+    assert_eq!(agenda["open"][1]["items"][0]["days_overdue"], 11);
+    let page = app.get("/reviews/agenda").await;
+    assert!(page.text().contains("Alert on replication lag"));
+    assert!(page.text().contains("11 days overdue"));
+
+    // A job planned a reminder and a worker routed it.
+    let store = app.database.store();
+    let now: jiff::Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+    store
+        .schedule_job(
+            hindsight_store::NewJob {
+                kind: "reminders".into(),
+                dedupe_key: "r".into(),
+                run_at: now,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let job = store
+        .claim_job("w", now, std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let reminder = hindsight_domain::notify::NewNotification {
+        dedupe_key: "reminder".into(),
+        kind: hindsight_domain::notify::NotificationKind::Reminder,
+        private: false,
+        audience: hindsight_domain::notify::Audience::default(),
+        message: hindsight_domain::notify::Message {
+            subject: "Please <finish>".into(),
+            intro: String::new(),
+            sections: vec![],
+            link: None,
+            data: Value::Null,
+        },
+    };
+    store
+        .complete_job(job.id, now, vec![reminder])
+        .await
+        .unwrap();
+    store
+        .route_notifications(
+            "2026-11-21T12:00:00Z".parse().unwrap(),
+            10,
+            Box::new(|_| vec!["channel:eng".into()]),
+        )
+        .await
+        .unwrap();
+    let listed = app.get("/api/v1/deliveries").await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["status"], "pending");
+    assert_eq!(listed[0]["kind"], "action_item.reminder");
+    let bad = app.get("/api/v1/deliveries?status=lost&limit=0").await;
+    assert_eq!(field_names(&bad), ["status", "limit"]);
+    assert_eq!(
+        app.post_json("/api/v1/deliveries/999/replay", json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post_json("/api/v1/deliveries/nope/replay", json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let id = listed[0]["id"].as_i64().unwrap();
+    let pending = app
+        .post_json(&format!("/api/v1/deliveries/{id}/replay"), json!({}))
+        .await;
+    assert_eq!(
+        pending.status,
+        StatusCode::CONFLICT,
+        "only dead ones are replayed"
+    );
+    let page = app.get("/admin/deliveries").await.text();
+    assert!(
+        page.contains("channel:eng") && page.contains("Please &#60;finish&#62;"),
+        "{page}"
+    );
+}
+
 async fn postmortem_for(app: &TestApp) -> (Value, Value) {
     let incident = app.create(incident()).await;
     let answer = app
@@ -1400,6 +1503,7 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
 }
 
 on_both_backends!(
+    the_agenda_lists_open_items_by_owner_and_deliveries_are_listed_and_replayed,
     an_incidents_policy_follows_its_changes_requests_and_overrides,
     postmortem_debt_is_oldest_first_with_days_overdue,
     action_items_end_only_with_a_note_and_are_listed_filtered_and_exported,
@@ -1727,6 +1831,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("PATCH", "/api/v1/users/{id}", "admin"),
     ("GET", "/api/v1/audit", "admin"),
     ("GET", "/admin/audit", "admin"),
+    ("GET", "/api/v1/reviews/agenda", "read"),
+    ("GET", "/reviews/agenda", "read"),
+    ("GET", "/api/v1/deliveries", "admin"),
+    ("POST", "/api/v1/deliveries/{id}/replay", "admin"),
+    ("GET", "/admin/deliveries", "admin"),
+    ("POST", "/admin/deliveries/{id}/replay", "admin"),
     ("GET", "/api/v1/teams", "read"),
     ("POST", "/api/v1/teams", "admin"),
     ("PUT", "/api/v1/teams/{id}/members/{user_id}", "admin"),
