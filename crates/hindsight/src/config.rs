@@ -348,6 +348,46 @@ mod tests {
             hindsight_domain::policy::TriggerLevel::Recommended
         );
         assert_eq!(settings.follow_through.due_targets.p1_days, 28);
+        let jobs = &settings.jobs;
+        assert_eq!(jobs.channels.len(), 4);
+        assert_eq!(jobs.channels[1].team.as_deref(), Some("payments"));
+        assert_eq!(jobs.reminders.overdue_every_days, 14);
+        assert_eq!(
+            jobs.agenda.as_ref().unwrap().time_zone.iana_name(),
+            Some("Europe/London")
+        );
+        assert!(jobs.smtp.is_some());
+
+        for (bad, expected) in [
+            (
+                "[[channels]]\nname = \"x\"\nkind = \"webhook\"\nurl = \"https://h.example\"\nsecrets = [\"short\"]\n",
+                "at least 16 characters",
+            ),
+            (
+                "[[channels]]\nname = \"x\"\nkind = \"pager\"\n",
+                "use slack, webhook or email",
+            ),
+            (
+                "[[channels]]\nname = \"x\"\nkind = \"slack\"\nurl = \"https://h.example\"\nevents = [\"everything\"]\n",
+                "is not one of",
+            ),
+            (
+                "[agenda]\nweekday = \"someday\"\ntime_zone = \"Mars/Base\"\n",
+                "agenda.time_zone",
+            ),
+            (
+                "[smtp]\nhost = \"h\"\nfrom = \"not an address\"\n",
+                "smtp.from",
+            ),
+            (
+                "[reminders]\noverdue_every_days = 0\n",
+                "overdue_every_days must be 1 to 365",
+            ),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();
+            assert!(format!("{error:#}").contains(expected), "{bad}: {error:#}");
+        }
 
         std::fs::write(&path, "[intake.pagerduty]\nsecrets = [\"short\"]\n").unwrap();
         let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();

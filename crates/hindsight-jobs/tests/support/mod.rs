@@ -138,7 +138,7 @@ impl SmtpServer {
             .unwrap()
             .port();
         let maildir = tempfile::tempdir().unwrap();
-        let child = Command::new("python3")
+        let mut child = Command::new("python3")
             .args([
                 "-m",
                 "aiosmtpd",
@@ -166,6 +166,8 @@ impl SmtpServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("aiosmtpd did not start listening on port {port}");
     }
 
