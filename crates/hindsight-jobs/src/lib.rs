@@ -198,10 +198,28 @@ impl Worker {
     }
 
     /// Adds the current slot of each recurring job. Slots older than a day are not caught up:
-    /// an agenda two days late is noise.
+    /// an agenda two days late is noise. The reminder sweep runs at its time of day and then
+    /// every hour until the next day's, so that an item that falls due, or is created overdue,
+    /// later in the day is not left for tomorrow; its dedupe keys tell nobody twice.
     async fn schedule(&self) -> Result<(), StoreError> {
         let now = self.now();
-        let mut due = vec![(REMINDERS, self.settings.reminder_time.latest_slot(now))];
+        let daily = self.settings.reminder_time.latest_slot(now);
+        let hours = now.duration_since(daily.timestamp()).as_hours();
+        let sweep = daily
+            .timestamp()
+            .checked_add(SignedDuration::from_hours(hours))
+            .unwrap_or(now);
+        self.store
+            .schedule_job(
+                NewJob {
+                    kind: REMINDERS.into(),
+                    dedupe_key: format!("{REMINDERS}:{}:{hours:02}", daily.date()),
+                    run_at: sweep,
+                },
+                now,
+            )
+            .await?;
+        let mut due = Vec::new();
         if let Some(agenda) = &self.settings.agenda {
             due.push((AGENDA, agenda.latest_slot(now)));
         }

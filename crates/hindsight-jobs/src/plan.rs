@@ -28,7 +28,8 @@ pub async fn run(
     let slot = |recurrence: &Recurrence| job.run_at.to_zoned(recurrence.time_zone.clone());
     match job.kind.as_str() {
         crate::REMINDERS => {
-            let today = slot(&settings.reminder_time).date();
+            // An hourly sweep belongs to the day of the daily slot before it.
+            let today = settings.reminder_time.latest_slot(job.run_at).date();
             reminders(store, settings, today).await
         }
         crate::AGENDA => {

@@ -322,18 +322,30 @@ async fn an_overdue_item_of_a_closed_incident_is_emailed_to_its_owner_and_escala
 
     // The same day again, or a second instance's sweep: nobody is told twice.
     assert_eq!(worker.tick().await.unwrap().delivered, 0);
-    world.advance(SignedDuration::from_hours(24));
+    // An item added overdue later that day is reminded within the hour, not tomorrow.
+    world
+        .item(
+            &postmortem,
+            "Fix the retry storm",
+            Owner::User(world.ada),
+            "2026-11-20",
+        )
+        .await;
+    world.advance(SignedDuration::from_hours(1));
+    assert_eq!(worker.tick().await.unwrap().delivered, 1);
+    assert_eq!(smtp.messages().len(), 3);
+    world.advance(SignedDuration::from_hours(23));
     assert_eq!(
         worker.tick().await.unwrap().delivered,
         0,
         "within the nag period"
     );
-    assert_eq!(smtp.messages().len(), 2);
+    assert_eq!(smtp.messages().len(), 3);
 
-    // Two weeks later: the next gentle nag, and the lead again.
+    // Two weeks later: the next gentle nag and the lead again, for both overdue items.
     world.advance(SignedDuration::from_hours(24 * 13));
     let report = worker.tick().await.unwrap();
-    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(report.delivered, 4, "{report:?}");
     assert!(
         smtp.messages()
             .iter()
