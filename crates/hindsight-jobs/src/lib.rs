@@ -197,8 +197,9 @@ impl Worker {
             .unwrap_or(self.now())
     }
 
-    /// Adds the current slot of each recurring job. Slots older than a day are not caught up:
-    /// an agenda two days late is noise. The reminder sweep runs at its time of day and then
+    /// Adds the current slot of each recurring job. An agenda or digest slot is caught up
+    /// within six hours (an instance restarted during a deploy still sends it), not later:
+    /// yesterday's digest arriving on a fresh install is noise. The reminder sweep runs at its time of day and then
     /// every hour until the next day's, so that an item that falls due, or is created overdue,
     /// later in the day is not left for tomorrow; its dedupe keys tell nobody twice.
     async fn schedule(&self) -> Result<(), StoreError> {
@@ -228,7 +229,7 @@ impl Worker {
         }
         for (kind, slot) in due {
             let age = now.duration_since(slot.timestamp());
-            if age > SignedDuration::from_hours(24) {
+            if age > SignedDuration::from_hours(6) {
                 continue;
             }
             self.store
