@@ -64,6 +64,18 @@ string_enum! {
     }
 }
 
+impl AttemptOutcome {
+    /// Where a delivery stands after an attempt that came to this.
+    pub fn leaves(self) -> DeliveryStatus {
+        match self {
+            AttemptOutcome::Delivered => DeliveryStatus::Delivered,
+            AttemptOutcome::Retry | AttemptOutcome::RateLimited => DeliveryStatus::Pending,
+            AttemptOutcome::Dead => DeliveryStatus::Dead,
+            AttemptOutcome::Disabled => DeliveryStatus::Disabled,
+        }
+    }
+}
+
 /// A person a notification may be mailed to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
@@ -122,6 +134,22 @@ pub struct NewNotification {
     pub private: bool,
     pub audience: Audience,
     pub message: Message,
+}
+
+impl NewNotification {
+    /// A notification for every global channel (agendas, digests): never private.
+    pub fn broadcast(dedupe_key: String, kind: NotificationKind, message: Message) -> Self {
+        Self {
+            dedupe_key,
+            kind,
+            private: false,
+            audience: Audience {
+                broadcast: true,
+                ..Audience::default()
+            },
+            message,
+        }
+    }
 }
 
 fn line(text: impl Into<String>, link: Option<String>) -> MessageLine {
@@ -967,9 +995,20 @@ pub fn same_week_earlier_year(then: Date, today: Date) -> bool {
     then.week() == now.week() && then.year() < now.year()
 }
 
-/// The notification sent when a postmortem is published: its summary, impact and a link. A
-/// private one goes only to `members`.
-pub fn published(postmortem: &Postmortem, private: bool, members: Vec<Person>) -> NewNotification {
+/// The notification sent when a postmortem is published: its summary, impact and a link.
+/// `private_members` has the members of each private incident it covers; with any, it is
+/// private and goes only to the people who are members of every one of them.
+pub fn published(postmortem: &Postmortem, private_members: Vec<Vec<Person>>) -> NewNotification {
+    let private = !private_members.is_empty();
+    let mut lists = private_members.into_iter();
+    let members: Vec<Person> = match lists.next() {
+        None => Vec::new(),
+        Some(first) => lists.fold(first, |kept, next| {
+            kept.into_iter()
+                .filter(|person| next.contains(person))
+                .collect()
+        }),
+    };
     let section = |key: &str| {
         postmortem
             .document

@@ -251,28 +251,17 @@ impl Worker {
     fn attempt(&self, task: &hindsight_store::DeliveryTask, result: send::SendResult) -> Attempt {
         let now = self.now();
         let number = task.attempts + 1;
+        let backoff = backoff_seconds(number, self.settings.backoff_base_seconds, send::jitter());
         let (outcome, retry_at) = match &result.failure {
             None => (AttemptOutcome::Delivered, None),
             Some(send::Failure::Gone) => (AttemptOutcome::Disabled, None),
             Some(_) if number >= self.settings.max_attempts => (AttemptOutcome::Dead, None),
             Some(send::Failure::RateLimited { retry_after }) => {
-                let wait = retry_after.unwrap_or_else(|| {
-                    backoff_seconds(number, self.settings.backoff_base_seconds, send::jitter())
-                });
-                (
-                    AttemptOutcome::RateLimited,
-                    Some(self.later(wait.min(86_400))),
-                )
+                let wait = retry_after.unwrap_or(backoff).min(86_400);
+                (AttemptOutcome::RateLimited, Some(self.later(wait)))
             }
             Some(send::Failure::Permanent(_)) => (AttemptOutcome::Dead, None),
-            Some(send::Failure::Transient(_)) => (
-                AttemptOutcome::Retry,
-                Some(self.later(backoff_seconds(
-                    number,
-                    self.settings.backoff_base_seconds,
-                    send::jitter(),
-                ))),
-            ),
+            Some(send::Failure::Transient(_)) => (AttemptOutcome::Retry, Some(self.later(backoff))),
         };
         Attempt {
             worker: self.settings.worker_id.clone(),

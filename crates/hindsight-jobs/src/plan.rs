@@ -39,16 +39,11 @@ pub async fn run(
             let slot = slot(recurrence);
             let since = recurrence.previous_slot(&slot).timestamp();
             let agenda = agenda(store, slot.date(), since, Visibility::PublicOnly).await?;
-            Ok(vec![NewNotification {
-                dedupe_key: job.dedupe_key.clone(),
-                kind: NotificationKind::Agenda,
-                private: false,
-                audience: notify::Audience {
-                    broadcast: true,
-                    ..notify::Audience::default()
-                },
-                message: agenda.message(),
-            }])
+            Ok(vec![NewNotification::broadcast(
+                job.dedupe_key.clone(),
+                NotificationKind::Agenda,
+                agenda.message(),
+            )])
         }
         crate::DIGEST => {
             let today = match &settings.digest {
@@ -56,16 +51,11 @@ pub async fn run(
                 None => return Ok(Vec::new()),
             };
             let digest = digest(store, today, job.run_at.min(now)).await?;
-            Ok(vec![NewNotification {
-                dedupe_key: job.dedupe_key.clone(),
-                kind: NotificationKind::Digest,
-                private: false,
-                audience: notify::Audience {
-                    broadcast: true,
-                    ..notify::Audience::default()
-                },
-                message: digest.message(today),
-            }])
+            Ok(vec![NewNotification::broadcast(
+                job.dedupe_key.clone(),
+                NotificationKind::Digest,
+                digest.message(today),
+            )])
         }
         other => Err(StoreError::backend_message(format!(
             "no job of kind `{other}` is known"

@@ -362,7 +362,7 @@ fn a_published_postmortem_is_broadcast_unless_private() {
         created_at: "2026-11-01T00:00:00Z".parse().unwrap(),
         updated_at: "2026-11-01T00:00:00Z".parse().unwrap(),
     };
-    let public = published(&postmortem, false, Vec::new());
+    let public = published(&postmortem, Vec::new());
     assert!(public.audience.broadcast);
     assert_eq!(public.dedupe_key, "postmortem:4:published:6");
     let text = public.message.plain_text("https://h.example");
@@ -370,7 +370,8 @@ fn a_published_postmortem_is_broadcast_unless_private() {
     assert!(text.contains("https://h.example/postmortems/4"));
     assert_eq!(summary_of(&postmortem), "Checkout failed.");
     let member = directory().people.get(&user(1)).cloned().unwrap();
-    let private = published(&postmortem, true, vec![member]);
+    let other = directory().people.get(&user(3)).cloned().unwrap();
+    let private = published(&postmortem, vec![vec![member.clone(), other], vec![member]]);
     assert!(!private.audience.broadcast);
     assert_eq!(private.audience.people.len(), 1);
 }

@@ -235,12 +235,7 @@ pub(super) async fn record_attempt(
     delivery: i64,
     attempt: &Attempt,
 ) -> Result<(), StoreError> {
-    let status = match attempt.outcome {
-        AttemptOutcome::Delivered => DeliveryStatus::Delivered,
-        AttemptOutcome::Retry | AttemptOutcome::RateLimited => DeliveryStatus::Pending,
-        AttemptOutcome::Dead => DeliveryStatus::Dead,
-        AttemptOutcome::Disabled => DeliveryStatus::Disabled,
-    };
+    let status = attempt.outcome.leaves();
     let target: String = client
         .query_opt(
             "update delivery set status = $2, attempts = attempts + 1, \
@@ -412,12 +407,13 @@ pub(super) async fn disabled_channels(
         .collect::<Result<_, _>>()?)
 }
 
-/// See the SQLite twin: members of every private incident the postmortem covers.
+/// The publish notification, with the members of each private incident it covers (see the
+/// SQLite twin).
 pub(super) async fn publish_notification(
     client: &impl GenericClient,
     postmortem: &hindsight_domain::document::Postmortem,
 ) -> Result<NewNotification, StoreError> {
-    let mut private_members: Option<Vec<Person>> = None;
+    let mut private_members: Vec<Vec<Person>> = Vec::new();
     for incident in &postmortem.document.incidents {
         let private: bool = client
             .query_opt(
@@ -451,14 +447,10 @@ pub(super) async fn publish_notification(
                 email: row.try_get(2)?,
             });
         }
-        private_members = Some(match private_members {
-            None => people,
-            Some(before) => before.into_iter().filter(|p| people.contains(p)).collect(),
-        });
+        private_members.push(people);
     }
     Ok(hindsight_domain::notify::published(
         postmortem,
-        private_members.is_some(),
-        private_members.unwrap_or_default(),
+        private_members,
     ))
 }

@@ -212,12 +212,7 @@ pub(super) fn record_attempt(
     delivery: i64,
     attempt: &Attempt,
 ) -> Result<(), StoreError> {
-    let status = match attempt.outcome {
-        AttemptOutcome::Delivered => DeliveryStatus::Delivered,
-        AttemptOutcome::Retry | AttemptOutcome::RateLimited => DeliveryStatus::Pending,
-        AttemptOutcome::Dead => DeliveryStatus::Dead,
-        AttemptOutcome::Disabled => DeliveryStatus::Disabled,
-    };
+    let status = attempt.outcome.leaves();
     let at = to_micros(attempt.at);
     let target: String = connection
         .prepare_cached(
@@ -377,14 +372,13 @@ pub(super) fn disabled_channels(connection: &Connection) -> Result<Vec<String>, 
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Who is told when a postmortem is published: nobody in particular for a public one (it is
-/// broadcast); for one covering private incidents, the people who are members of every one of
-/// them, in person or through a team.
+/// The publish notification, with the members (in person or through a team) of each private
+/// incident the postmortem covers; the domain decides who of them is told.
 pub(super) fn publish_notification(
     connection: &Connection,
     postmortem: &hindsight_domain::document::Postmortem,
 ) -> Result<NewNotification, StoreError> {
-    let mut private_members: Option<Vec<Person>> = None;
+    let mut private_members: Vec<Vec<Person>> = Vec::new();
     let mut is_private =
         connection.prepare_cached("select private from incident where incident_id = ?1")?;
     let mut members = connection.prepare_cached(
@@ -403,7 +397,7 @@ pub(super) fn publish_notification(
         if !private {
             continue;
         }
-        let people: Vec<Person> = members
+        let people = members
             .query_map([incident.get()], |row| {
                 Ok(Person {
                     id: UserId::new(row.get(0)?).expect("sqlite row ids are positive"),
@@ -412,14 +406,10 @@ pub(super) fn publish_notification(
                 })
             })?
             .collect::<Result<_, _>>()?;
-        private_members = Some(match private_members {
-            None => people,
-            Some(before) => before.into_iter().filter(|p| people.contains(p)).collect(),
-        });
+        private_members.push(people);
     }
     Ok(hindsight_domain::notify::published(
         postmortem,
-        private_members.is_some(),
-        private_members.unwrap_or_default(),
+        private_members,
     ))
 }
