@@ -197,51 +197,41 @@ impl Worker {
             .unwrap_or(self.now())
     }
 
-    /// Adds the current slot of each recurring job. An agenda or digest slot is caught up
-    /// within six hours (an instance restarted during a deploy still sends it), not later:
-    /// yesterday's digest arriving on a fresh install is noise. The reminder sweep runs at its time of day and then
-    /// every hour until the next day's, so that an item that falls due, or is created overdue,
-    /// later in the day is not left for tomorrow; its dedupe keys tell nobody twice.
+    /// Adds the current slot of each recurring job. The reminder sweep runs at its time of day
+    /// and then every hour until the next day's, so that an item that falls due, or is created
+    /// overdue, later in the day is not left for tomorrow (its dedupe keys tell nobody twice).
+    /// An agenda or digest slot is caught up within six hours (an instance restarted during a
+    /// deploy still sends it), not later: yesterday's digest on a fresh install is noise.
     async fn schedule(&self) -> Result<(), StoreError> {
         let now = self.now();
         let daily = self.settings.reminder_time.latest_slot(now);
         let hours = now.duration_since(daily.timestamp()).as_hours();
-        let sweep = daily
-            .timestamp()
-            .checked_add(SignedDuration::from_hours(hours))
-            .unwrap_or(now);
-        self.store
-            .schedule_job(
-                NewJob {
-                    kind: REMINDERS.into(),
-                    dedupe_key: format!("{REMINDERS}:{}:{hours:02}", daily.date()),
-                    run_at: sweep,
-                },
-                now,
-            )
-            .await?;
-        let mut due = Vec::new();
-        if let Some(agenda) = &self.settings.agenda {
-            due.push((AGENDA, agenda.latest_slot(now)));
-        }
-        if let Some(digest) = &self.settings.digest {
-            due.push((DIGEST, digest.latest_slot(now)));
-        }
-        for (kind, slot) in due {
-            let age = now.duration_since(slot.timestamp());
-            if age > SignedDuration::from_hours(6) {
+        let mut due = vec![NewJob {
+            kind: REMINDERS.into(),
+            dedupe_key: format!("{REMINDERS}:{}:{hours:02}", daily.date()),
+            run_at: daily
+                .timestamp()
+                .checked_add(SignedDuration::from_hours(hours))
+                .unwrap_or(now),
+        }];
+        for (kind, recurrence) in [
+            (AGENDA, &self.settings.agenda),
+            (DIGEST, &self.settings.digest),
+        ] {
+            let Some(recurrence) = recurrence else {
                 continue;
+            };
+            let slot = recurrence.latest_slot(now);
+            if now.duration_since(slot.timestamp()) <= SignedDuration::from_hours(6) {
+                due.push(NewJob {
+                    kind: kind.into(),
+                    dedupe_key: format!("{kind}:{}", slot.date()),
+                    run_at: slot.timestamp(),
+                });
             }
-            self.store
-                .schedule_job(
-                    NewJob {
-                        kind: kind.into(),
-                        dedupe_key: format!("{kind}:{}", slot.date()),
-                        run_at: slot.timestamp(),
-                    },
-                    now,
-                )
-                .await?;
+        }
+        for job in due {
+            self.store.schedule_job(job, now).await?;
         }
         Ok(())
     }
