@@ -16,6 +16,7 @@ pub mod incident;
 pub mod intake;
 pub mod lint;
 pub mod markdown_file;
+pub mod meeting;
 pub mod notify;
 pub mod policy;
 pub mod postmortem;

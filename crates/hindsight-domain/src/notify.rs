@@ -38,6 +38,8 @@ string_enum! {
         Agenda => "review.agenda",
         Digest => "digest.weekly",
         Published => "postmortem.published",
+        MeetingInvite => "review.invite",
+        MeetingAnnouncement => "review.announcement",
     }
 }
 
@@ -124,6 +126,16 @@ pub struct Message {
     /// The facts as data, for webhook receivers.
     #[serde(default)]
     pub data: serde_json::Value,
+    /// An iCalendar invite; email carries it as a `text/calendar` part, other channels ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<CalendarPart>,
+}
+
+/// An iCalendar object and its method (`REQUEST`, `CANCEL`), for the email's content type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarPart {
+    pub method: String,
+    pub ics: String,
 }
 
 /// A notification to store; the dedupe key makes a second one with the same key a no-op.
@@ -603,6 +615,7 @@ pub fn plan_item_reminder(
                 period.phrase(due_on)
             ),
             sections: about.clone(),
+            calendar: None,
             link: Some(item_link(item)),
             data: data.clone(),
         },
@@ -635,6 +648,7 @@ pub fn plan_item_reminder(
                         period.phrase(due_on)
                     ),
                     sections: about,
+                    calendar: None,
                     link: Some(item_link(item)),
                     data,
                 },
@@ -697,6 +711,7 @@ pub fn plan_postmortem_reminder(
                 }
             ),
             sections: Vec::new(),
+            calendar: None,
             link: Some(link),
             data: serde_json::json!({
                 "incident_id": pending.incident_id,
@@ -856,6 +871,7 @@ impl Agenda {
                 self.since.to_zoned(TimeZone::UTC).date()
             ),
             sections,
+            calendar: None,
             link: Some("/reviews/agenda".into()),
             data: serde_json::to_value(self).unwrap_or_default(),
         }
@@ -977,6 +993,7 @@ impl Digest {
                 self.debt.len()
             ),
             sections,
+            calendar: None,
             link: Some("/postmortems".into()),
             data: serde_json::json!({
                 "week_of": self.week_of,
@@ -1047,6 +1064,7 @@ pub fn published(postmortem: &Postmortem, private_members: Vec<Vec<Person>>) -> 
                 postmortem.document.title
             ),
             sections,
+            calendar: None,
             link: Some(format!("/postmortems/{}", postmortem.id)),
             data: serde_json::json!({
                 "postmortem_id": postmortem.id,

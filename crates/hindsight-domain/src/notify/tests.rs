@@ -319,6 +319,7 @@ fn the_agenda_groups_open_items_by_owner_with_nobody_and_the_most_overdue_first(
 #[test]
 fn messages_escape_what_each_channel_would_read_as_markup() {
     let message = Message {
+        calendar: None,
         subject: "Fix <b>&</b>".into(),
         intro: "Intro <script>".into(),
         sections: vec![MessageSection {
