@@ -15,6 +15,7 @@ pub mod sqlite;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use hindsight_domain::action_item::{
     ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, ValidDocument};
+use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use hindsight_domain::policy::{
     PolicyDecision, PolicyOutcome, PolicyOverride, PolicyVerdict, PostmortemRequest,
@@ -43,6 +45,13 @@ pub use jobs::{
     RouteFn, channel_of, event_id,
 };
 pub use migration::{Migration, MigrationReport};
+
+/// Why a new meeting is refused: the postmortem has one that is not cancelled.
+pub const LIVE_MEETING: &str =
+    "this postmortem has a review meeting already: reschedule or cancel it instead";
+/// Why a change to a meeting is refused: it changed since it was read.
+pub const STALE_MEETING: &str =
+    "the meeting changed since it was read: reload it and make the change again";
 
 /// Turns the current incident into its new content; runs inside the store's write transaction,
 /// so that two concurrent edits cannot overwrite each other.
@@ -538,6 +547,38 @@ pub trait Store: Send + Sync + 'static {
 
     /// The channels disabled after answering 410 Gone.
     async fn disabled_channels(&self) -> Result<Vec<String>, StoreError>;
+
+    /// A postmortem's review meeting, if one was ever scheduled. The caller has checked that
+    /// the reader may see the postmortem.
+    async fn get_meeting(
+        &self,
+        postmortem: PostmortemId,
+    ) -> Result<Option<ReviewMeeting>, StoreError>;
+
+    /// Stores a meeting with the notifications it sends, in one transaction. `previous` is the
+    /// `updated_at` of the version the change was made on, `None` for a new meeting, which may
+    /// only replace a cancelled one. [`StoreError::Conflict`] when a live meeting exists or the
+    /// meeting changed meanwhile. The stored notes are kept: they change only by
+    /// [`Store::save_meeting_notes`].
+    async fn save_meeting(
+        &self,
+        meeting: ReviewMeeting,
+        previous: Option<Timestamp>,
+        notifications: Vec<NewNotification>,
+        now: Timestamp,
+    ) -> Result<ReviewMeeting, StoreError>;
+
+    /// Saves the moderator's notes as typed; `false` when there is no meeting that is not
+    /// cancelled.
+    async fn save_meeting_notes(
+        &self,
+        postmortem: PostmortemId,
+        notes: String,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// When each user last moderated a meeting that was not cancelled: the rotation's memory.
+    async fn moderator_history(&self) -> Result<BTreeMap<UserId, Timestamp>, StoreError>;
 
     /// [`StoreError::Conflict`] when the name is taken.
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError>;

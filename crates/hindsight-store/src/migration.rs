@@ -69,6 +69,15 @@ macro_rules! migrations {
                     "/0008_jobs_and_outbox.sql"
                 )),
             },
+            $crate::migration::Migration {
+                version: 9,
+                name: "review_meeting",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0009_review_meeting.sql"
+                )),
+            },
         ]
     };
 }

@@ -398,7 +398,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 8);
+    assert_eq!(again.current_version, 9);
     store.ping().await.unwrap();
 }
 
@@ -2130,6 +2130,7 @@ fn reminder(key: &str) -> hindsight_domain::notify::NewNotification {
             intro: "Please".into(),
             sections: Vec::new(),
             link: None,
+            calendar: None,
             data: serde_json::json!({"key": key}),
         },
     }
@@ -2521,10 +2522,146 @@ async fn publishing_writes_its_notification_with_the_change_and_a_private_one_on
     );
 }
 
+fn review(
+    postmortem: PostmortemId,
+    moderator: hindsight_domain::access::UserId,
+    at: &str,
+) -> hindsight_domain::meeting::ReviewMeeting {
+    use hindsight_domain::meeting::{MeetingStatus, PersonView, ReviewMeeting};
+    ReviewMeeting {
+        postmortem_id: postmortem,
+        uid: format!("review-{postmortem}-{at}@test"),
+        sequence: 0,
+        status: MeetingStatus::Scheduled,
+        team: None,
+        starts_at: at.parse().unwrap(),
+        time_zone: "Europe/London".into(),
+        duration_minutes: 30,
+        delay: None,
+        moderator: Some(PersonView {
+            id: moderator,
+            name: "Mo".into(),
+            email: "mo@example.com".into(),
+        }),
+        attendees: Vec::new(),
+        over_cap_reason: None,
+        readers: Vec::new(),
+        notes: String::new(),
+        held_at: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+async fn a_meeting_is_stored_with_its_invites_keeps_its_notes_and_refuses_stale_changes(
+    database: TestDatabase,
+) {
+    use hindsight_domain::meeting::MeetingStatus;
+    let store = database.store();
+    let incident = create(store.as_ref(), draft("Checkout errors", "2026-11-20T12:00:00Z")).await;
+    let postmortem = new_postmortem(store.as_ref(), &[incident.id]).await;
+    let mo = store
+        .create_user(new_user("mo@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    assert!(store.get_meeting(postmortem.id).await.unwrap().is_none());
+    assert!(
+        !store
+            .save_meeting_notes(postmortem.id, "x".into(), now())
+            .await
+            .unwrap()
+    );
+
+    let first = review(postmortem.id, mo.id, "2026-11-23T10:00:00Z");
+    let saved = store
+        .save_meeting(first.clone(), None, vec![reminder("invite-0")], now())
+        .await
+        .unwrap();
+    assert_eq!(saved.uid, first.uid);
+    assert_eq!(
+        store.get_meeting(postmortem.id).await.unwrap(),
+        Some(saved.clone())
+    );
+    // A second first scheduling is refused, and its notification is not kept.
+    let again = store
+        .save_meeting(first.clone(), None, vec![reminder("invite-again")], now())
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+
+    assert!(
+        store
+            .save_meeting_notes(
+                postmortem.id,
+                "Agreed the timeline.\nWhy 1: ...".into(),
+                now()
+            )
+            .await
+            .unwrap()
+    );
+    // A reschedule made on the version read keeps the notes typed meanwhile.
+    let mut moved = saved.clone();
+    moved.starts_at = "2026-11-24T10:00:00Z".parse().unwrap();
+    moved.sequence = 1;
+    let moved = store
+        .save_meeting(
+            moved,
+            Some(saved.updated_at),
+            vec![reminder("invite-1")],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.notes, "Agreed the timeline.\nWhy 1: ...");
+    assert!(moved.updated_at > saved.updated_at);
+    // A change made on the older version is refused.
+    let stale = store
+        .save_meeting(saved.clone(), Some(saved.updated_at), Vec::new(), now())
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict(_)), "{stale:?}");
+    assert_eq!(
+        store.moderator_history().await.unwrap().get(&mo.id),
+        Some(&moved.starts_at)
+    );
+
+    // Cancelled: its moderator's turn no longer counts, notes cannot be saved, and a new
+    // meeting may replace it.
+    let mut cancelled = moved.clone();
+    cancelled.status = MeetingStatus::Cancelled;
+    cancelled.sequence = 2;
+    store
+        .save_meeting(cancelled, Some(moved.updated_at), Vec::new(), now())
+        .await
+        .unwrap();
+    assert!(store.moderator_history().await.unwrap().is_empty());
+    assert!(
+        !store
+            .save_meeting_notes(postmortem.id, "late".into(), now())
+            .await
+            .unwrap()
+    );
+    let replacement = review(postmortem.id, mo.id, "2026-11-25T10:00:00Z");
+    let replaced = store
+        .save_meeting(replacement, None, Vec::new(), now())
+        .await
+        .unwrap();
+    assert_eq!(replaced.status, MeetingStatus::Scheduled);
+    assert_eq!(replaced.notes, "");
+
+    // Exactly the invites of the successful saves are in the outbox.
+    let routed = store
+        .route_notifications(now(), 100, Box::new(|_| vec!["channel:hook".into()]))
+        .await
+        .unwrap();
+    assert_eq!(routed, 2);
+}
+
 conformance!(
     a_job_is_scheduled_once_claimed_by_one_worker_and_its_notifications_kept_once,
     a_notification_is_routed_once_delivered_retried_and_a_gone_channel_disabled,
     publishing_writes_its_notification_with_the_change_and_a_private_one_only_to_members,
+    a_meeting_is_stored_with_its_invites_keeps_its_notes_and_refuses_stale_changes,
     the_policy_keeps_each_changed_decision_and_the_pending_postmortem_follows_it,
     postmortem_debt_lists_unpublished_required_postmortems_earliest_due_first,
     action_items_are_filtered_by_owner_team_status_due_incident_and_service,

@@ -22,6 +22,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
 mod jobs;
+mod meeting;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
@@ -43,6 +44,7 @@ use hindsight_domain::action_item::{
 use hindsight_domain::document::{
     Author, Postmortem, PostmortemDocument, PostmortemId, Revision, changed_fields,
 };
+use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
@@ -1588,6 +1590,44 @@ impl Store for PostgresStore {
     async fn disabled_channels(&self) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
         jobs::disabled_channels(&client).await
+    }
+
+    async fn get_meeting(
+        &self,
+        postmortem: PostmortemId,
+    ) -> Result<Option<ReviewMeeting>, StoreError> {
+        let client = self.pool.get().await?;
+        meeting::get(&client, postmortem).await
+    }
+
+    async fn save_meeting(
+        &self,
+        review: ReviewMeeting,
+        previous: Option<Timestamp>,
+        notifications: Vec<NewNotification>,
+        now: Timestamp,
+    ) -> Result<ReviewMeeting, StoreError> {
+        let now = to_stored_precision(now);
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let saved = meeting::save(&transaction, review, previous, &notifications, now).await?;
+        transaction.commit().await?;
+        Ok(saved)
+    }
+
+    async fn save_meeting_notes(
+        &self,
+        postmortem: PostmortemId,
+        notes: String,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        meeting::save_notes(&client, postmortem, &notes, to_stored_precision(now)).await
+    }
+
+    async fn moderator_history(&self) -> Result<BTreeMap<UserId, Timestamp>, StoreError> {
+        let client = self.pool.get().await?;
+        meeting::moderated(&client).await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {

@@ -11,6 +11,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
 mod jobs;
+mod meeting;
 mod timeline;
 
 use hindsight_domain::timeline::{EventId, TimelineEvent};
@@ -51,6 +53,7 @@ use hindsight_domain::action_item::{
     ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, changed_fields};
+use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use hindsight_domain::policy::{PolicyOverride, PostmortemRequest};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
@@ -1702,6 +1705,43 @@ impl Store for SqliteStore {
 
     async fn disabled_channels(&self) -> Result<Vec<String>, StoreError> {
         self.read(jobs::disabled_channels).await
+    }
+
+    async fn get_meeting(
+        &self,
+        postmortem: PostmortemId,
+    ) -> Result<Option<ReviewMeeting>, StoreError> {
+        self.read(move |connection| meeting::get(connection, postmortem))
+            .await
+    }
+
+    async fn save_meeting(
+        &self,
+        review: ReviewMeeting,
+        previous: Option<Timestamp>,
+        notifications: Vec<NewNotification>,
+        now: Timestamp,
+    ) -> Result<ReviewMeeting, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| {
+            meeting::save(connection, review, previous, &notifications, now)
+        })
+        .await
+    }
+
+    async fn save_meeting_notes(
+        &self,
+        postmortem: PostmortemId,
+        notes: String,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let now = to_stored_precision(now);
+        self.write(move |connection| meeting::save_notes(connection, postmortem, &notes, now))
+            .await
+    }
+
+    async fn moderator_history(&self) -> Result<BTreeMap<UserId, Timestamp>, StoreError> {
+        self.read(meeting::moderated).await
     }
 
     async fn create_team(&self, name: String, now: Timestamp) -> Result<Team, StoreError> {
