@@ -552,6 +552,7 @@ async fn start_server(
         postmortems: hindsight_http::postmortems::PostmortemSettings::default(),
         timeline,
         follow_through: hindsight_http::policy::FollowThroughSettings::default(),
+        meetings: hindsight_http::meetings::MeetingConfig::default(),
     });
     let router = bare.merge(app(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

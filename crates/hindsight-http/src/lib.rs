@@ -15,6 +15,7 @@ pub mod follow_up;
 pub mod gate;
 mod incidents;
 pub mod markdown;
+pub mod meetings;
 pub mod metrics;
 mod openapi;
 mod ops;
@@ -80,6 +81,8 @@ pub struct AppParts {
     pub postmortems: postmortems::PostmortemSettings,
     pub timeline: timeline::TimelineSettings,
     pub follow_through: policy::FollowThroughSettings,
+    /// Every team's meeting rules and who sends the invites.
+    pub meetings: meetings::MeetingConfig,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ impl AppState {
             postmortems: postmortems::PostmortemSettings::default(),
             timeline: timeline::TimelineSettings::default(),
             follow_through: policy::FollowThroughSettings::default(),
+            meetings: meetings::MeetingConfig::default(),
         })
     }
 
@@ -134,6 +138,7 @@ fn routes() -> routes::Routes {
         .merge(policy::routes())
         .merge(action_items::routes())
         .merge(follow_up::routes())
+        .merge(meetings::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(signin::routes())

@@ -8,7 +8,8 @@ use std::time::Duration;
 use hindsight_store::{DeliveryTask, channel_of, event_id};
 use hmac::{Hmac, Mac};
 pub use lettre::message::Mailbox;
-use lettre::message::MultiPart;
+use lettre::message::header::ContentType;
+use lettre::message::{MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand_core::RngCore;
@@ -250,10 +251,35 @@ impl Sender {
                 }
             }
         }
-        let email = match builder.multipart(MultiPart::alternative_plain_html(
+        let body = MultiPart::alternative_plain_html(
             message.plain_text(public_url),
             message.html(public_url),
-        )) {
+        );
+        // An invite is a third alternative, `text/calendar; method=REQUEST` (or CANCEL), which
+        // mail clients show as a meeting to accept (RFC 6047).
+        let body = match &message.calendar {
+            None => body,
+            Some(calendar) => {
+                let content_type = ContentType::parse(&format!(
+                    "text/calendar; method={}; charset=utf-8",
+                    calendar.method
+                ));
+                match content_type {
+                    Ok(content_type) => body.singlepart(
+                        SinglePart::builder()
+                            .header(content_type)
+                            .body(calendar.ics.clone()),
+                    ),
+                    Err(error) => {
+                        return SendResult::failed(Failure::Permanent(format!(
+                            "the invite's method `{}` is not usable: {error}",
+                            calendar.method
+                        )));
+                    }
+                }
+            }
+        };
+        let email = match builder.multipart(body) {
             Ok(email) => email,
             Err(error) => return SendResult::failed(Failure::Permanent(error.to_string())),
         };

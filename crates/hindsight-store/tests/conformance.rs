@@ -2558,7 +2558,11 @@ async fn a_meeting_is_stored_with_its_invites_keeps_its_notes_and_refuses_stale_
 ) {
     use hindsight_domain::meeting::MeetingStatus;
     let store = database.store();
-    let incident = create(store.as_ref(), draft("Checkout errors", "2026-11-20T12:00:00Z")).await;
+    let incident = create(
+        store.as_ref(),
+        draft("Checkout errors", "2026-11-20T12:00:00Z"),
+    )
+    .await;
     let postmortem = new_postmortem(store.as_ref(), &[incident.id]).await;
     let mo = store
         .create_user(new_user("mo@example.com", Role::Editor), now())

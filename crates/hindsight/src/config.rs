@@ -111,6 +111,9 @@ struct FileConfig {
     /// Where notifications go: Slack, signed webhooks, email lists; global or per team.
     #[serde(default)]
     channels: Vec<jobs_config::FileChannel>,
+    /// Review meetings: time zones, meeting hours, working days, holidays, roles, moderators.
+    #[serde(default)]
+    meetings: hindsight_domain::meeting::MeetingsFile,
 }
 
 /// `[timeline]`.
@@ -153,6 +156,7 @@ pub struct Settings {
     pub follow_through: hindsight_http::policy::FollowThroughSettings,
     /// The background worker's settings; its id is given when it starts.
     pub jobs: hindsight_jobs::JobSettings,
+    pub meetings: hindsight_http::meetings::MeetingConfig,
 }
 
 impl Settings {
@@ -256,6 +260,11 @@ impl Settings {
         {
             bail!("public_url = {url:?} must start with https:// or http://");
         }
+        let meetings = meeting_config(
+            &file.meetings,
+            file.smtp.as_ref().map(|smtp| smtp.from.as_str()),
+            database.config.as_deref(),
+        )?;
         let jobs = jobs_config::job_settings(
             jobs_config::FileFollowThrough {
                 jobs: file.jobs,
@@ -275,6 +284,7 @@ impl Settings {
         };
         Ok(Self {
             jobs,
+            meetings,
             follow_through,
             factor_categories,
             lint,
@@ -301,6 +311,56 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("in the configuration file {}", path.display()))
+}
+
+/// The largest holiday calendar file read, in bytes.
+const MAX_HOLIDAY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// `[meetings]`, checked: holiday files are read relative to the configuration file, and the
+/// organizer defaults to the SMTP sender.
+fn meeting_config(
+    file: &hindsight_domain::meeting::MeetingsFile,
+    smtp_from: Option<&str>,
+    config_path: Option<&std::path::Path>,
+) -> anyhow::Result<hindsight_http::meetings::MeetingConfig> {
+    let folder = config_path
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let read = |name: &str| -> Result<String, String> {
+        let path = folder.join(name);
+        let size = std::fs::metadata(&path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?
+            .len();
+        if size > MAX_HOLIDAY_FILE_BYTES {
+            return Err(format!(
+                "{} is {size} bytes; a holiday calendar is at most {MAX_HOLIDAY_FILE_BYTES}",
+                path.display()
+            ));
+        }
+        std::fs::read_to_string(&path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))
+    };
+    let settings = file
+        .validate(&read)
+        .map_err(|errors| anyhow::anyhow!("{}", errors.summary()))?;
+    let text = file
+        .organizer
+        .as_deref()
+        .or(smtp_from)
+        .unwrap_or("Hindsight <hindsight@localhost>");
+    let mailbox: hindsight_jobs::send::Mailbox = text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "meetings.organizer = {text:?} is not an address like \"Reviews <reviews@example.com>\""
+        )
+    })?;
+    Ok(hindsight_http::meetings::MeetingConfig {
+        settings,
+        organizer: hindsight_domain::meeting::Organizer {
+            name: mailbox.name.unwrap_or_else(|| "Hindsight".to_owned()),
+            email: mailbox.email.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]

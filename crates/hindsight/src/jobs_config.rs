@@ -51,7 +51,7 @@ pub struct FileSmtp {
     tls: Option<String>,
     username: Option<String>,
     password: Option<String>,
-    from: String,
+    pub(crate) from: String,
 }
 
 #[derive(Debug, Deserialize)]

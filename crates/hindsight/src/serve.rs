@@ -107,6 +107,7 @@ pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Re
         },
         timeline: settings.timeline.clone(),
         follow_through: settings.follow_through.clone(),
+        meetings: settings.meetings.clone(),
     });
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

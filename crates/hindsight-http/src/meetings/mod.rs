@@ -1,0 +1,367 @@
+//! The review meeting over HTTP: the JSON API, the invite as `.ics`, and meeting mode. What the
+//! API and the pages share lives here: gathering what the domain proposes from, and each change
+//! (schedule, reschedule, cancel, held, notes) with the notifications it sends and its audit entry.
+
+pub mod api;
+mod pages;
+
+use hindsight_domain::access::Actor;
+use hindsight_domain::access::Permission::{Public, Read, Write};
+use hindsight_domain::document::{Postmortem, PostmortemId};
+use hindsight_domain::incident::Incident;
+use hindsight_domain::meeting::{
+    self, Context, Facts, HeldRequest, MeetingRequest, MeetingSettings, MeetingStatus, Organizer,
+    Proposal, ReviewMeeting,
+};
+use hindsight_domain::notify::Person;
+use hindsight_domain::timeline::TimelineEvent;
+use hindsight_store::StoreError;
+
+use crate::AppState;
+use crate::audit::Auditor;
+use crate::routes::Routes;
+
+/// How meetings are run: every team's rules and who sends the invites.
+#[derive(Debug, Clone)]
+pub struct MeetingConfig {
+    pub settings: MeetingSettings,
+    pub organizer: Organizer,
+}
+
+impl Default for MeetingConfig {
+    fn default() -> Self {
+        Self {
+            settings: MeetingSettings::default(),
+            organizer: Organizer {
+                name: "Hindsight".into(),
+                email: "hindsight@localhost".into(),
+            },
+        }
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/postmortems/{id}/meeting", Read, api::get)
+        .post("/api/v1/postmortems/{id}/meeting", Write, api::schedule)
+        .patch("/api/v1/postmortems/{id}/meeting", Write, api::reschedule)
+        .get(
+            "/api/v1/postmortems/{id}/meeting/proposal",
+            Read,
+            api::proposal,
+        )
+        .post(
+            "/api/v1/postmortems/{id}/meeting/cancel",
+            Write,
+            api::cancel,
+        )
+        .post("/api/v1/postmortems/{id}/meeting/held", Write, api::held)
+        .put("/api/v1/postmortems/{id}/meeting/notes", Write, api::notes)
+        .get("/api/v1/postmortems/{id}/meeting.ics", Read, api::invite)
+        .get("/postmortems/{id}/meeting", Read, pages::show)
+        .post("/postmortems/{id}/meeting", Write, pages::schedule)
+        .post(
+            "/postmortems/{id}/meeting/reschedule",
+            Write,
+            pages::reschedule,
+        )
+        .post("/postmortems/{id}/meeting/cancel", Write, pages::cancel)
+        .post("/postmortems/{id}/meeting/held", Write, pages::held)
+        .post("/postmortems/{id}/meeting/notes", Write, pages::notes)
+        .get("/assets/meeting.js", Public, pages::script)
+}
+
+/// Everything a proposal is made from, read for one reader.
+pub(crate) struct Loaded {
+    pub postmortem: Postmortem,
+    pub incidents: Vec<Incident>,
+    pub events: Vec<TimelineEvent>,
+    pub people: Vec<Person>,
+    pub teams: Vec<hindsight_domain::access::Team>,
+    pub moderated: std::collections::BTreeMap<hindsight_domain::access::UserId, jiff::Timestamp>,
+    pub meeting: Option<ReviewMeeting>,
+}
+
+impl Loaded {
+    pub fn facts(&self, now: jiff::Timestamp) -> Facts<'_> {
+        Facts {
+            postmortem: &self.postmortem,
+            incidents: &self.incidents,
+            events: &self.events,
+            people: &self.people,
+            teams: &self.teams,
+            moderated: &self.moderated,
+            now,
+        }
+    }
+
+    fn private(&self) -> bool {
+        self.incidents
+            .iter()
+            .any(|incident| incident.content.private)
+    }
+}
+
+/// Reads the postmortem (`NotFound` when the reader may not see it), its incidents and their
+/// timelines, the active people and teams, the rotation and the meeting.
+pub(crate) async fn load(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+) -> Result<Loaded, StoreError> {
+    let visibility = actor.visibility();
+    let postmortem = state
+        .store
+        .get_postmortem(id, visibility)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut incidents = Vec::new();
+    let mut events = Vec::new();
+    // The meeting is about all of them: read as admins see them, so that a private incident's
+    // responders are proposed to its members' meeting too; the postmortem was checked above.
+    let everything = hindsight_domain::access::Visibility::Everything;
+    for incident in &postmortem.document.incidents {
+        if let Some(found) = state.store.get_incident(*incident, everything).await? {
+            incidents.push(found);
+        }
+        events.extend(
+            state
+                .store
+                .list_events(*incident, everything)
+                .await?
+                .unwrap_or_default(),
+        );
+    }
+    let people = state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|user| !user.disabled)
+        .map(|user| Person {
+            id: user.id,
+            name: user.display_name,
+            email: user.email,
+        })
+        .collect();
+    Ok(Loaded {
+        teams: state.store.list_teams().await?,
+        moderated: state.store.moderator_history().await?,
+        meeting: state.store.get_meeting(id).await?,
+        postmortem,
+        incidents,
+        events,
+        people,
+    })
+}
+
+/// The proposal for this reader, with a delay for investigation of `delay_days`.
+pub(crate) fn propose(state: &AppState, loaded: &Loaded, delay_days: u32) -> Proposal {
+    meeting::propose(
+        &loaded.facts(state.clock.now()),
+        &state.meetings.settings,
+        delay_days.min(meeting::MAX_DELAY_DAYS),
+    )
+}
+
+/// The public URL links in invites start with.
+pub(crate) fn base_url(state: &AppState, host: Option<&str>) -> String {
+    match (&state.follow_through.public_url, host) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(host)) => format!("http://{host}"),
+        (None, None) => "http://localhost".to_owned(),
+    }
+}
+
+fn uid_host(state: &AppState) -> String {
+    state
+        .follow_through
+        .public_url
+        .as_deref()
+        .and_then(|url| url.split("://").nth(1))
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|host| !host.is_empty())
+        .unwrap_or("hindsight")
+        .to_owned()
+}
+
+/// Stores `meeting` (made from `previous`, if any) with its notifications, and audits it.
+async fn save(
+    state: &AppState,
+    auditor: &Auditor,
+    loaded: &Loaded,
+    meeting: ReviewMeeting,
+    action: &'static str,
+    host: Option<&str>,
+) -> Result<ReviewMeeting, StoreError> {
+    let now = state.clock.now();
+    let base = base_url(state, host);
+    let previous = loaded
+        .meeting
+        .as_ref()
+        .filter(|m| m.status != MeetingStatus::Cancelled);
+    let context = Context {
+        postmortem: &loaded.postmortem,
+        organizer: &state.meetings.organizer,
+        public_url: &base,
+        private: loaded.private(),
+        now,
+    };
+    let notifications = meeting::notifications(&meeting, previous, &context);
+    let saved = state
+        .store
+        .save_meeting(meeting, previous.map(|m| m.updated_at), notifications, now)
+        .await?;
+    let mut detail = format!(
+        "{} at {} ({} min, sequence {})",
+        saved.status, saved.starts_at, saved.duration_minutes, saved.sequence
+    );
+    if let Some(reason) = &saved.over_cap_reason {
+        detail.push_str(&format!("; {} attendees: {reason}", saved.attendees.len()));
+    }
+    auditor
+        .record(
+            action,
+            format!("postmortem:{}", saved.postmortem_id),
+            detail,
+        )
+        .await;
+    tracing::info!(postmortem.id = %saved.postmortem_id, meeting.status = %saved.status, action, "review meeting changed");
+    Ok(saved)
+}
+
+/// Schedules the meeting from the proposal and the request.
+pub(crate) async fn schedule(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &Auditor,
+    id: PostmortemId,
+    request: MeetingRequest,
+    host: Option<&str>,
+) -> Result<ReviewMeeting, StoreError> {
+    let loaded = load(state, actor, id).await?;
+    if loaded
+        .meeting
+        .as_ref()
+        .is_some_and(|m| m.status != MeetingStatus::Cancelled)
+    {
+        return Err(StoreError::Conflict(hindsight_store::LIVE_MEETING.into()));
+    }
+    let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
+    let facts = loaded.facts(state.clock.now());
+    let plan = meeting::apply(&request, &proposal, None, &facts, &state.meetings.settings)?;
+    let meeting = plan.schedule(id, &uid_host(state), state.clock.now());
+    save(state, auditor, &loaded, meeting, "meeting.schedule", host).await
+}
+
+/// Changes the scheduled meeting: a new time, length, attendees or moderator.
+pub(crate) async fn reschedule(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &Auditor,
+    id: PostmortemId,
+    request: MeetingRequest,
+    host: Option<&str>,
+) -> Result<ReviewMeeting, StoreError> {
+    let loaded = load(state, actor, id).await?;
+    let current = scheduled(&loaded, "rescheduled")?;
+    let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
+    let facts = loaded.facts(state.clock.now());
+    let plan = meeting::apply(
+        &request,
+        &proposal,
+        Some(current),
+        &facts,
+        &state.meetings.settings,
+    )?;
+    let meeting = plan.reschedule(current);
+    save(state, auditor, &loaded, meeting, "meeting.reschedule", host).await
+}
+
+fn scheduled<'a>(loaded: &'a Loaded, verb: &str) -> Result<&'a ReviewMeeting, StoreError> {
+    match &loaded.meeting {
+        Some(meeting) if meeting.status == MeetingStatus::Scheduled => Ok(meeting),
+        Some(meeting) => Err(StoreError::Conflict(format!(
+            "the meeting is {}; only a scheduled meeting can be {verb}",
+            meeting.status
+        ))),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(crate) async fn cancel(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &Auditor,
+    id: PostmortemId,
+    host: Option<&str>,
+) -> Result<ReviewMeeting, StoreError> {
+    let loaded = load(state, actor, id).await?;
+    let current = scheduled(&loaded, "cancelled")?;
+    let meeting = meeting::cancel(current)?;
+    save(state, auditor, &loaded, meeting, "meeting.cancel", host).await
+}
+
+pub(crate) async fn held(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &Auditor,
+    id: PostmortemId,
+    request: HeldRequest,
+) -> Result<ReviewMeeting, StoreError> {
+    let loaded = load(state, actor, id).await?;
+    let current = scheduled(&loaded, "marked held")?;
+    let meeting = meeting::mark_held(current, &request, state.clock.now())?;
+    save(state, auditor, &loaded, meeting, "meeting.held", None).await
+}
+
+/// Saves the notes as typed. `NotFound` without a meeting; a cancelled one takes no notes.
+pub(crate) async fn save_notes(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+    notes: String,
+) -> Result<(), StoreError> {
+    meeting::check_notes(&notes)?;
+    state
+        .store
+        .get_postmortem(id, actor.visibility())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if state
+        .store
+        .save_meeting_notes(id, notes, state.clock.now())
+        .await?
+    {
+        Ok(())
+    } else {
+        match state.store.get_meeting(id).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) => Err(StoreError::Conflict(
+                "the meeting is cancelled; its notes can no longer change".into(),
+            )),
+        }
+    }
+}
+
+/// The meeting's invite as it stands, for download.
+pub(crate) fn invite(
+    state: &AppState,
+    loaded: &Loaded,
+    meeting: &ReviewMeeting,
+    host: Option<&str>,
+) -> String {
+    let base = base_url(state, host);
+    meeting::ics::write(&meeting::ics::Invite {
+        meeting,
+        title: &loaded.postmortem.document.title,
+        organizer: &state.meetings.organizer,
+        pre_read: &format!("{base}/postmortems/{}", loaded.postmortem.id),
+        method: if meeting.status == MeetingStatus::Cancelled {
+            meeting::ics::Method::Cancel
+        } else {
+            meeting::ics::Method::Request
+        },
+        now: meeting.updated_at,
+    })
+}
