@@ -1094,11 +1094,18 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A new meeting from this plan.
-    pub fn schedule(self, postmortem: PostmortemId, host: &str, now: Timestamp) -> ReviewMeeting {
+    /// A new meeting from this plan. `unique` makes its invite's `UID` unique (random text from
+    /// the caller: the domain draws no random numbers).
+    pub fn schedule(
+        self,
+        postmortem: PostmortemId,
+        unique: &str,
+        host: &str,
+        now: Timestamp,
+    ) -> ReviewMeeting {
         ReviewMeeting {
             postmortem_id: postmortem,
-            uid: format!("review-{}-{}@{host}", postmortem, now.as_microsecond()),
+            uid: format!("review-{postmortem}-{unique}@{host}"),
             sequence: 0,
             status: MeetingStatus::Scheduled,
             team: self.team,

@@ -62,6 +62,7 @@ impl TestApp {
                 public_url: Some("https://hindsight.example.com".into()),
                 ..Default::default()
             },
+            meetings: meeting_config(),
         });
         let mut app = Self {
             router: app(state),
@@ -911,6 +912,7 @@ async fn the_agenda_lists_open_items_by_owner_and_deliveries_are_listed_and_repl
             sections: vec![],
             link: None,
             data: Value::Null,
+            calendar: None,
         },
     };
     store
@@ -1502,7 +1504,389 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
     assert!(history.contains("sections.summary"));
 }
 
+/// Meetings in London at 10:00, with Mo and Nia as the moderator pool.
+fn meeting_config() -> hindsight_http::meetings::MeetingConfig {
+    let file: hindsight_domain::meeting::MeetingsFile = toml::from_str(
+        r#"
+        organizer = "Reviews <reviews@example.com>"
+        [default]
+        time_zone = "Europe/London"
+        at = "10:00"
+        moderators = ["mo@example.com", "nia@example.com"]
+        "#,
+    )
+    .unwrap();
+    hindsight_http::meetings::MeetingConfig {
+        settings: file.validate(&|_| Err("no files".into())).unwrap(),
+        organizer: hindsight_domain::meeting::Organizer {
+            name: "Reviews".into(),
+            email: "reviews@example.com".into(),
+        },
+    }
+}
+
+/// A postmortem of an incident resolved on Friday 20 November at 15:30 UTC, owned by Ada, with
+/// Bo on duty and Cy responding; Mo and Nia may moderate.
+async fn meeting_world(app: &TestApp) -> (i64, Vec<i64>) {
+    let mut ids = Vec::new();
+    for (email, name) in [
+        ("ada@example.com", "Ada"),
+        ("bo@example.com", "Bo"),
+        ("cy@example.com", "Cy"),
+        ("mo@example.com", "Mo"),
+        ("nia@example.com", "Nia"),
+    ] {
+        let answer = app
+            .post_json(
+                "/api/v1/users",
+                json!({"email": email, "display_name": name, "role": "editor",
+                       "password": "a long enough password"}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+        ids.push(answer.json()["id"].as_i64().unwrap());
+    }
+    let mut body = incident();
+    body["owner"] = json!("Ada");
+    body["status"] = json!("resolved");
+    body["resolved_at"] = json!("2026-11-20T15:30:00Z");
+    let incident = app.create(body).await;
+    let id = incident["id"].as_i64().unwrap();
+    // Bo acknowledges the page and Cy investigates, each writing their own event.
+    for (kind, email) in [
+        ("acknowledged", "bo@example.com"),
+        ("investigating", "cy@example.com"),
+    ] {
+        let token = app.token_for(email, Role::Editor, "write").await;
+        let request = Request::post(format!("/api/v1/incidents/{id}/timeline"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"kind": kind, "occurred_at": "2026-11-20T13:00:00Z", "text": "x"})
+                    .to_string(),
+            ))
+            .unwrap();
+        let answer = app.send(request).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    }
+    let answer = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [id], "owner": ids[0]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    (answer.json()["id"].as_i64().unwrap(), ids)
+}
+
+async fn a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite(app: TestApp) {
+    let (pm, _) = meeting_world(&app).await;
+    let base = format!("/api/v1/postmortems/{pm}/meeting");
+    assert_eq!(app.get(&base).await.status, StatusCode::NOT_FOUND);
+
+    let proposal = app.get(&format!("{base}/proposal")).await.json();
+    assert_eq!(proposal["starts_at"], "2026-11-23T10:00:00Z");
+    assert_eq!(
+        proposal["local_start"],
+        "2026-11-23T10:00:00+00:00[Europe/London]"
+    );
+    let names: Vec<&str> = proposal["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ada", "Bo", "Cy"]);
+    assert_eq!(proposal["moderator"]["name"], "Mo");
+    let delayed = app
+        .get(&format!("{base}/proposal?delay_days=2"))
+        .await
+        .json();
+    assert_eq!(delayed["starts_at"], "2026-11-25T10:00:00Z");
+
+    let answer = app.post_json(&base, json!({})).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    let meeting = answer.json();
+    assert_eq!(
+        (meeting["status"].as_str(), meeting["sequence"].as_i64()),
+        (Some("scheduled"), Some(0))
+    );
+    let again = app.post_json(&base, json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    let invite = app.get(&format!("{base}.ics")).await;
+    assert_eq!(invite.status, StatusCode::OK);
+    assert_eq!(
+        invite.headers[header::CONTENT_TYPE],
+        "text/calendar; charset=utf-8; method=REQUEST"
+    );
+    let ics = invite.text().replace("\r\n ", "");
+    assert!(
+        ics.contains("METHOD:REQUEST") && ics.contains("SEQUENCE:0"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("DTSTART;TZID=Europe/London:20261123T100000"),
+        "{ics}"
+    );
+    assert!(ics.contains(&format!(
+        "URL:https://hindsight.example.com/postmortems/{pm}"
+    )));
+    assert!(ics.contains("ORGANIZER;CN=Reviews:mailto:reviews@example.com"));
+
+    let moved = app
+        .patch_json(&base, json!({"starts_at": "2026-11-24T14:00"}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    let moved = moved.json();
+    assert_eq!(moved["sequence"], 1);
+    assert_eq!(moved["uid"], meeting["uid"]);
+    assert_eq!(moved["starts_at"], "2026-11-24T14:00:00Z");
+
+    let cancelled = app
+        .post_json(&format!("{base}/cancel"), json!({}))
+        .await
+        .json();
+    assert_eq!(
+        (cancelled["status"].as_str(), cancelled["sequence"].as_i64()),
+        (Some("cancelled"), Some(2))
+    );
+    let ics = app.get(&format!("{base}.ics")).await.text();
+    assert!(ics.contains("METHOD:CANCEL") && ics.contains("STATUS:CANCELLED"));
+    assert_eq!(
+        app.post_json(&format!("{base}/cancel"), json!({}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // A new meeting after a cancellation has an invite of its own.
+    let renewed = app.post_json(&base, json!({})).await.json();
+    assert_ne!(renewed["uid"], meeting["uid"]);
+
+    // The invites and announcements are in the outbox: scheduled, moved, cancelled, renewed.
+    let mut kinds = Vec::new();
+    let store = app.database.store();
+    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = recorded.clone();
+    store
+        .route_notifications(
+            "2026-11-21T12:00:00Z".parse().unwrap(),
+            100,
+            Box::new(move |n| {
+                sink.lock().unwrap().push((
+                    n.kind.as_str().to_owned(),
+                    n.message.calendar.as_ref().map(|c| c.method.clone()),
+                ));
+                Vec::new()
+            }),
+        )
+        .await
+        .unwrap();
+    kinds.extend(recorded.lock().unwrap().iter().cloned());
+    let invites: Vec<Option<String>> = kinds
+        .iter()
+        .filter(|(kind, _)| kind == "review.invite")
+        .map(|(_, method)| method.clone())
+        .collect();
+    assert_eq!(
+        invites,
+        [
+            Some("REQUEST".to_owned()),
+            Some("REQUEST".into()),
+            Some("CANCEL".into()),
+            Some("REQUEST".into())
+        ]
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|(kind, _)| kind == "review.announcement")
+            .count(),
+        4
+    );
+}
+
+async fn a_seventh_attendee_or_an_involved_moderator_is_refused_and_nothing_is_stored(
+    app: TestApp,
+) {
+    let (pm, ids) = meeting_world(&app).await;
+    let base = format!("/api/v1/postmortems/{pm}/meeting");
+    let mut seven: Vec<i64> = ids[..3].to_vec();
+    for n in 0..4 {
+        let answer = app
+            .post_json(
+                "/api/v1/users",
+                json!({"email": format!("extra{n}@example.com"), "display_name": format!("Extra {n}"),
+                       "role": "viewer", "password": "a long enough password"}),
+            )
+            .await;
+        seven.push(answer.json()["id"].as_i64().unwrap());
+    }
+    let refused = app.post_json(&base, json!({"attendees": seven})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field_names(&refused), ["attendees"]);
+    assert!(
+        refused.text().contains("7 attendees is more than 6"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(app.get(&base).await.status, StatusCode::NOT_FOUND);
+
+    let involved = app.post_json(&base, json!({"moderator": ids[2]})).await;
+    assert_eq!(involved.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        involved.text().contains("Cy is involved"),
+        "{}",
+        involved.text()
+    );
+    for bad in [
+        json!({"duration_minutes": 1000}),
+        json!({"starts_at": "tomorrow"}),
+        json!({"starts_at": "2020-01-01T10:00:00Z"}),
+        json!({"delay_days": 3}),
+        json!({"attendees": [999999]}),
+        json!({"colour": "blue"}),
+    ] {
+        let answer = app.post_json(&base, bad.clone()).await;
+        assert!(answer.status.is_client_error(), "{bad}: {}", answer.status);
+        assert!(answer.json()["error"]["message"].as_str().is_some());
+    }
+    assert_eq!(app.get(&base).await.status, StatusCode::NOT_FOUND);
+
+    let allowed = app
+        .post_json(
+            &base,
+            json!({"attendees": seven, "over_cap_reason": "Two teams shared the on-call"}),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.text());
+    assert_eq!(allowed.json()["attendees"].as_array().unwrap().len(), 7);
+    let audit = app.get("/api/v1/audit").await.json();
+    assert!(audit.to_string().contains("Two teams shared the on-call"));
+}
+
+async fn notes_are_saved_as_typed_and_a_held_meeting_records_attendance(app: TestApp) {
+    let (pm, ids) = meeting_world(&app).await;
+    let base = format!("/api/v1/postmortems/{pm}/meeting");
+    let notes_uri = format!("{base}/notes");
+    let put = |notes: String| {
+        app.send_body(
+            Method::PUT,
+            &notes_uri,
+            Some("application/json"),
+            json!({ "notes": notes }).to_string(),
+        )
+    };
+    assert_eq!(put("early".into()).await.status, StatusCode::NOT_FOUND);
+    app.post_json(&base, json!({})).await;
+    assert_eq!(
+        put("Timeline agreed.\nWhy 1: the pool ran out.".into())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let too_long = put("x".repeat(100_001)).await;
+    assert!(too_long.status.is_client_error());
+    // A reschedule keeps the notes.
+    app.patch_json(&base, json!({"duration_minutes": 45})).await;
+    let meeting = app.get(&base).await.json();
+    assert_eq!(
+        meeting["notes"],
+        "Timeline agreed.\nWhy 1: the pool ran out."
+    );
+    assert_eq!(meeting["duration_minutes"], 45);
+
+    let stranger = app
+        .post_json(&format!("{base}/held"), json!({"attended": [ids[4]]}))
+        .await;
+    assert_eq!(stranger.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let held = app
+        .post_json(
+            &format!("{base}/held"),
+            json!({"attended": [ids[0], ids[2]]}),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.text());
+    let held = held.json();
+    assert_eq!(held["status"], "held");
+    let attendance: Vec<(String, bool)> = held["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["attended"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attendance,
+        [
+            ("Ada".into(), true),
+            ("Bo".into(), false),
+            ("Cy".into(), true)
+        ]
+    );
+    assert_eq!(
+        app.patch_json(&base, json!({"duration_minutes": 30}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    // Notes can still be finished after the meeting.
+    assert_eq!(
+        put("Final notes".into()).await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn meeting_mode_schedules_from_the_form_and_shows_the_code_of_conduct(app: TestApp) {
+    let (pm, ids) = meeting_world(&app).await;
+    let page = app.get(&format!("/postmortems/{pm}/meeting")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("No finger-pointing") && html.contains("Schedule and send the invite"));
+    let ada = ids[0].to_string();
+    let bo = ids[1].to_string();
+    let answer = app
+        .post_form(
+            &format!("/postmortems/{pm}/meeting"),
+            &[
+                ("proposed_start", "2026-11-23T10:00"),
+                ("starts_at", "2026-11-23T10:00"),
+                ("duration_minutes", "15"),
+                ("attendees_sent", "1"),
+                ("attendee", &ada),
+                ("attendee", &bo),
+                ("moderator", &ids[4].to_string()),
+                ("delay_days", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
+    let meeting = app
+        .get(&format!("/api/v1/postmortems/{pm}/meeting"))
+        .await
+        .json();
+    assert_eq!(meeting["duration_minutes"], 15);
+    assert_eq!(meeting["moderator"]["name"], "Nia");
+    assert_eq!(meeting["attendees"].as_array().unwrap().len(), 2);
+    let page = app.get(&format!("/postmortems/{pm}/meeting")).await.text();
+    assert!(
+        page.contains("Monday 23 November 2026, 10:00 GMT"),
+        "{page}"
+    );
+    assert!(page.contains("Mark the meeting held") && page.contains("meeting.ics"));
+    // Cy, taken off the list, reads the notes.
+    assert!(page.contains("reads the notes: Cy"), "{page}");
+}
+
 on_both_backends!(
+    a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite,
+    a_seventh_attendee_or_an_involved_moderator_is_refused_and_nothing_is_stored,
+    notes_are_saved_as_typed_and_a_held_meeting_records_attendance,
+    meeting_mode_schedules_from_the_form_and_shows_the_code_of_conduct,
     the_agenda_lists_open_items_by_owner_and_deliveries_are_listed_and_replayed,
     an_incidents_policy_follows_its_changes_requests_and_overrides,
     postmortem_debt_is_oldest_first_with_days_overdue,
@@ -1906,6 +2290,21 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/action-items/{id}", "write"),
     ("GET", "/postmortems/{id}/action-items", "read"),
     ("POST", "/postmortems/{id}/action-items", "write"),
+    ("GET", "/api/v1/postmortems/{id}/meeting", "read"),
+    ("POST", "/api/v1/postmortems/{id}/meeting", "write"),
+    ("PATCH", "/api/v1/postmortems/{id}/meeting", "write"),
+    ("GET", "/api/v1/postmortems/{id}/meeting/proposal", "read"),
+    ("POST", "/api/v1/postmortems/{id}/meeting/cancel", "write"),
+    ("POST", "/api/v1/postmortems/{id}/meeting/held", "write"),
+    ("PUT", "/api/v1/postmortems/{id}/meeting/notes", "write"),
+    ("GET", "/api/v1/postmortems/{id}/meeting.ics", "read"),
+    ("GET", "/postmortems/{id}/meeting", "read"),
+    ("POST", "/postmortems/{id}/meeting", "write"),
+    ("POST", "/postmortems/{id}/meeting/reschedule", "write"),
+    ("POST", "/postmortems/{id}/meeting/cancel", "write"),
+    ("POST", "/postmortems/{id}/meeting/held", "write"),
+    ("POST", "/postmortems/{id}/meeting/notes", "write"),
+    ("GET", "/assets/meeting.js", "public"),
 ];
 
 fn level(name: &str) -> u8 {

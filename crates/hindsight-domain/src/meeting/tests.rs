@@ -468,6 +468,7 @@ fn meeting() -> ReviewMeeting {
     .unwrap()
     .schedule(
         PostmortemId::new(7).unwrap(),
+        "1795190400000000",
         "hindsight.example.com",
         at("2026-11-20T16:00:00Z"),
     )

@@ -250,7 +250,13 @@ pub(crate) async fn schedule(
     let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
     let facts = loaded.facts(state.clock.now());
     let plan = meeting::apply(&request, &proposal, None, &facts, &state.meetings.settings)?;
-    let meeting = plan.schedule(id, &uid_host(state), state.clock.now());
+    let unique = {
+        use rand_core::RngCore;
+        let mut bytes = [0u8; 8];
+        rand_core::OsRng.fill_bytes(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let meeting = plan.schedule(id, &unique, &uid_host(state), state.clock.now());
     save(state, auditor, &loaded, meeting, "meeting.schedule", host).await
 }
 
