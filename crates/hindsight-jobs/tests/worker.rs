@@ -20,7 +20,7 @@ use hindsight_jobs::{Channel, ChannelKind, JobSettings, SmtpSettings, SmtpTls, W
 use hindsight_store::testing::TestDatabase;
 use hindsight_store::{DeliveryFilter, NewPostmortem, NewUser, Store};
 use jiff::{SignedDuration, Timestamp};
-use support::{Sink, SmtpServer};
+use support::{Sink, SmtpServer, icalendar};
 
 fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
@@ -651,5 +651,136 @@ async fn the_agenda_and_the_digest_go_out_on_their_slots_without_private_inciden
         sink.received("payments")
             .iter()
             .all(|r| r.body["type"] != "review.agenda")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_invite_reaches_the_mail_server_as_a_calendar_part_that_icalendar_reads() {
+    use hindsight_domain::meeting::{
+        Attendee, AttendeeRole, Context, MeetingStatus, Organizer, PersonView, ReviewMeeting,
+        notifications,
+    };
+    let Some(smtp) = SmtpServer::start().await else {
+        return;
+    };
+    let database = TestDatabase::sqlite().await;
+    let world = World::new(database.store(), at("2026-11-20T16:00:00Z")).await;
+    let incident = world.incident("Checkout outage", false).await;
+    let postmortem = world.postmortem(incident, "Checkout outage", false).await;
+    let (lee, _) = world
+        .store
+        .find_user_by_email("lee@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let meeting = ReviewMeeting {
+        postmortem_id: postmortem.id,
+        uid: format!("review-{}-test@hindsight.example.com", postmortem.id),
+        sequence: 0,
+        status: MeetingStatus::Scheduled,
+        team: Some("payments".into()),
+        starts_at: at("2026-11-23T15:00:00Z"),
+        time_zone: "America/New_York".into(),
+        duration_minutes: 30,
+        delay: None,
+        moderator: Some(PersonView {
+            id: lee.id,
+            name: "Lee".into(),
+            email: "lee@example.com".into(),
+        }),
+        attendees: vec![Attendee {
+            user_id: world.ada,
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            role: AttendeeRole::Owner,
+            attended: None,
+        }],
+        over_cap_reason: None,
+        readers: Vec::new(),
+        notes: String::new(),
+        held_at: None,
+        created_at: world.clock_now(),
+        updated_at: world.clock_now(),
+    };
+    let organizer = Organizer {
+        name: "Reviews".into(),
+        email: "reviews@example.com".into(),
+    };
+    let sent = notifications(
+        &meeting,
+        None,
+        &Context {
+            postmortem: &postmortem,
+            organizer: &organizer,
+            public_url: "https://hindsight.example.com",
+            private: false,
+            now: world.clock_now(),
+        },
+    );
+    world
+        .store
+        .save_meeting(meeting, None, sent, world.clock_now())
+        .await
+        .unwrap();
+    let mut settings = settings();
+    settings.smtp = Some(SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: smtp.port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        from: "Reviews <reviews@example.com>".into(),
+    });
+    let payments = hook(
+        "payments-hook",
+        "http://127.0.0.1:9/unused".into(),
+        Some("payments"),
+        &[],
+    );
+    settings.channels = vec![Channel {
+        kind: ChannelKind::Email {
+            to: vec!["payments-team@example.com".into()],
+        },
+        ..payments
+    }];
+    let report = world.worker(settings).tick().await.unwrap();
+    // The invite to Lee and Ada, and the announcement to the team's list.
+    assert_eq!(report.delivered, 3, "{report:?}");
+    let messages = smtp.messages();
+    let invites: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("Subject: Invitation: postmortem review of Checkout outage"))
+        .collect();
+    assert_eq!(invites.len(), 2, "{messages:?}");
+    for invite in &invites {
+        assert!(invite.contains("text/calendar; method=REQUEST"), "{invite}");
+        let Some(read) = icalendar(invite.as_bytes(), &["--email"]) else {
+            return;
+        };
+        assert_eq!(read["errors"], serde_json::json!([]), "{read}");
+        assert_eq!(read["content_method"], "REQUEST");
+        assert_eq!(read["method"], "REQUEST");
+        assert_eq!(read["tzid"], "America/New_York");
+        assert_eq!(read["start_utc"], "2026-11-23T15:00:00Z");
+        assert_eq!(read["organizer"], "mailto:reviews@example.com");
+        let roles: Vec<&str> = read["attendees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["CHAIR", "REQ-PARTICIPANT"]);
+    }
+    let announcement = messages
+        .iter()
+        .find(|m| m.contains("To: payments-team@example.com"))
+        .unwrap();
+    assert!(
+        announcement.contains("Subject: Review meeting: Checkout outage"),
+        "{announcement}"
+    );
+    assert!(
+        !announcement.contains("text/calendar"),
+        "an announcement carries no invite"
     );
 }

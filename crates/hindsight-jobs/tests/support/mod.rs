@@ -192,3 +192,39 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// What Python's `icalendar` (PyPI) reads in an invite, or in the calendar part of an email
+/// with `--email`: `scripts/check_ics.py`. `None` (after saying so) when the package is not
+/// installed and the environment does not require it (`HINDSIGHT_REQUIRE_ICALENDAR=1`).
+pub fn icalendar(input: &[u8], args: &[&str]) -> Option<serde_json::Value> {
+    let available = Command::new("python3")
+        .args(["-c", "import icalendar"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !available {
+        if std::env::var("HINDSIGHT_REQUIRE_ICALENDAR").is_ok_and(|value| value == "1") {
+            panic!("Python's icalendar is required (pip install icalendar)");
+        }
+        eprintln!("skipped: Python's icalendar is not installed (pip install icalendar)");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/check_ics.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "icalendar refused the invite: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
