@@ -5,4 +5,5 @@ mod alertmanager;
 mod browser;
 mod cli;
 mod jobs;
+mod meeting;
 mod support;

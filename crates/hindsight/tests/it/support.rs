@@ -404,6 +404,31 @@ impl Browser {
         assert_eq!(count, json!(expected), "{css}: waited for {expected}");
     }
 
+    /// Runs `script` in the page; it gets `args` as `arguments`, and a callback last that it
+    /// calls with its answer (within 15 seconds).
+    pub fn run_async(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// Waits until the text of the element matching `css` is `expected`, checking in the page
+    /// on its own timer, for what script changes after a pause (the notes' save state).
+    pub fn wait_for_text(&self, css: &str, expected: &str) {
+        let script = "const [css, expected, done] = arguments; \
+            const deadline = Date.now() + 15000; \
+            (function check() { \
+                const element = document.querySelector(css); \
+                const text = element ? element.textContent : null; \
+                if (text === expected || Date.now() > deadline) { done(text); } \
+                else { setTimeout(check, 50); } \
+            })();";
+        let text = self.run_async(script, json!([css, expected]));
+        assert_eq!(text, json!(expected), "{css}: waited for {expected:?}");
+    }
+
     /// Saves a PNG of the page, for a person to look at when a test fails.
     pub fn screenshot(&self, path: &Path) {
         let base64 = self.command("GET", "/screenshot", None);
@@ -505,4 +530,43 @@ fn decode_base64(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// What Python's `icalendar` (PyPI) reads in an invite: `scripts/check_ics.py`. `None` (after
+/// saying so) when the package is not installed and the environment does not require it
+/// (`HINDSIGHT_REQUIRE_ICALENDAR=1`, as CI sets).
+pub fn icalendar(invite: &str) -> Option<Value> {
+    let available = Command::new("python3")
+        .args(["-c", "import icalendar"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !available {
+        if std::env::var("HINDSIGHT_REQUIRE_ICALENDAR").is_ok_and(|value| value == "1") {
+            panic!("Python's icalendar is required (pip install icalendar)");
+        }
+        eprintln!("skipped: Python's icalendar is not installed (pip install icalendar)");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/check_ics.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(invite.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "icalendar refused the invite: {}\n{invite}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).unwrap())
 }
