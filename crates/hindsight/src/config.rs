@@ -260,11 +260,6 @@ impl Settings {
         {
             bail!("public_url = {url:?} must start with https:// or http://");
         }
-        let meetings = meeting_config(
-            &file.meetings,
-            file.smtp.as_ref().map(|smtp| smtp.from.as_str()),
-            database.config.as_deref(),
-        )?;
         let jobs = jobs_config::job_settings(
             jobs_config::FileFollowThrough {
                 jobs: file.jobs,
@@ -275,6 +270,11 @@ impl Settings {
                 channels: file.channels,
             },
             public_url.as_deref(),
+        )?;
+        let meetings = meeting_config(
+            &file.meetings,
+            jobs.smtp.as_ref().map(|smtp| smtp.from.as_str()),
+            database.config.as_deref(),
         )?;
         let follow_through = hindsight_http::policy::FollowThroughSettings {
             policy: file.policy,
@@ -396,6 +396,11 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("hindsight.toml");
         std::fs::write(&path, &example).unwrap();
+        std::fs::write(
+            folder.path().join("holidays.ics"),
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE:20270101\nEND:VEVENT\nEND:VCALENDAR\n",
+        )
+        .unwrap();
         let settings = Settings::load(&args(Some(path.clone()), None), None)
             .unwrap_or_else(|error| panic!("{error:#}\n{example}"));
         let intake = &settings.timeline.intake;
@@ -417,6 +422,12 @@ mod tests {
             Some("Europe/London")
         );
         assert!(jobs.smtp.is_some());
+        let meetings = &settings.meetings;
+        assert_eq!(meetings.organizer.email, "reviews@example.com");
+        let payments = meetings.settings.rules_for(Some("payments"));
+        assert_eq!(payments.time_zone_name, "America/New_York");
+        assert_eq!(payments.moderators, ["mo@example.com", "nia@example.com"]);
+        assert_eq!(payments.holidays.len(), 3, "two dates and one from the file");
 
         for (bad, expected) in [
             (

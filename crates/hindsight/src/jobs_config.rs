@@ -51,7 +51,7 @@ pub struct FileSmtp {
     tls: Option<String>,
     username: Option<String>,
     password: Option<String>,
-    pub(crate) from: String,
+    from: String,
 }
 
 #[derive(Debug, Deserialize)]
