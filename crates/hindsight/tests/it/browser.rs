@@ -13,7 +13,7 @@ fn sign_in(browser: &Browser, server: &Server, email: &str, password: &str) {
         .click_and_wait_for_page();
 }
 
-fn screenshot_path(name: &str) -> std::path::PathBuf {
+pub(crate) fn screenshot_path(name: &str) -> std::path::PathBuf {
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     folder.join(format!("{name}.png"))

@@ -287,6 +287,7 @@ fn a_meeting_is_scheduled_its_invite_downloaded_and_held_with_notes_in_meeting_m
         .find("textarea[data-notes]")
         .type_text("Timeline agreed. Why 1: the connection pool was too small.");
     browser.wait_for_text(".save-state", "Saved");
+    browser.screenshot(&crate::browser::screenshot_path("meeting-mode"));
     browser.open(&server.url(&format!("/postmortems/{pm}/meeting")));
     assert_eq!(
         browser.find("textarea[data-notes]").text(),
