@@ -427,7 +427,11 @@ mod tests {
         let payments = meetings.settings.rules_for(Some("payments"));
         assert_eq!(payments.time_zone_name, "America/New_York");
         assert_eq!(payments.moderators, ["mo@example.com", "nia@example.com"]);
-        assert_eq!(payments.holidays.len(), 3, "two dates and one from the file");
+        assert_eq!(
+            payments.holidays.len(),
+            3,
+            "two dates and one from the file"
+        );
 
         for (bad, expected) in [
             (
