@@ -1267,14 +1267,53 @@ fn line(text: impl Into<String>, link: Option<String>) -> MessageLine {
     }
 }
 
+/// When the meeting was held, the people who read the notes are told where they are (not for a
+/// postmortem of private incidents: its readers need not be its members).
+fn notes_ready(meeting: &ReviewMeeting, context: &Context) -> Option<NewNotification> {
+    if context.private || meeting.readers.is_empty() {
+        return None;
+    }
+    let title = &context.postmortem.document.title;
+    let link = format!("/postmortems/{}/meeting", context.postmortem.id);
+    Some(NewNotification {
+        dedupe_key: format!("meeting:{}:{}:held", context.postmortem.id, meeting.uid),
+        kind: NotificationKind::MeetingNotes,
+        private: false,
+        audience: Audience {
+            people: meeting.readers.iter().map(PersonView::person).collect(),
+            ..Audience::default()
+        },
+        message: Message {
+            subject: format!("Review notes: {title}"),
+            intro: format!(
+                "The review meeting of \"{title}\" was held. You were not in the room; the notes \
+                 and the postmortem are there to read, and questions are welcome."
+            ),
+            sections: Vec::new(),
+            link: Some(link),
+            data: serde_json::json!({
+                "postmortem_id": context.postmortem.id.get(),
+                "uid": meeting.uid,
+                "status": meeting.status.as_str(),
+            }),
+            calendar: None,
+        },
+    })
+}
+
 /// The notifications a change of the meeting sends: the invite (or cancellation) by email to
 /// everyone invited, a cancellation to anyone no longer invited, and the announcement to the
-/// team's public channel. `previous` is the meeting before the change.
+/// team's public channel. `previous` is the meeting before the change. A meeting marked held
+/// tells the readers where the notes are; a change that leaves the invite as it was repeats the previous keys, which
+/// the outbox keeps once.
 pub fn notifications(
     meeting: &ReviewMeeting,
     previous: Option<&ReviewMeeting>,
     context: &Context,
 ) -> Vec<NewNotification> {
+    if meeting.status == MeetingStatus::Held {
+        return notes_ready(meeting, context).into_iter().collect();
+    }
     let postmortem = context.postmortem;
     let title = &postmortem.document.title;
     let pre_read = format!("/postmortems/{}", postmortem.id);

@@ -40,6 +40,7 @@ string_enum! {
         Published => "postmortem.published",
         MeetingInvite => "review.invite",
         MeetingAnnouncement => "review.announcement",
+        MeetingNotes => "review.notes",
     }
 }
 

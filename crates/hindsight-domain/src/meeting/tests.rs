@@ -532,16 +532,31 @@ fn marking_a_meeting_held_records_who_came() {
         .is_err()
     );
     assert!(mark_held(&held, &HeldRequest::default(), at("2026-11-23T10:40:00Z")).is_err());
+    let organizer = organizer();
+    let postmortem = postmortem(Some(1));
+    let context = Context {
+        postmortem: &postmortem,
+        organizer: &organizer,
+        public_url: "https://hindsight.example.com",
+        private: false,
+        now: at("2026-11-23T10:40:00Z"),
+    };
+    // Nobody is invited again; the readers hear where the notes are.
+    let mut with_readers = held.clone();
+    with_readers.readers = vec![PersonView::from(&person(3, "Cy"))];
+    let sent = notifications(&with_readers, Some(&meeting), &context);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, NotificationKind::MeetingNotes);
+    assert_eq!(sent[0].audience.people[0].name, "Cy");
+    assert!(sent[0].message.calendar.is_none());
+    assert!(notifications(&held, Some(&meeting), &context).is_empty());
 }
 
 #[test]
 fn the_invite_is_emailed_to_everyone_invited_and_announced_to_the_team() {
     let mut meeting = meeting();
     meeting.team = Some("payments".into());
-    let organizer = Organizer {
-        name: "Hindsight".into(),
-        email: "reviews@example.com".into(),
-    };
+    let organizer = organizer();
     let postmortem = postmortem(Some(1));
     let context = Context {
         postmortem: &postmortem,
@@ -602,10 +617,7 @@ fn an_attendee_dropped_on_reschedule_gets_a_cancellation_of_their_own() {
     let mut second = first.clone();
     second.attendees.retain(|a| a.name != "Bo");
     second.sequence += 1;
-    let organizer = Organizer {
-        name: "Hindsight".into(),
-        email: "reviews@example.com".into(),
-    };
+    let organizer = organizer();
     let postmortem = postmortem(Some(1));
     let context = Context {
         postmortem: &postmortem,
@@ -631,6 +643,13 @@ fn an_attendee_dropped_on_reschedule_gets_a_cancellation_of_their_own() {
     assert!(!ics.contains("mailto:ada@example.com\r\n"));
     // Same start: nothing to announce again.
     assert!(!sent.iter().any(|n| n.dedupe_key.ends_with(":announce")));
+}
+
+fn organizer() -> Organizer {
+    Organizer {
+        name: "Hindsight".into(),
+        email: "reviews@example.com".into(),
+    }
 }
 
 const INVITE_SNAPSHOT: &str = include_str!("invite.snapshot.ics");

@@ -9,7 +9,7 @@ use hindsight_domain::meeting::{HeldRequest, MeetingRequest, Proposal, ReviewMee
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{load, propose};
+use super::{Change, load, propose};
 use crate::AppState;
 use crate::audit::Auditor;
 use crate::error::{ApiError, ErrorBody};
@@ -115,13 +115,15 @@ pub async fn schedule(
     ApiJson(request): ApiJson<MeetingRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_postmortem(&id)?;
-    let meeting = super::schedule(
+    let host = host(&headers);
+    let meeting = super::plan(
         &state,
         &actor,
         &auditor,
         id,
         request,
-        host(&headers).as_deref(),
+        Change::Schedule,
+        host.as_deref(),
     )
     .await
     .map_err(ApiError::or_missing(missing(id)))?;
@@ -153,13 +155,15 @@ pub async fn reschedule(
     ApiJson(request): ApiJson<MeetingRequest>,
 ) -> Result<ApiJson<ReviewMeeting>, ApiError> {
     let id = parse_postmortem(&id)?;
-    let meeting = super::reschedule(
+    let host = host(&headers);
+    let meeting = super::plan(
         &state,
         &actor,
         &auditor,
         id,
         request,
-        host(&headers).as_deref(),
+        Change::Reschedule,
+        host.as_deref(),
     )
     .await
     .map_err(ApiError::or_missing(missing(id)))?;

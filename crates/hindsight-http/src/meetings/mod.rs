@@ -230,58 +230,63 @@ async fn save(
     Ok(saved)
 }
 
-/// Schedules the meeting from the proposal and the request.
-pub(crate) async fn schedule(
-    state: &AppState,
-    actor: &Actor,
-    auditor: &Auditor,
-    id: PostmortemId,
-    request: MeetingRequest,
-    host: Option<&str>,
-) -> Result<ReviewMeeting, StoreError> {
-    let loaded = load(state, actor, id).await?;
-    if loaded
-        .meeting
-        .as_ref()
-        .is_some_and(|m| m.status != MeetingStatus::Cancelled)
-    {
-        return Err(StoreError::Conflict(hindsight_store::LIVE_MEETING.into()));
-    }
-    let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
-    let facts = loaded.facts(state.clock.now());
-    let plan = meeting::apply(&request, &proposal, None, &facts, &state.meetings.settings)?;
-    let unique = {
-        use rand_core::RngCore;
-        let mut bytes = [0u8; 8];
-        rand_core::OsRng.fill_bytes(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
-    let meeting = plan.schedule(id, &unique, &uid_host(state), state.clock.now());
-    save(state, auditor, &loaded, meeting, "meeting.schedule", host).await
+/// Scheduling a new meeting, or changing the scheduled one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Schedule,
+    Reschedule,
 }
 
-/// Changes the scheduled meeting: a new time, length, attendees or moderator.
-pub(crate) async fn reschedule(
+/// Schedules the meeting from the proposal and the request, or changes the scheduled one (a
+/// new time, length, attendees or moderator).
+pub(crate) async fn plan(
     state: &AppState,
     actor: &Actor,
     auditor: &Auditor,
     id: PostmortemId,
     request: MeetingRequest,
+    change: Change,
     host: Option<&str>,
 ) -> Result<ReviewMeeting, StoreError> {
     let loaded = load(state, actor, id).await?;
-    let current = scheduled(&loaded, "rescheduled")?;
+    let current = match change {
+        Change::Schedule => {
+            if loaded
+                .meeting
+                .as_ref()
+                .is_some_and(|m| m.status != MeetingStatus::Cancelled)
+            {
+                return Err(StoreError::Conflict(hindsight_store::LIVE_MEETING.into()));
+            }
+            None
+        }
+        Change::Reschedule => Some(scheduled(&loaded, "rescheduled")?),
+    };
     let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
     let facts = loaded.facts(state.clock.now());
     let plan = meeting::apply(
         &request,
         &proposal,
-        Some(current),
+        current,
         &facts,
         &state.meetings.settings,
     )?;
-    let meeting = plan.reschedule(current);
-    save(state, auditor, &loaded, meeting, "meeting.reschedule", host).await
+    let (meeting, action) = match current {
+        None => (
+            plan.schedule(id, &unique(), &uid_host(state), state.clock.now()),
+            "meeting.schedule",
+        ),
+        Some(current) => (plan.reschedule(current), "meeting.reschedule"),
+    };
+    save(state, auditor, &loaded, meeting, action, host).await
+}
+
+/// Random text that makes a new invite's `UID` unique.
+fn unique() -> String {
+    use rand_core::RngCore;
+    let mut bytes = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn scheduled<'a>(loaded: &'a Loaded, verb: &str) -> Result<&'a ReviewMeeting, StoreError> {

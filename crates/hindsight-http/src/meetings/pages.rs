@@ -15,7 +15,7 @@ use hindsight_domain::meeting::{
 use hindsight_domain::notify::Person;
 
 use super::api::host;
-use super::{load, propose};
+use super::{Change, load, propose};
 use crate::AppState;
 use crate::audit::Auditor;
 use crate::gate::CurrentActor;
@@ -248,46 +248,48 @@ fn back(id: PostmortemId) -> Response {
 }
 
 pub async fn schedule(
-    State(state): State<AppState>,
-    CurrentActor(actor): CurrentActor,
+    state: State<AppState>,
+    actor: CurrentActor,
     auditor: Auditor,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(pairs) = form?;
-    let id = parse(&id)?;
-    let request = request_of(&pairs)?;
-    super::schedule(
-        &state,
-        &actor,
-        &auditor,
-        id,
-        request,
-        host(&headers).as_deref(),
-    )
-    .await?;
-    Ok(back(id))
+    submit(state, actor, auditor, headers, id, form, Change::Schedule).await
 }
 
 pub async fn reschedule(
+    state: State<AppState>,
+    actor: CurrentActor,
+    auditor: Auditor,
+    headers: HeaderMap,
+    id: Path<String>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    submit(state, actor, auditor, headers, id, form, Change::Reschedule).await
+}
+
+async fn submit(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     auditor: Auditor,
     headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    change: Change,
 ) -> Result<Response, PageError> {
     let Form(pairs) = form?;
     let id = parse(&id)?;
     let request = request_of(&pairs)?;
-    super::reschedule(
+    let host = host(&headers);
+    super::plan(
         &state,
         &actor,
         &auditor,
         id,
         request,
-        host(&headers).as_deref(),
+        change,
+        host.as_deref(),
     )
     .await?;
     Ok(back(id))
