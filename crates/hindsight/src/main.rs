@@ -6,6 +6,7 @@ mod deliveries;
 mod demo;
 mod jobs_config;
 mod lint;
+mod meetings;
 mod policy;
 mod serve;
 mod transfer;
@@ -69,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Review meeting tools. `hindsight meetings rules` prints every team's meeting rules as
+    /// configured; `hindsight meetings holidays FILE.ics` checks a holiday calendar.
+    Meetings {
+        #[command(subcommand)]
+        command: meetings::MeetingsCommand,
+    },
     /// Work with the configuration file.
     Config {
         #[command(subcommand)]
@@ -109,6 +116,7 @@ fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Policy { command } => return ExitCode::from(policy::run(command)),
+        Command::Meetings { command } => return ExitCode::from(meetings::run(command)),
         Command::User { command } => runtime().block_on(accounts::run_user(command)),
         Command::Token { command } => runtime().block_on(accounts::run_token(command)),
     };

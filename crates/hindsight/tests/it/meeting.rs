@@ -306,3 +306,44 @@ fn a_meeting_is_scheduled_its_invite_downloaded_and_held_with_notes_in_meeting_m
         "Timeline agreed. Why 1: the connection pool was too small."
     );
 }
+
+#[test]
+fn the_cli_checks_a_holiday_file_and_prints_the_meeting_rules() {
+    let folder = tempfile::tempdir().unwrap();
+    let (holiday, _) = configure(folder.path());
+    let dates = crate::support::run(
+        folder.path(),
+        &["meetings", "holidays", "holidays.ics"],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        dates.trim(),
+        format!("{holiday} {}", holiday.strftime("%A"))
+    );
+    std::fs::write(
+        folder.path().join("bad.ics"),
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\n",
+    )
+    .unwrap();
+    let error =
+        crate::support::run(folder.path(), &["meetings", "holidays", "bad.ics"], None).unwrap_err();
+    assert!(error.contains("bad.ics: an event is not closed"), "{error}");
+
+    let rules = crate::support::run(
+        folder.path(),
+        &["meetings", "rules", "--config", "hindsight.toml"],
+        None,
+    )
+    .unwrap();
+    assert!(
+        rules.contains("organizer: Reviews <reviews@example.com>"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("meets at 10:00 Europe/London, on monday, tuesday"),
+        "{rules}"
+    );
+    assert!(rules.contains(&format!("holidays: {holiday}")), "{rules}");
+    assert!(rules.contains("moderators: mo@example.com"), "{rules}");
+}
