@@ -387,6 +387,23 @@ pub fn propose_start(resolved_at: Timestamp, delay_days: u32, rules: &MeetingRul
         .unwrap_or_else(|_| resolved_at.to_zoned(rules.time_zone.clone()))
 }
 
+/// The proposed start counted from the resolution, or from now when that start is already past
+/// (a postmortem taken up late, or incidents not resolved yet): a meeting in the past helps
+/// nobody.
+pub fn start_after(
+    resolved_at: Option<Timestamp>,
+    now: Timestamp,
+    delay_days: u32,
+    rules: &MeetingRules,
+) -> Zoned {
+    let start = propose_start(resolved_at.unwrap_or(now), delay_days, rules);
+    if start.timestamp() > now {
+        start
+    } else {
+        propose_start(now, delay_days, rules)
+    }
+}
+
 /// Whether any customer was affected: users affected or user-visible minutes recorded.
 pub fn customers_affected(incidents: &[Incident]) -> bool {
     incidents.iter().any(|incident| {
@@ -646,7 +663,7 @@ pub fn propose(facts: &Facts, settings: &MeetingSettings, delay_days: u32) -> Pr
         .map(|incident| incident.content.resolved_at)
         .collect::<Option<Vec<Timestamp>>>()
         .and_then(|times| times.into_iter().max());
-    let start = propose_start(resolved_at.unwrap_or(facts.now), delay_days, rules);
+    let start = start_after(resolved_at, facts.now, delay_days, rules);
     let (duration_minutes, duration_reason) = duration(facts.incidents, rules);
     let customers = customers_affected(facts.incidents);
 
@@ -926,15 +943,8 @@ pub fn apply(
             }
         },
         None if request.delay_days.is_some() => {
-            let resolved = proposal.resolved_at.unwrap_or(facts.now);
-            Some(
-                propose_start(
-                    resolved,
-                    delay.as_ref().map_or(0, |d| d.business_days),
-                    rules,
-                )
-                .timestamp(),
-            )
+            let days = delay.as_ref().map_or(0, |d| d.business_days);
+            Some(start_after(proposal.resolved_at, facts.now, days, rules).timestamp())
         }
         None => Some(current.map_or(proposal.starts_at, |meeting| meeting.starts_at)),
     };

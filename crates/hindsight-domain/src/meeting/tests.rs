@@ -314,6 +314,17 @@ fn customer_success_and_product_join_when_customers_were_affected_within_the_cap
 }
 
 #[test]
+fn a_postmortem_taken_up_late_is_proposed_from_now_not_in_the_past() {
+    // Resolved on Tuesday 10 November; the proposal is made on Friday 20 November at 16:00.
+    let world = World::new(
+        incident(serde_json::json!({"resolved_at": "2026-11-10T12:00:00Z"})),
+        Vec::new(),
+    );
+    let proposal = propose(&world.facts(), &settings(), 0);
+    assert_eq!(proposal.starts_at, at("2026-11-23T10:00:00Z"));
+}
+
+#[test]
 fn a_mild_single_service_incident_without_customers_gets_fifteen_minutes() {
     let world = World::new(
         incident(serde_json::json!({"severity": "SEV3"})),
