@@ -1,4 +1,5 @@
-//! Business-day arithmetic: which days a team works, and counting days on them.
+//! Business-day arithmetic: which days a team works, and counting days on them. Due dates count
+//! weekdays; review meetings also skip the team's holidays (`meeting.rs`).
 
 use jiff::civil::{Date, Weekday};
 
@@ -15,12 +16,25 @@ pub const WEEKDAYS: [Weekday; 5] = [
 /// after a Friday is the next Friday. With no working days at all, calendar days are counted,
 /// so that a misconfiguration cannot loop forever.
 pub fn add_business_days(from: Date, days: u32, working_days: &[Weekday]) -> Date {
+    add_days_where(from, days, |date| {
+        working_days.is_empty() || working_days.contains(&date.weekday())
+    })
+}
+
+/// The date `days` days after `from` (not counting `from`) on which `counts` holds. When it
+/// holds on no day for ten years, calendar days are counted instead, so that a calendar
+/// without business days cannot loop forever.
+pub fn add_days_where(from: Date, days: u32, counts: impl Fn(Date) -> bool) -> Date {
     let mut date = from;
     let mut left = days;
+    let mut skipped = 0;
     while left > 0 {
         date = date.tomorrow().unwrap_or(date);
-        if working_days.is_empty() || working_days.contains(&date.weekday()) {
+        if counts(date) || skipped > 3660 {
             left -= 1;
+            skipped = 0;
+        } else {
+            skipped += 1;
         }
     }
     date

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::{Team, UserId};
-use crate::calendar::WEEKDAYS;
+use crate::calendar::{WEEKDAYS, add_days_where};
 use crate::document::{Postmortem, PostmortemId};
 use crate::incident::{Incident, Severity};
 use crate::notify::{
@@ -140,18 +140,6 @@ impl Default for MeetingRules {
 impl MeetingRules {
     pub fn is_business_day(&self, date: Date) -> bool {
         self.working_days.contains(&date.weekday()) && !self.holidays.contains(&date)
-    }
-
-    /// The first business day after `date`. With no working days at all, the next day.
-    pub fn next_business_day(&self, date: Date) -> Date {
-        let mut next = date.tomorrow().unwrap_or(date);
-        for _ in 0..3660 {
-            if self.is_business_day(next) {
-                return next;
-            }
-            next = next.tomorrow().unwrap_or(next);
-        }
-        date.tomorrow().unwrap_or(date)
     }
 }
 
@@ -378,10 +366,9 @@ fn emails(list: Option<Vec<String>>) -> Vec<String> {
 /// does not exist that day (a daylight-saving gap) moves forward by the gap.
 pub fn propose_start(resolved_at: Timestamp, delay_days: u32, rules: &MeetingRules) -> Zoned {
     let resolved_on = resolved_at.to_zoned(rules.time_zone.clone()).date();
-    let mut day = rules.next_business_day(resolved_on);
-    for _ in 0..delay_days {
-        day = rules.next_business_day(day);
-    }
+    let day = add_days_where(resolved_on, 1 + delay_days, |date| {
+        rules.is_business_day(date)
+    });
     day.to_datetime(rules.at)
         .to_zoned(rules.time_zone.clone())
         .unwrap_or_else(|_| resolved_at.to_zoned(rules.time_zone.clone()))
@@ -481,35 +468,6 @@ impl Attendee {
     }
 }
 
-/// A person by id, name and email, as the API shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct PersonView {
-    #[schema(value_type = i64)]
-    pub id: UserId,
-    pub name: String,
-    pub email: String,
-}
-
-impl From<&Person> for PersonView {
-    fn from(person: &Person) -> Self {
-        Self {
-            id: person.id,
-            name: person.name.clone(),
-            email: person.email.clone(),
-        }
-    }
-}
-
-impl PersonView {
-    pub fn person(&self) -> Person {
-        Person {
-            id: self.id,
-            name: self.name.clone(),
-            email: self.email.clone(),
-        }
-    }
-}
-
 /// What the meeting is proposed from.
 pub struct Facts<'a> {
     pub postmortem: &'a Postmortem,
@@ -542,10 +500,10 @@ pub struct Proposal {
     pub customers_affected: bool,
     pub attendees: Vec<Attendee>,
     /// Involved people beyond the cap and the team's other members: they read the notes.
-    pub readers: Vec<PersonView>,
-    pub moderator: Option<PersonView>,
+    pub readers: Vec<Person>,
+    pub moderator: Option<Person>,
     /// The pool the moderator is chosen from, without the people involved.
-    pub moderator_candidates: Vec<PersonView>,
+    pub moderator_candidates: Vec<Person>,
     /// Names on the timeline or as owners that match no user.
     pub unmatched: Vec<String>,
 }
@@ -710,12 +668,9 @@ pub fn propose(facts: &Facts, settings: &MeetingSettings, delay_days: u32) -> Pr
         .chain(attendees.iter().map(|attendee| attendee.user_id))
         .collect();
     let candidates = moderator_candidates(facts.people, rules, &involved_ids);
-    let moderator = choose_moderator(&candidates, facts.moderated).map(PersonView::from);
+    let moderator = choose_moderator(&candidates, facts.moderated).cloned();
 
-    let mut readers: Vec<PersonView> = overflow
-        .iter()
-        .map(|a| PersonView::from(&a.person()))
-        .collect();
+    let mut readers: Vec<Person> = overflow.iter().map(|a| a.person()).collect();
     if let Some(team) = team
         .as_deref()
         .and_then(|name| facts.teams.iter().find(|team| team.name == name))
@@ -726,7 +681,7 @@ pub fn propose(facts: &Facts, settings: &MeetingSettings, delay_days: u32) -> Pr
                 && moderator.as_ref().is_none_or(|m| m.id != person.id)
                 && !readers.iter().any(|r| r.id == person.id)
             {
-                readers.push(PersonView::from(person));
+                readers.push(person.clone());
             }
         }
     }
@@ -742,7 +697,7 @@ pub fn propose(facts: &Facts, settings: &MeetingSettings, delay_days: u32) -> Pr
         attendees,
         readers,
         moderator,
-        moderator_candidates: candidates.iter().map(|p| PersonView::from(*p)).collect(),
+        moderator_candidates: candidates.iter().map(|p| (*p).clone()).collect(),
         unmatched,
     }
 }
@@ -795,13 +750,13 @@ pub struct ReviewMeeting {
     pub duration_minutes: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<Delay>,
-    pub moderator: Option<PersonView>,
+    pub moderator: Option<Person>,
     pub attendees: Vec<Attendee>,
     /// Why more than six attend, when an editor allowed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_cap_reason: Option<String>,
     /// Everyone else: they are told to read the notes.
-    pub readers: Vec<PersonView>,
+    pub readers: Vec<Person>,
     /// The moderator's notes, saved as they are typed.
     pub notes: String,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -832,7 +787,7 @@ impl ReviewMeeting {
     pub fn invitees(&self) -> Vec<Person> {
         self.moderator
             .iter()
-            .map(PersonView::person)
+            .cloned()
             .chain(self.attendees.iter().map(Attendee::person))
             .collect()
     }
@@ -899,13 +854,8 @@ pub fn apply(
     let rules = settings.rules_for(team.as_deref());
     let delay_reason = reason(&mut errors, "delay_reason", request.delay_reason.as_deref());
     let delay = match request.delay_days {
-        None | Some(0) => {
-            if request.delay_days.is_none() {
-                current.and_then(|meeting| meeting.delay.clone())
-            } else {
-                None
-            }
-        }
+        None => current.and_then(|meeting| meeting.delay.clone()),
+        Some(0) => None,
         Some(days) if days > MAX_DELAY_DAYS => {
             errors.add(
                 "delay_days",
@@ -1041,7 +991,7 @@ pub fn apply(
                 );
                 None
             }
-            Some(person) => Some(PersonView::from(person)),
+            Some(person) => Some(person.clone()),
         },
         None => {
             let kept = current
@@ -1050,32 +1000,25 @@ pub fn apply(
             // A moderator who is now an attendee gives way to the next in the rotation.
             match kept {
                 Some(moderator) if !involved_ids.contains(&moderator.id) => Some(moderator),
-                _ => choose_moderator(&candidates, facts.moderated).map(PersonView::from),
+                _ => choose_moderator(&candidates, facts.moderated).cloned(),
             }
         }
     };
     errors.into_result(())?;
-    let readers = proposal
+    // Whoever the proposal named and the meeting leaves out reads the notes.
+    let mut readers: Vec<Person> = Vec::new();
+    for reader in proposal
         .readers
         .iter()
-        .chain(
-            proposal
-                .attendees
-                .iter()
-                .map(|a| PersonView::from(&a.person()))
-                .collect::<Vec<_>>()
-                .iter(),
-        )
-        .filter(|reader| {
-            !attendees.iter().any(|a| a.user_id == reader.id)
-                && moderator.as_ref().is_none_or(|m| m.id != reader.id)
-        })
-        .fold(Vec::<PersonView>::new(), |mut list, reader| {
-            if !list.iter().any(|known| known.id == reader.id) {
-                list.push(reader.clone());
-            }
-            list
-        });
+        .cloned()
+        .chain(proposal.attendees.iter().map(Attendee::person))
+    {
+        let invited = attendees.iter().any(|a| a.user_id == reader.id)
+            || moderator.as_ref().is_some_and(|m| m.id == reader.id);
+        if !invited && !readers.iter().any(|known| known.id == reader.id) {
+            readers.push(reader);
+        }
+    }
     Ok(Plan {
         team,
         starts_at: starts_at.expect("checked above"),
@@ -1097,10 +1040,10 @@ pub struct Plan {
     pub time_zone: String,
     pub duration_minutes: u32,
     pub delay: Option<Delay>,
-    pub moderator: Option<PersonView>,
+    pub moderator: Option<Person>,
     pub attendees: Vec<Attendee>,
     pub over_cap_reason: Option<String>,
-    pub readers: Vec<PersonView>,
+    pub readers: Vec<Person>,
 }
 
 impl Plan {
@@ -1290,7 +1233,7 @@ fn notes_ready(meeting: &ReviewMeeting, context: &Context) -> Option<NewNotifica
         kind: NotificationKind::MeetingNotes,
         private: false,
         audience: Audience {
-            people: meeting.readers.iter().map(PersonView::person).collect(),
+            people: meeting.readers.clone(),
             ..Audience::default()
         },
         message: Message {
@@ -1333,21 +1276,17 @@ pub fn notifications(
     );
     let mut out = Vec::new();
     let cancelled = meeting.status == MeetingStatus::Cancelled;
-    let method = if cancelled {
-        ics::Method::Cancel
-    } else {
-        ics::Method::Request
-    };
     let pre_read_url = format!("{}{}", context.public_url.trim_end_matches('/'), pre_read);
-    let invite = |meeting: &ReviewMeeting, method: ics::Method| {
-        ics::write(&ics::Invite {
+    // The invite with its method (a cancelled meeting cancels), for the email's content type.
+    let invite = |meeting: &ReviewMeeting| CalendarPart {
+        method: ics::Method::of(meeting).as_str().into(),
+        ics: ics::write(&ics::Invite {
             meeting,
             title,
             organizer: context.organizer,
             pre_read: &pre_read_url,
-            method,
             now: context.now,
-        })
+        }),
     };
     let data = serde_json::json!({
         "postmortem_id": postmortem.id.get(),
@@ -1395,10 +1334,7 @@ pub fn notifications(
                 }],
                 link: Some(format!("{pre_read}/meeting")),
                 data: data.clone(),
-                calendar: Some(CalendarPart {
-                    method: method.as_str().into(),
-                    ics: invite(meeting, method),
-                }),
+                calendar: Some(invite(meeting)),
             },
         });
     }
@@ -1439,10 +1375,7 @@ pub fn notifications(
                     sections: Vec::new(),
                     link: Some(pre_read.clone()),
                     data: data.clone(),
-                    calendar: Some(CalendarPart {
-                        method: ics::Method::Cancel.as_str().into(),
-                        ics: invite(&theirs, ics::Method::Cancel),
-                    }),
+                    calendar: Some(invite(&theirs)),
                 },
             });
         }

@@ -79,9 +79,10 @@ impl AttemptOutcome {
     }
 }
 
-/// A person a notification may be mailed to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A person a notification may be mailed to, or a meeting names: a user's id, name and email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Person {
+    #[schema(value_type = i64)]
     pub id: UserId,
     pub name: String,
     pub email: String,

@@ -141,7 +141,7 @@ use crate::routes::Routes;
         hindsight_domain::meeting::Attendee,
         hindsight_domain::meeting::AttendeeRole,
         hindsight_domain::meeting::MeetingStatus,
-        hindsight_domain::meeting::PersonView,
+        hindsight_domain::notify::Person,
         hindsight_domain::meeting::Delay,
         crate::meetings::api::Notes,
     )),

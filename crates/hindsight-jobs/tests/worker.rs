@@ -11,12 +11,12 @@ use hindsight_domain::action_item::{
     ActionItemContent, ActionKind, ActionStatus, Owner, Priority, Scale,
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemDocument};
-use hindsight_domain::notify::{DeliveryStatus, NotificationKind};
+use hindsight_domain::notify::{DeliveryStatus, NotificationKind, Person};
 use hindsight_domain::postmortem::{
     DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, builtin_templates,
 };
 use hindsight_domain::{FixedClock, IncidentDraft, IncidentId};
-use hindsight_jobs::{Channel, ChannelKind, JobSettings, SmtpSettings, SmtpTls, Worker};
+use hindsight_jobs::{Channel, ChannelKind, JobSettings, Worker};
 use hindsight_store::testing::TestDatabase;
 use hindsight_store::{DeliveryFilter, NewPostmortem, NewUser, Store};
 use jiff::{SignedDuration, Timestamp};
@@ -277,14 +277,7 @@ async fn an_overdue_item_of_a_closed_incident_is_emailed_to_its_owner_and_escala
         )
         .await;
     let mut settings = settings();
-    settings.smtp = Some(SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        tls: SmtpTls::None,
-        username: None,
-        password: None,
-        from: "Hindsight <hindsight@example.com>".into(),
-    });
+    settings.smtp = Some(smtp.settings("Hindsight <hindsight@example.com>"));
     let worker = world.worker(settings);
 
     let report = worker.tick().await.unwrap();
@@ -657,8 +650,7 @@ async fn the_agenda_and_the_digest_go_out_on_their_slots_without_private_inciden
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_meeting_invite_reaches_the_mail_server_as_a_calendar_part_that_icalendar_reads() {
     use hindsight_domain::meeting::{
-        Attendee, AttendeeRole, Context, MeetingStatus, Organizer, PersonView, ReviewMeeting,
-        notifications,
+        Attendee, AttendeeRole, Context, MeetingStatus, Organizer, ReviewMeeting, notifications,
     };
     let Some(smtp) = SmtpServer::start().await else {
         return;
@@ -683,7 +675,7 @@ async fn a_meeting_invite_reaches_the_mail_server_as_a_calendar_part_that_icalen
         time_zone: "America/New_York".into(),
         duration_minutes: 30,
         delay: None,
-        moderator: Some(PersonView {
+        moderator: Some(Person {
             id: lee.id,
             name: "Lee".into(),
             email: "lee@example.com".into(),
@@ -723,14 +715,7 @@ async fn a_meeting_invite_reaches_the_mail_server_as_a_calendar_part_that_icalen
         .await
         .unwrap();
     let mut settings = settings();
-    settings.smtp = Some(SmtpSettings {
-        host: "127.0.0.1".into(),
-        port: smtp.port,
-        tls: SmtpTls::None,
-        username: None,
-        password: None,
-        from: "Reviews <reviews@example.com>".into(),
-    });
+    settings.smtp = Some(smtp.settings("Reviews <reviews@example.com>"));
     let payments = hook(
         "payments-hook",
         "http://127.0.0.1:9/unused".into(),

@@ -46,12 +46,31 @@ pub use jobs::{
 };
 pub use migration::{Migration, MigrationReport};
 
-/// Why a new meeting is refused: the postmortem has one that is not cancelled.
-pub const LIVE_MEETING: &str =
-    "this postmortem has a review meeting already: reschedule or cancel it instead";
-/// Why a change to a meeting is refused: it changed since it was read.
-pub const STALE_MEETING: &str =
-    "the meeting changed since it was read: reload it and make the change again";
+/// The `updated_at` a meeting is saved with, both backends' one rule: a new meeting
+/// (`previous` is `None`) may only replace a cancelled one, and a change must be made on the
+/// version stored (`stored`: its status and `updated_at`).
+pub(crate) fn meeting_version(
+    previous: Option<Timestamp>,
+    stored: Option<(&str, Timestamp)>,
+    now: Timestamp,
+) -> Result<Timestamp, StoreError> {
+    use hindsight_domain::meeting::MeetingStatus;
+    match (previous, stored) {
+        (None, Some((status, _))) if status != MeetingStatus::Cancelled.as_str() => {
+            Err(StoreError::Conflict(
+                "this postmortem has a review meeting already: reschedule or cancel it instead"
+                    .into(),
+            ))
+        }
+        (None, _) => Ok(now),
+        (Some(previous), Some((_, updated_at))) if previous == updated_at => {
+            Ok(hindsight_domain::incident::next_updated_at(now, previous))
+        }
+        (Some(_), _) => Err(StoreError::Conflict(
+            "the meeting changed since it was read: reload it and make the change again".into(),
+        )),
+    }
+}
 
 /// Turns the current incident into its new content; runs inside the store's write transaction,
 /// so that two concurrent edits cannot overwrite each other.

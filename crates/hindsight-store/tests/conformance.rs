@@ -2527,7 +2527,8 @@ fn review(
     moderator: hindsight_domain::access::UserId,
     at: &str,
 ) -> hindsight_domain::meeting::ReviewMeeting {
-    use hindsight_domain::meeting::{MeetingStatus, PersonView, ReviewMeeting};
+    use hindsight_domain::meeting::{MeetingStatus, ReviewMeeting};
+    use hindsight_domain::notify::Person;
     ReviewMeeting {
         postmortem_id: postmortem,
         uid: format!("review-{postmortem}-{at}@test"),
@@ -2538,7 +2539,7 @@ fn review(
         time_zone: "Europe/London".into(),
         duration_minutes: 30,
         delay: None,
-        moderator: Some(PersonView {
+        moderator: Some(Person {
             id: moderator,
             name: "Mo".into(),
             email: "mo@example.com".into(),

@@ -24,6 +24,15 @@ pub enum Method {
 }
 
 impl Method {
+    /// A cancelled meeting's invite cancels; every other one requests.
+    pub fn of(meeting: &ReviewMeeting) -> Self {
+        if meeting.status == MeetingStatus::Cancelled {
+            Method::Cancel
+        } else {
+            Method::Request
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Request => "REQUEST",
@@ -39,7 +48,6 @@ pub struct Invite<'a> {
     pub organizer: &'a Organizer,
     /// The absolute URL of the pre-read.
     pub pre_read: &'a str,
-    pub method: Method,
     /// `DTSTAMP`.
     pub now: Timestamp,
 }
@@ -54,7 +62,8 @@ pub fn write(invite: &Invite) -> String {
     out.line(&format!("PRODID:{PRODID}"));
     out.line("VERSION:2.0");
     out.line("CALSCALE:GREGORIAN");
-    out.line(&format!("METHOD:{}", invite.method.as_str()));
+    let method = Method::of(meeting);
+    out.line(&format!("METHOD:{}", method.as_str()));
     timezone(&mut out, &tzid, &zone, meeting.starts_at);
     out.line("BEGIN:VEVENT");
     out.line(&format!("UID:{}", text(&meeting.uid)));
@@ -93,8 +102,7 @@ pub fn write(invite: &Invite) -> String {
     for person in &meeting.attendees {
         out.line(&attendee(&person.name, &person.email, "REQ-PARTICIPANT"));
     }
-    let cancelled = invite.method == Method::Cancel || meeting.status == MeetingStatus::Cancelled;
-    out.line(if cancelled {
+    out.line(if method == Method::Cancel {
         "STATUS:CANCELLED"
     } else {
         "STATUS:CONFIRMED"

@@ -554,7 +554,7 @@ fn marking_a_meeting_held_records_who_came() {
     };
     // Nobody is invited again; the readers hear where the notes are.
     let mut with_readers = held.clone();
-    with_readers.readers = vec![PersonView::from(&person(3, "Cy"))];
+    with_readers.readers = vec![person(3, "Cy")];
     let sent = notifications(&with_readers, Some(&meeting), &context);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].kind, NotificationKind::MeetingNotes);
@@ -678,7 +678,6 @@ fn invite_ics(zone: &str) -> String {
         title: "Checkout errors; 20 November, card payments \\ the long title that needs folding",
         organizer: &organizer,
         pre_read: "https://hindsight.example.com/postmortems/7",
-        method: ics::Method::Request,
         now: at("2026-11-20T16:00:00Z"),
     })
 }

@@ -9,7 +9,7 @@ use hindsight_domain::meeting::{HeldRequest, MeetingRequest, Proposal, ReviewMee
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Change, load, propose};
+use super::{Change, load, propose, read};
 use crate::AppState;
 use crate::audit::Auditor;
 use crate::error::{ApiError, ErrorBody};
@@ -59,10 +59,10 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<ApiJson<ReviewMeeting>, ApiError> {
     let id = parse_postmortem(&id)?;
-    let loaded = load(&state, &actor, id)
+    let review = read(&state, &actor, id)
         .await
         .map_err(ApiError::or_missing(missing(id)))?;
-    loaded.meeting.map(ApiJson).ok_or_else(missing(id))
+    review.meeting.map(ApiJson).ok_or_else(missing(id))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -246,16 +246,17 @@ pub async fn invite(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_postmortem(&id)?;
-    let loaded = load(&state, &actor, id)
+    let review = read(&state, &actor, id)
         .await
         .map_err(ApiError::or_missing(missing(id)))?;
-    let meeting = loaded.meeting.as_ref().ok_or_else(missing(id))?;
-    let ics = super::invite(&state, &loaded, meeting, host(&headers).as_deref());
-    let method = if meeting.status == hindsight_domain::meeting::MeetingStatus::Cancelled {
-        "CANCEL"
-    } else {
-        "REQUEST"
-    };
+    let meeting = review.meeting.as_ref().ok_or_else(missing(id))?;
+    let ics = super::invite(
+        &state,
+        &review.postmortem,
+        meeting,
+        host(&headers).as_deref(),
+    );
+    let method = hindsight_domain::meeting::ics::Method::of(meeting).as_str();
     Ok((
         [
             (

@@ -5,8 +5,8 @@
 pub mod api;
 mod pages;
 
-use hindsight_domain::access::Actor;
 use hindsight_domain::access::Permission::{Public, Read, Write};
+use hindsight_domain::access::{Actor, Visibility};
 use hindsight_domain::document::{Postmortem, PostmortemId};
 use hindsight_domain::incident::Incident;
 use hindsight_domain::meeting::{
@@ -71,30 +71,16 @@ pub fn routes() -> Routes {
         .get("/assets/meeting.js", Public, pages::script)
 }
 
-/// Everything a proposal is made from, read for one reader.
-pub(crate) struct Loaded {
+/// What every meeting route reads: a postmortem the reader may see, its incidents and its
+/// meeting.
+pub(crate) struct Review {
     pub postmortem: Postmortem,
     pub incidents: Vec<Incident>,
-    pub events: Vec<TimelineEvent>,
-    pub people: Vec<Person>,
-    pub teams: Vec<hindsight_domain::access::Team>,
-    pub moderated: std::collections::BTreeMap<hindsight_domain::access::UserId, jiff::Timestamp>,
     pub meeting: Option<ReviewMeeting>,
 }
 
-impl Loaded {
-    pub fn facts(&self, now: jiff::Timestamp) -> Facts<'_> {
-        Facts {
-            postmortem: &self.postmortem,
-            incidents: &self.incidents,
-            events: &self.events,
-            people: &self.people,
-            teams: &self.teams,
-            moderated: &self.moderated,
-            now,
-        }
-    }
-
+impl Review {
+    /// Whether any of its incidents is private: then nothing is announced in public.
     fn private(&self) -> bool {
         self.incidents
             .iter()
@@ -102,32 +88,73 @@ impl Loaded {
     }
 }
 
-/// Reads the postmortem (`NotFound` when the reader may not see it), its incidents and their
-/// timelines, the active people and teams, the rotation and the meeting.
+/// A review with what a proposal is made from besides: the timelines, the active people and
+/// teams, and the moderators' rotation.
+pub(crate) struct Loaded {
+    pub review: Review,
+    pub events: Vec<TimelineEvent>,
+    pub people: Vec<Person>,
+    pub teams: Vec<hindsight_domain::access::Team>,
+    pub moderated: std::collections::BTreeMap<hindsight_domain::access::UserId, jiff::Timestamp>,
+}
+
+impl Loaded {
+    pub fn facts(&self, now: jiff::Timestamp) -> Facts<'_> {
+        Facts {
+            postmortem: &self.review.postmortem,
+            incidents: &self.review.incidents,
+            events: &self.events,
+            people: &self.people,
+            teams: &self.teams,
+            moderated: &self.moderated,
+            now,
+        }
+    }
+}
+
+/// Reads the postmortem (`NotFound` when the reader may not see it), its incidents and its
+/// meeting. The incidents are read as admins see them: the meeting is about all of them, and
+/// the postmortem's own visibility was checked.
+pub(crate) async fn read(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+) -> Result<Review, StoreError> {
+    let postmortem = state
+        .store
+        .get_postmortem(id, actor.visibility())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut incidents = Vec::new();
+    for incident in &postmortem.document.incidents {
+        incidents.extend(
+            state
+                .store
+                .get_incident(*incident, Visibility::Everything)
+                .await?,
+        );
+    }
+    Ok(Review {
+        meeting: state.store.get_meeting(id).await?,
+        postmortem,
+        incidents,
+    })
+}
+
+/// [`read`], with the timelines (so that a private incident's responders are proposed to its
+/// members' meeting too), the active people, the teams and the rotation.
 pub(crate) async fn load(
     state: &AppState,
     actor: &Actor,
     id: PostmortemId,
 ) -> Result<Loaded, StoreError> {
-    let visibility = actor.visibility();
-    let postmortem = state
-        .store
-        .get_postmortem(id, visibility)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let mut incidents = Vec::new();
+    let review = read(state, actor, id).await?;
     let mut events = Vec::new();
-    // The meeting is about all of them: read as admins see them, so that a private incident's
-    // responders are proposed to its members' meeting too; the postmortem was checked above.
-    let everything = hindsight_domain::access::Visibility::Everything;
-    for incident in &postmortem.document.incidents {
-        if let Some(found) = state.store.get_incident(*incident, everything).await? {
-            incidents.push(found);
-        }
+    for incident in &review.postmortem.document.incidents {
         events.extend(
             state
                 .store
-                .list_events(*incident, everything)
+                .list_events(*incident, Visibility::Everything)
                 .await?
                 .unwrap_or_default(),
         );
@@ -145,13 +172,11 @@ pub(crate) async fn load(
         })
         .collect();
     Ok(Loaded {
-        teams: state.store.list_teams().await?,
-        moderated: state.store.moderator_history().await?,
-        meeting: state.store.get_meeting(id).await?,
-        postmortem,
-        incidents,
+        review,
         events,
         people,
+        teams: state.store.list_teams().await?,
+        moderated: state.store.moderator_history().await?,
     })
 }
 
@@ -185,26 +210,24 @@ fn uid_host(state: &AppState) -> String {
         .to_owned()
 }
 
-/// Stores `meeting` (made from `previous`, if any) with its notifications, and audits it.
+/// Stores `meeting`, made from `previous` (`None` for a new one), with its notifications, and
+/// audits it. The store refuses a new meeting where a live one exists.
 async fn save(
     state: &AppState,
     auditor: &Auditor,
-    loaded: &Loaded,
+    review: &Review,
     meeting: ReviewMeeting,
+    previous: Option<&ReviewMeeting>,
     action: &'static str,
     host: Option<&str>,
 ) -> Result<ReviewMeeting, StoreError> {
     let now = state.clock.now();
     let base = base_url(state, host);
-    let previous = loaded
-        .meeting
-        .as_ref()
-        .filter(|m| m.status != MeetingStatus::Cancelled);
     let context = Context {
-        postmortem: &loaded.postmortem,
+        postmortem: &review.postmortem,
         organizer: &state.meetings.organizer,
         public_url: &base,
-        private: loaded.private(),
+        private: review.private(),
         now,
     };
     let notifications = meeting::notifications(&meeting, previous, &context);
@@ -250,17 +273,8 @@ pub(crate) async fn plan(
 ) -> Result<ReviewMeeting, StoreError> {
     let loaded = load(state, actor, id).await?;
     let current = match change {
-        Change::Schedule => {
-            if loaded
-                .meeting
-                .as_ref()
-                .is_some_and(|m| m.status != MeetingStatus::Cancelled)
-            {
-                return Err(StoreError::Conflict(hindsight_store::LIVE_MEETING.into()));
-            }
-            None
-        }
-        Change::Reschedule => Some(scheduled(&loaded, "rescheduled")?),
+        Change::Schedule => None,
+        Change::Reschedule => Some(scheduled(&loaded.review, "rescheduled")?),
     };
     let proposal = propose(state, &loaded, request.delay_days.unwrap_or(0));
     let facts = loaded.facts(state.clock.now());
@@ -278,7 +292,16 @@ pub(crate) async fn plan(
         ),
         Some(current) => (plan.reschedule(current), "meeting.reschedule"),
     };
-    save(state, auditor, &loaded, meeting, action, host).await
+    save(
+        state,
+        auditor,
+        &loaded.review,
+        meeting,
+        current,
+        action,
+        host,
+    )
+    .await
 }
 
 /// Random text that makes a new invite's `UID` unique.
@@ -289,8 +312,8 @@ fn unique() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn scheduled<'a>(loaded: &'a Loaded, verb: &str) -> Result<&'a ReviewMeeting, StoreError> {
-    match &loaded.meeting {
+fn scheduled<'a>(review: &'a Review, verb: &str) -> Result<&'a ReviewMeeting, StoreError> {
+    match &review.meeting {
         Some(meeting) if meeting.status == MeetingStatus::Scheduled => Ok(meeting),
         Some(meeting) => Err(StoreError::Conflict(format!(
             "the meeting is {}; only a scheduled meeting can be {verb}",
@@ -307,10 +330,19 @@ pub(crate) async fn cancel(
     id: PostmortemId,
     host: Option<&str>,
 ) -> Result<ReviewMeeting, StoreError> {
-    let loaded = load(state, actor, id).await?;
-    let current = scheduled(&loaded, "cancelled")?;
+    let review = read(state, actor, id).await?;
+    let current = scheduled(&review, "cancelled")?;
     let meeting = meeting::cancel(current)?;
-    save(state, auditor, &loaded, meeting, "meeting.cancel", host).await
+    save(
+        state,
+        auditor,
+        &review,
+        meeting,
+        Some(current),
+        "meeting.cancel",
+        host,
+    )
+    .await
 }
 
 pub(crate) async fn held(
@@ -320,10 +352,19 @@ pub(crate) async fn held(
     id: PostmortemId,
     request: HeldRequest,
 ) -> Result<ReviewMeeting, StoreError> {
-    let loaded = load(state, actor, id).await?;
-    let current = scheduled(&loaded, "marked held")?;
+    let review = read(state, actor, id).await?;
+    let current = scheduled(&review, "marked held")?;
     let meeting = meeting::mark_held(current, &request, state.clock.now())?;
-    save(state, auditor, &loaded, meeting, "meeting.held", None).await
+    save(
+        state,
+        auditor,
+        &review,
+        meeting,
+        Some(current),
+        "meeting.held",
+        None,
+    )
+    .await
 }
 
 /// Saves the notes as typed. `NotFound` without a meeting; a cancelled one takes no notes.
@@ -358,21 +399,16 @@ pub(crate) async fn save_notes(
 /// The meeting's invite as it stands, for download.
 pub(crate) fn invite(
     state: &AppState,
-    loaded: &Loaded,
+    postmortem: &Postmortem,
     meeting: &ReviewMeeting,
     host: Option<&str>,
 ) -> String {
     let base = base_url(state, host);
     meeting::ics::write(&meeting::ics::Invite {
         meeting,
-        title: &loaded.postmortem.document.title,
+        title: &postmortem.document.title,
         organizer: &state.meetings.organizer,
-        pre_read: &format!("{base}/postmortems/{}", loaded.postmortem.id),
-        method: if meeting.status == MeetingStatus::Cancelled {
-            meeting::ics::Method::Cancel
-        } else {
-            meeting::ics::Method::Request
-        },
+        pre_read: &format!("{base}/postmortems/{}", postmortem.id),
         now: meeting.updated_at,
     })
 }

@@ -85,7 +85,7 @@ pub async fn show(
     let id = parse(&id)?;
     let loaded = load(&state, &actor, id).await?;
     let proposal = propose(&state, &loaded, 0);
-    let document = &loaded.postmortem.document;
+    let document = &loaded.review.postmortem.document;
     let written = |key: &str| {
         if document
             .sections
@@ -122,6 +122,7 @@ pub async fn show(
         })
         .collect();
     let live = loaded
+        .review
         .meeting
         .clone()
         .filter(|meeting| meeting.status != MeetingStatus::Cancelled);

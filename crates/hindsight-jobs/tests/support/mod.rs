@@ -171,6 +171,18 @@ impl SmtpServer {
         panic!("aiosmtpd did not start listening on port {port}");
     }
 
+    /// The worker's settings for sending here, from `from`.
+    pub fn settings(&self, from: &str) -> hindsight_jobs::SmtpSettings {
+        hindsight_jobs::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            tls: hindsight_jobs::SmtpTls::None,
+            username: None,
+            password: None,
+            from: from.into(),
+        }
+    }
+
     /// Every message received, as raw text.
     pub fn messages(&self) -> Vec<String> {
         let folder: PathBuf = self.maildir.path().join("mail").join("new");

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use deadpool_postgres::GenericClient;
 use hindsight_domain::access::UserId;
 use hindsight_domain::document::PostmortemId;
-use hindsight_domain::incident::next_updated_at;
-use hindsight_domain::meeting::{MeetingStatus, ReviewMeeting};
+use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use jiff::Timestamp;
 use tokio_postgres::types::Json;
 
 use super::jobs;
-use crate::{LIVE_MEETING, STALE_MEETING, StoreError};
+use crate::{StoreError, meeting_version};
 
 pub(super) async fn get(
     client: &impl GenericClient,
@@ -50,7 +49,7 @@ pub(super) async fn save(
             &[&id],
         )
         .await?;
-    let current = client
+    let stored = client
         .query_opt(
             "select status, updated_at from review_meeting where postmortem_id = $1 for update",
             &[&id],
@@ -61,16 +60,11 @@ pub(super) async fn save(
         })
         .transpose()?;
     let mut meeting = meeting;
-    match (previous, &current) {
-        (None, Some((status, _))) if status != MeetingStatus::Cancelled.as_str() => {
-            return Err(StoreError::Conflict(LIVE_MEETING.into()));
-        }
-        (Some(previous), Some((_, updated_at))) if previous == *updated_at => {
-            meeting.updated_at = next_updated_at(now, previous);
-        }
-        (Some(_), _) => return Err(StoreError::Conflict(STALE_MEETING.into())),
-        (None, _) => meeting.updated_at = now,
-    }
+    meeting.updated_at = meeting_version(
+        previous,
+        stored.as_ref().map(|(status, at)| (status.as_str(), *at)),
+        now,
+    )?;
     let notes = std::mem::take(&mut meeting.notes);
     let moderator = meeting.moderator.as_ref().map(|m| m.id.get());
     client

@@ -4,15 +4,14 @@ use std::collections::BTreeMap;
 
 use hindsight_domain::access::UserId;
 use hindsight_domain::document::PostmortemId;
-use hindsight_domain::incident::next_updated_at;
-use hindsight_domain::meeting::{MeetingStatus, ReviewMeeting};
+use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{from_micros, jobs, json, to_json, to_micros};
 use crate::StoreError;
-use crate::{LIVE_MEETING, STALE_MEETING};
+use crate::meeting_version;
 
 pub(super) fn get(
     connection: &Connection,
@@ -39,21 +38,18 @@ pub(super) fn save(
     now: Timestamp,
 ) -> Result<ReviewMeeting, StoreError> {
     let id = meeting.postmortem_id.get();
-    let current: Option<(String, i64)> = connection
+    let stored: Option<(String, Timestamp)> = connection
         .prepare_cached("select status, updated_at from review_meeting where postmortem_id = ?1")?
-        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row(params![id], |row| {
+            Ok((row.get(0)?, from_micros(row.get(1)?)?))
+        })
         .optional()?;
     let mut meeting = meeting;
-    match (previous, &current) {
-        (None, Some((status, _))) if status != MeetingStatus::Cancelled.as_str() => {
-            return Err(StoreError::Conflict(LIVE_MEETING.into()));
-        }
-        (Some(previous), Some((_, updated_at))) if to_micros(previous) == *updated_at => {
-            meeting.updated_at = next_updated_at(now, previous);
-        }
-        (Some(_), _) => return Err(StoreError::Conflict(STALE_MEETING.into())),
-        (None, _) => meeting.updated_at = now,
-    }
+    meeting.updated_at = meeting_version(
+        previous,
+        stored.as_ref().map(|(status, at)| (status.as_str(), *at)),
+        now,
+    )?;
     let notes = std::mem::take(&mut meeting.notes);
     connection
         .prepare_cached(
