@@ -54,6 +54,25 @@ pub struct PostmortemDocument {
     /// stored apart (`action_item.rs`): they outlive the document's versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_action_items_reason: Option<String>,
+    /// Moves made despite findings of the lint rules the organisation blocks on, each with its
+    /// justification. Only a move adds one; edits keep them as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lint_exceptions: Vec<LintException>,
+}
+
+/// A move to review or publication made despite findings of blocking lint rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LintException {
+    /// The status it moved to.
+    pub to: PostmortemStatus,
+    /// Each blocking finding it moved past, for people: `blame in sections.summary: “he failed to”`.
+    pub findings: Vec<String>,
+    pub justification: String,
+    /// Who moved it.
+    pub by: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
 }
 
 /// A stored postmortem at its current version.
@@ -419,6 +438,24 @@ impl PostmortemDocument {
             "no_action_items_reason".to_owned(),
             self.no_action_items_reason.clone().unwrap_or_default(),
         );
+        if !self.lint_exceptions.is_empty() {
+            fields.insert(
+                "lint_exceptions".to_owned(),
+                self.lint_exceptions
+                    .iter()
+                    .map(|exception| {
+                        format!(
+                            "{} by {} despite {}: {}",
+                            exception.to,
+                            exception.by,
+                            exception.findings.join("; "),
+                            exception.justification
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
         fields.retain(|_, text| !text.is_empty());
         fields
     }

@@ -12,6 +12,7 @@ pub mod action_item;
 pub mod calendar;
 pub mod clock;
 pub mod document;
+pub mod draft;
 pub mod incident;
 pub mod intake;
 pub mod lint;

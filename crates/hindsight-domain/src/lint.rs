@@ -48,6 +48,9 @@ pub struct LintConfig {
     pub judgement_terms: Vec<String>,
     /// The organisation's own rules.
     pub custom_rules: Vec<CustomRule>,
+    /// Rule ids whose findings stop a postmortem from going to review or being published,
+    /// unless an editor writes why it goes anyway (`[lint] block`). None by default.
+    pub block: Vec<String>,
 }
 
 /// A rule an organisation adds: any of its phrases, in prose, is a finding.
@@ -979,6 +982,85 @@ pub fn lint_postmortem(
     findings
 }
 
+/// The rules that judge whether a document is complete rather than how it is written.
+pub const COMPLETENESS_RULES: &[&str] = &["required_section", "timeline_times"];
+
+/// Whether a finding is about the document's language (blame, judgement, a placeholder, an
+/// organisation's phrase), as counted on the buttons that move a postmortem.
+pub fn is_language(finding: &FieldFinding) -> bool {
+    !COMPLETENESS_RULES.contains(&finding.finding.rule.as_ref())
+}
+
+/// Longest justification for moving past blocking findings, in characters.
+pub const MAX_JUSTIFICATION_CHARS: usize = 2_000;
+
+/// What the lint says about moving a postmortem on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// No finding of a blocking rule.
+    Clear,
+    /// Findings of blocking rules, each described for people, and no justification.
+    Blocked(Vec<String>),
+    /// Findings of blocking rules, moved past with this justification.
+    Excepted {
+        findings: Vec<String>,
+        justification: String,
+    },
+}
+
+/// `blame in sections.summary, line 2, column 5: “he failed to”`.
+pub fn describe(document: &PostmortemDocument, found: &FieldFinding) -> String {
+    let finding = &found.finding;
+    let words = document_texts(document)
+        .into_iter()
+        .find(|(field, _)| *field == found.field)
+        .and_then(|(_, text)| text.get(finding.start..finding.end).map(str::to_owned))
+        .unwrap_or_default();
+    let mut text = format!("{} in {}", finding.rule, found.field);
+    if finding.end > finding.start {
+        text.push_str(&format!(", line {}, column {}", finding.line, finding.column));
+    }
+    if !words.is_empty() {
+        text.push_str(&format!(": \u{201c}{words}\u{201d}"));
+    }
+    text
+}
+
+/// Decides whether `findings` (of `document`) let it move on, given the rules `block`ed and a
+/// justification, if one was written. A blank justification counts as none; one that is too
+/// long or holds NUL is refused with the reason.
+pub fn gate(
+    document: &PostmortemDocument,
+    findings: &[FieldFinding],
+    block: &[String],
+    justification: Option<&str>,
+) -> Result<Gate, String> {
+    let blocking: Vec<String> = findings
+        .iter()
+        .filter(|found| block.iter().any(|rule| *rule == found.finding.rule))
+        .map(|found| describe(document, found))
+        .collect();
+    if blocking.is_empty() {
+        return Ok(Gate::Clear);
+    }
+    let justification = justification.map(str::trim).unwrap_or_default();
+    if justification.is_empty() {
+        return Ok(Gate::Blocked(blocking));
+    }
+    if justification.chars().count() > MAX_JUSTIFICATION_CHARS {
+        return Err(format!(
+            "must be at most {MAX_JUSTIFICATION_CHARS} characters"
+        ));
+    }
+    if justification.contains('\0') {
+        return Err("must not contain NUL characters".to_owned());
+    }
+    Ok(Gate::Excepted {
+        findings: blocking,
+        justification: crate::document::normalize_text(justification),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1330,5 +1412,45 @@ mod tests {
                 .iter()
                 .all(|found| found.finding.rule != "timeline_times")
         );
+    }
+
+    #[test]
+    fn blocking_rules_stop_a_move_unless_justified_and_name_each_finding() {
+        let document = PostmortemDocument {
+            title: "Outage".into(),
+            template: "default".into(),
+            sections: [(
+                "summary".to_owned(),
+                "The cache went cold.\nHe failed to warm it. Root cause TBD.".to_owned(),
+            )]
+            .into(),
+            ..PostmortemDocument::default()
+        };
+        let findings: Vec<FieldFinding> = document_texts(&document)
+            .into_iter()
+            .flat_map(|(field, text)| {
+                lint(text, &LintConfig::default())
+                    .into_iter()
+                    .map(move |finding| FieldFinding {
+                        field: field.clone(),
+                        finding,
+                    })
+            })
+            .collect();
+        assert!(findings.iter().all(is_language));
+        assert_eq!(gate(&document, &findings, &[], None), Ok(Gate::Clear));
+        let block = vec!["blame".to_owned()];
+        let Ok(Gate::Blocked(named)) = gate(&document, &findings, &block, Some("  ")) else {
+            panic!("a blame finding should block");
+        };
+        assert_eq!(
+            named,
+            ["blame in sections.summary, line 2, column 1: \u{201c}He failed to\u{201d}"]
+        );
+        assert!(matches!(
+            gate(&document, &findings, &block, Some("Quoted from the customer's report.")),
+            Ok(Gate::Excepted { .. })
+        ));
+        assert!(gate(&document, &findings, &block, Some(&"x".repeat(2_001))).is_err());
     }
 }

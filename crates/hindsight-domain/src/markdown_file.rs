@@ -135,6 +135,8 @@ struct FrontMatter {
     action_items: Vec<ActionItemDraft>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     incident: Vec<IncidentBrief>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lint_exceptions: Vec<crate::document::LintException>,
 }
 
 /// Writes the file. Sections follow the template's order, the empty ones included so that a
@@ -152,6 +154,7 @@ pub fn render(file: &PostmortemFile, template: &Template, incidents: &[IncidentB
         created_at: file.created_at,
         updated_at: file.updated_at,
         no_action_items_reason: document.no_action_items_reason.clone(),
+        lint_exceptions: document.lint_exceptions.clone(),
         lessons: document.lessons.clone(),
         why_chains: document.why_chains.clone(),
         factors: document.factors.clone(),
@@ -322,6 +325,7 @@ pub fn parse(text: &str, templates: &[Template]) -> Result<PostmortemFile, FileE
             factors: front.factors,
             lessons: front.lessons,
             no_action_items_reason: front.no_action_items_reason,
+            lint_exceptions: front.lint_exceptions,
         },
     })
 }
@@ -536,6 +540,7 @@ mod tests {
                     got_lucky: vec!["Low traffic".into()],
                 },
                 no_action_items_reason: None,
+                lint_exceptions: Vec::new(),
             },
             action_items: vec![ActionItemDraft {
                 title: Some("Add a lock timeout".into()),
@@ -705,6 +710,7 @@ mod tests {
                                 got_lucky: lessons,
                             },
                             no_action_items_reason: reason,
+                            lint_exceptions: Vec::new(),
                         },
                     }
                 },

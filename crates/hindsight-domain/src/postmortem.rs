@@ -16,6 +16,11 @@ string_enum! {
 }
 
 impl PostmortemStatus {
+    /// Only a draft may be discarded: what went to review or was published is kept for good.
+    pub fn may_discard(self) -> bool {
+        self == Self::Draft
+    }
+
     /// Draft → in review → published, and back from review to draft.
     pub fn can_move_to(self, next: PostmortemStatus) -> bool {
         matches!(

@@ -1,6 +1,7 @@
-// Re-lints a section while the writer types: after a pause, the section's text goes to
-// POST /api/v1/lint and its findings replace the list under it. Without this script the
-// findings still show, computed on each save.
+// Re-lints and re-previews a section while the writer types: after a pause, the section's
+// text goes to POST /api/v1/lint, whose findings replace the list under it, and to
+// POST /api/v1/preview, whose sanitized HTML replaces the preview. Without this script the
+// findings and the preview still show, computed on each save.
 (function () {
   "use strict";
   function render(list, text, findings) {
@@ -47,13 +48,35 @@
       }
     }).catch(function () {});
   }
+  function preview(area, target) {
+    var text = area.value;
+    fetch("/api/v1/preview", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ markdown: text })
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      // The server sanitized this HTML (the same renderer as the saved page).
+      if (body && area.value === text) {
+        target.innerHTML = body.html;
+        var details = target.closest("details");
+        if (details && text.trim() !== "") details.open = true;
+      }
+    }).catch(function () {});
+  }
   document.querySelectorAll("textarea[data-lint]").forEach(function (area) {
-    var list = document.querySelector('ul[data-findings="' + area.getAttribute("data-lint") + '"]');
-    if (!list) return;
+    var field = area.getAttribute("data-lint");
+    var list = document.querySelector('ul[data-findings="' + field + '"]');
+    var target = document.querySelector('div[data-preview="' + field + '"]');
     var timer = null;
     area.addEventListener("input", function () {
       clearTimeout(timer);
-      timer = setTimeout(function () { lint(area, list); }, 400);
+      timer = setTimeout(function () {
+        if (list) lint(area, list);
+        if (target) preview(area, target);
+      }, 400);
     });
   });
 })();

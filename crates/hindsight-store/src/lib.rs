@@ -266,6 +266,19 @@ pub struct PostmortemFilter {
     pub limit: u32,
 }
 
+/// Why a postmortem cannot be discarded, for [`Store::discard_postmortem`].
+pub fn refuse_discard(postmortem: &Postmortem) -> Result<(), StoreError> {
+    if postmortem.status.may_discard() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "only a draft can be discarded; PM-{} is {}, and is kept",
+            postmortem.id,
+            postmortem.status.words()
+        )))
+    }
+}
+
 /// A user to store: validated, password already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -423,6 +436,15 @@ pub trait Store: Send + Sync + 'static {
         author: Author,
         now: Timestamp,
         change: PostmortemChange,
+    ) -> Result<Postmortem, StoreError>;
+
+    /// Deletes a draft postmortem with its history, incident links, meeting and action items,
+    /// atomically, and answers it as it was. [`StoreError::NotFound`] when the reader may not
+    /// see it; [`StoreError::Conflict`] when it is not a draft (the domain's `may_discard`).
+    async fn discard_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
     ) -> Result<Postmortem, StoreError>;
 
     /// Every version of a postmortem, oldest first.

@@ -138,6 +138,9 @@ struct FileLint {
     people: Vec<String>,
     #[serde(default)]
     rules: Vec<hindsight_domain::lint::CustomRule>,
+    /// Rules whose findings stop review and publishing unless an editor justifies the move.
+    #[serde(default)]
+    block: Vec<String>,
 }
 
 /// The settings in force, every source applied.
@@ -217,11 +220,23 @@ impl Settings {
                 );
             }
         }
+        for rule in &file.lint.block {
+            let known = hindsight_domain::lint::RULES.contains(&rule.as_str())
+                || file.lint.rules.iter().any(|custom| custom.id == *rule);
+            if !known {
+                bail!(
+                    "lint.block: `{rule}` is not a lint rule; the rules are {} and the ids of \
+                     [[lint.rules]]",
+                    hindsight_domain::lint::RULES.join(", ")
+                );
+            }
+        }
         let lint = hindsight_domain::lint::LintConfig {
             people: file.lint.people,
             disabled_rules: file.lint.disabled_rules,
             judgement_terms: file.lint.judgement_terms,
             custom_rules: file.lint.rules,
+            block: file.lint.block,
         };
         file.intake
             .check()

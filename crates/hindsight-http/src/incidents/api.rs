@@ -74,25 +74,52 @@ pub async fn create_incident(
     ))
 }
 
-/// Read one incident.
+/// An incident with the postmortems that cover it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentView {
+    #[serde(flatten)]
+    pub incident: Incident,
+    /// The ids of the postmortems covering it that the reader may see, newest first.
+    #[schema(value_type = Vec<i64>)]
+    pub postmortems: Vec<hindsight_domain::document::PostmortemId>,
+}
+
+/// Read one incident, with the ids of the postmortems that cover it.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
     params(("id" = i64, Path, description = "The incident's id")),
     responses(
-        (status = 200, body = Incident),
+        (status = 200, body = IncidentView),
         (status = 404, description = "No such incident", body = ErrorBody),
     ))]
 pub async fn get_incident(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
-) -> Result<ApiJson<Incident>, ApiError> {
+) -> Result<ApiJson<IncidentView>, ApiError> {
     let id = parse_id(&id)?;
     let incident = state
         .store
         .get_incident(id, actor.visibility())
         .await?
         .ok_or_else(|| no_such_incident(id))?;
-    Ok(ApiJson(incident))
+    let postmortems = state
+        .store
+        .list_postmortems(
+            &hindsight_store::PostmortemFilter {
+                incident: Some(incident.id),
+                limit: 1000,
+                ..Default::default()
+            },
+            actor.visibility(),
+        )
+        .await?
+        .into_iter()
+        .map(|postmortem| postmortem.id)
+        .collect();
+    Ok(ApiJson(IncidentView {
+        incident,
+        postmortems,
+    }))
 }
 
 /// Change some fields of an incident (JSON Merge Patch: absent stays, `null` clears).
@@ -116,7 +143,12 @@ pub async fn update_incident(
 ) -> Result<ApiJson<Incident>, ApiError> {
     let id = parse_id(&id)?;
     if patch.is_empty() {
-        return get_incident(State(state), CurrentActor(actor), Path(id.to_string())).await;
+        let incident = state
+            .store
+            .get_incident(id, actor.visibility())
+            .await?
+            .ok_or_else(|| no_such_incident(id))?;
+        return Ok(ApiJson(incident));
     }
     let changes_privacy = patch.private.is_some() || patch.members.is_some();
     let now = state.clock.now();

@@ -28,6 +28,8 @@ struct IncidentRow {
     services: String,
     started: String,
     owner: String,
+    /// The newest postmortem covering it: its id and status, in words.
+    postmortem: Option<(String, String)>,
 }
 
 impl From<&Incident> for IncidentRow {
@@ -41,8 +43,40 @@ impl From<&Incident> for IncidentRow {
             services: content.services.join(", "),
             started: display_time(content.started_at),
             owner: content.owner.clone().unwrap_or_default(),
+            postmortem: None,
         }
     }
+}
+
+/// A postmortem as the incident page shows it.
+pub struct PostmortemBrief {
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub status_key: &'static str,
+    pub owner: String,
+    pub items_total: usize,
+    pub items_done: usize,
+}
+
+/// The postmortems covering `incident` that this reader may see, newest first.
+async fn postmortems_of(
+    state: &AppState,
+    visibility: hindsight_domain::access::Visibility,
+    incident: IncidentId,
+    limit: u32,
+) -> Result<Vec<hindsight_domain::document::Postmortem>, hindsight_store::StoreError> {
+    state
+        .store
+        .list_postmortems(
+            &hindsight_store::PostmortemFilter {
+                incident: Some(incident),
+                limit,
+                ..Default::default()
+            },
+            visibility,
+        )
+        .await
 }
 
 #[derive(Template)]
@@ -89,7 +123,13 @@ pub async fn list_incidents(
                     serde_urlencoded::to_string(&next).expect("strings encode")
                 )
             });
-            let rows = page.items.iter().map(IncidentRow::from).collect();
+            let mut rows: Vec<IncidentRow> = page.items.iter().map(IncidentRow::from).collect();
+            for row in &mut rows {
+                row.postmortem = postmortems_of(&state, visibility(&actor), row.id, 1)
+                    .await?
+                    .first()
+                    .map(|postmortem| (postmortem.id.to_string(), postmortem.status.words()));
+            }
             (rows, ValidationErrors::new(), next_href)
         }
         Err(errors) => (Vec::new(), errors, None),
@@ -128,6 +168,7 @@ struct ShowPage {
     facts: Facts,
     timeline: crate::timeline::pages::TimelineView,
     policy: Option<crate::policy::PolicyView>,
+    postmortems: Vec<PostmortemBrief>,
 }
 
 pub async fn show_incident(
@@ -150,6 +191,29 @@ pub async fn show_incident(
     let policy = crate::policy::current(&state, incident.id, visibility(&actor))
         .await?
         .map(|policy| crate::policy::PolicyView::of(&policy));
+    let mut postmortems = Vec::new();
+    if let Some(actor) = &actor {
+        let users = state.store.list_users().await?;
+        for postmortem in postmortems_of(&state, actor.visibility(), incident.id, 20).await? {
+            let items = crate::action_items::of_postmortem(&state, postmortem.id).await?;
+            postmortems.push(PostmortemBrief {
+                id: postmortem.id.to_string(),
+                title: postmortem.document.title.clone(),
+                status: postmortem.status.words(),
+                status_key: postmortem.status.as_str(),
+                owner: postmortem
+                    .document
+                    .owner
+                    .and_then(|owner| users.iter().find(|user| user.id == owner))
+                    .map_or_else(|| "nobody yet".to_owned(), |user| user.display_name.clone()),
+                items_done: items
+                    .iter()
+                    .filter(|item| item.content.status.is_finished())
+                    .count(),
+                items_total: items.len(),
+            });
+        }
+    }
     let content = &incident.content;
     let time = |time: Option<jiff::Timestamp>| time.map_or("unknown".to_owned(), display_time);
     let count = |count: Option<u64>| count.map_or("unknown".to_owned(), |count| count.to_string());
@@ -204,6 +268,7 @@ pub async fn show_incident(
             facts,
             timeline,
             policy,
+            postmortems,
         },
     ))
 }

@@ -124,13 +124,19 @@ pub struct PostmortemCreate {
     /// Defaults to "Postmortem: " and the first incident's title.
     #[serde(default)]
     pub title: Option<String>,
-    /// Defaults to whoever creates it.
+    /// Defaults to the user the first incident's owner names (by email or name), else to
+    /// whoever creates it.
     #[serde(default)]
     #[schema(value_type = Option<i64>)]
     pub owner: Option<UserId>,
+    /// Whether to write a first draft from the incidents (summary, impact in words, the
+    /// timeline with the response metrics, in the owner's team time zone); `true` when absent.
+    #[serde(default)]
+    pub draft: Option<bool>,
 }
 
-/// Create a postmortem for one or more incidents, from a template, as a draft.
+/// Create a postmortem for one or more incidents, from a template, as a draft. Unless
+/// `"draft": false`, its summary, impact and timeline are written from the incidents.
 #[utoipa::path(post, path = "/api/v1/postmortems", tag = "postmortems",
     request_body = PostmortemCreate,
     responses(
@@ -181,15 +187,34 @@ pub(crate) async fn create_from(
         title: create.title.unwrap_or_default(),
         incidents: create.incidents,
         template: template.key.clone(),
-        owner: create.owner.or(Some(actor.user.id)),
+        owner: create.owner,
         ..PostmortemDocument::default()
     };
     let incidents = check_references(state, actor.visibility(), &document).await?;
+    if document.owner.is_none() {
+        let named = match incidents
+            .first()
+            .and_then(|first| first.content.owner.as_deref())
+        {
+            Some(owner) => super::user_named(state, owner).await?,
+            None => None,
+        };
+        document.owner = named.or(Some(actor.user.id));
+    }
     if document.title.trim().is_empty() {
         document.title = match incidents.first() {
             Some(first) => format!("Postmortem: {}", first.content.title),
             None => "Postmortem".to_owned(),
         };
+    }
+    if create.draft.unwrap_or(true) {
+        let sources = super::draft_sources(state, actor.visibility(), &incidents).await?;
+        let sources: Vec<hindsight_domain::draft::Source> = sources
+            .iter()
+            .map(|(incident, events)| hindsight_domain::draft::Source { incident, events })
+            .collect();
+        let zone = super::draft_zone(state, document.owner).await?;
+        document.sections = hindsight_domain::draft::sections(&template, &sources, &zone);
     }
     let document = document
         .validate(&template, &state.postmortems.factor_categories)
@@ -480,10 +505,16 @@ pub struct TransitionRequest {
     pub version: u32,
     /// `draft`, `in_review` or `published`.
     pub to: String,
+    /// Why it moves despite findings of the lint rules the organisation blocks on
+    /// (`[lint] block`); kept in the postmortem's `lint_exceptions` and the audit log.
+    #[serde(default)]
+    pub justification: Option<String>,
 }
 
 /// Move a postmortem: draft → in_review → published, or in_review → draft. A move the
-/// postmortem is not ready for answers 422 with every missing piece in `details`.
+/// postmortem is not ready for answers 422 with every missing piece in `details`; so does a
+/// move to review or publication while the lint finds what the organisation blocks on
+/// (`details` names each finding under `lint`), unless a `justification` is given.
 #[utoipa::path(post, path = "/api/v1/postmortems/{id}/transitions", tag = "postmortems",
     params(("id" = i64, Path)),
     request_body = TransitionRequest,
@@ -495,6 +526,7 @@ pub struct TransitionRequest {
 pub async fn transition(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<TransitionRequest>,
 ) -> Result<ApiJson<Postmortem>, ApiError> {
@@ -509,8 +541,16 @@ pub async fn transition(
             ),
         ))
     })?;
-    let postmortem = move_postmortem(&state, &actor, id, Some(request.version), to)
-        .await
+    let postmortem = move_postmortem(
+        &state,
+        &actor,
+        &auditor,
+        id,
+        Some(request.version),
+        to,
+        request.justification.as_deref(),
+    )
+    .await
         .map_err(postmortem_error)?;
     tracing::info!(postmortem.id = %postmortem.id, status = %postmortem.status, "postmortem moved");
     Ok(ApiJson(postmortem))
@@ -697,4 +737,148 @@ pub(crate) fn diff_between(
     };
     let to = to.unwrap_or_else(|| revisions.last().map_or(1, |last| last.version));
     Ok(diff_revisions(find(from)?, find(to)?))
+}
+
+/// Discard a draft postmortem: it, its history and its action items are deleted, and the
+/// audit log keeps that it was. A postmortem in review or published is never deleted (409).
+#[utoipa::path(delete, path = "/api/v1/postmortems/{id}", tag = "postmortems",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`conflict`: it is not a draft", body = ErrorBody),
+    ))]
+pub async fn discard(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    super::discard_postmortem(&state, &actor, &auditor, id)
+        .await
+        .map_err(postmortem_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineRefresh {
+    /// The version the refresh is made on; a stale one is refused with 409.
+    pub version: u32,
+    /// Replace the generated block even where someone edited inside it.
+    #[serde(default)]
+    pub replace_edits: bool,
+}
+
+/// What a refresh did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineRefreshed {
+    /// `updated`, `added` (the section had no generated block: it was added at its end) or
+    /// `unchanged`.
+    pub outcome: &'static str,
+    /// The section that holds the block.
+    pub section: Option<String>,
+    pub postmortem: Postmortem,
+}
+
+/// Rewrite the generated timeline block (between its `<!-- hindsight:timeline … -->` markers)
+/// from the incidents' current timelines. Text outside the markers is never touched. When
+/// someone edited inside the block, nothing is written and the answer is 409
+/// `timeline_edited` with `details.edited` and `details.generated`, unless `replace_edits`.
+#[utoipa::path(post, path = "/api/v1/postmortems/{id}/timeline/refresh", tag = "postmortems",
+    params(("id" = i64, Path)),
+    request_body = TimelineRefresh,
+    responses(
+        (status = 200, body = TimelineRefreshed),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`stale_version`, or `timeline_edited`", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn refresh_timeline(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<TimelineRefresh>,
+) -> Result<ApiJson<TimelineRefreshed>, ApiError> {
+    let id = parse_id(&id)?;
+    let refreshed = super::refresh_timeline(
+        &state,
+        &actor,
+        id,
+        Some(request.version),
+        request.replace_edits,
+    )
+    .await
+    .map_err(postmortem_error)?;
+    Ok(ApiJson(match refreshed {
+        super::Refreshed::Updated {
+            postmortem,
+            section,
+            added,
+        } => TimelineRefreshed {
+            outcome: if added { "added" } else { "updated" },
+            section: Some(section),
+            postmortem,
+        },
+        super::Refreshed::Unchanged(postmortem) => TimelineRefreshed {
+            outcome: "unchanged",
+            section: None,
+            postmortem,
+        },
+        super::Refreshed::Edited {
+            section,
+            edited,
+            generated,
+            ..
+        } => {
+            let mut error = ApiError::new(
+                StatusCode::CONFLICT,
+                "timeline_edited",
+                format!(
+                    "the generated timeline in sections.{section} was edited by hand; move the \
+                     edits outside its markers, or send `replace_edits: true` to drop them"
+                ),
+            );
+            error.details = Some(serde_json::json!({
+                "section": section,
+                "edited": edited,
+                "generated": generated,
+            }));
+            return Err(error);
+        }
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// Markdown, at most 100,000 characters.
+    pub markdown: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    /// The Markdown as the pages show it: sanitized HTML.
+    pub html: String,
+}
+
+/// Render Markdown as the pages do (sanitized), for a live preview while writing.
+#[utoipa::path(post, path = "/api/v1/preview", tag = "postmortems",
+    request_body = PreviewRequest,
+    responses((status = 200, body = Preview), (status = 422, body = ErrorBody)))]
+pub async fn preview(
+    ApiJson(request): ApiJson<PreviewRequest>,
+) -> Result<ApiJson<Preview>, ApiError> {
+    if request.markdown.chars().count() > 100_000 {
+        return Err(ApiError::invalid(
+            hindsight_domain::ValidationErrors::single(
+                "markdown",
+                "must be at most 100000 characters",
+            ),
+        ));
+    }
+    Ok(ApiJson(Preview {
+        html: crate::markdown::render(&request.markdown),
+    }))
 }

@@ -74,6 +74,21 @@ async fn gather(
     Ok((postmortem, template, incidents))
 }
 
+/// The owner's display name, for people: never an id.
+async fn owner_name(
+    state: &AppState,
+    postmortem: &Postmortem,
+) -> Result<String, hindsight_store::StoreError> {
+    Ok(match postmortem.document.owner {
+        Some(owner) => state
+            .store
+            .get_user(owner)
+            .await?
+            .map_or_else(|| "a former user".to_owned(), |user| user.display_name),
+        None => "nobody yet".to_owned(),
+    })
+}
+
 fn attachment(name: String) -> HeaderValue {
     HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .expect("file names are ASCII")
@@ -125,7 +140,9 @@ pub async fn export(
             response
         }
         "html" => {
-            let mut response = print_response(&postmortem, &template, &incidents, &action_items);
+            let owner = owner_name(&state, &postmortem).await?;
+            let mut response =
+                print_response(&postmortem, &template, &incidents, &action_items, owner);
             response.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 attachment(format!("{name}.html")),
@@ -182,6 +199,7 @@ pub fn print_response(
     template: &Template,
     incidents: &[Incident],
     action_items: &[hindsight_domain::action_item::ActionItem],
+    owner: String,
 ) -> Response {
     let sections = template
         .sections
@@ -211,11 +229,7 @@ pub fn print_response(
             })
             .collect(),
         sections,
-        owner: postmortem
-            .document
-            .owner
-            .map(|owner| format!("user {owner}"))
-            .unwrap_or_else(|| "nobody yet".to_owned()),
+        owner,
         updated: display_time(postmortem.updated_at),
     };
     match page.render() {
@@ -249,10 +263,12 @@ pub async fn print(
         .await
         .map_err(|_| crate::pages::PageError::not_found("There is no such postmortem."))?;
     let action_items = crate::action_items::of_postmortem(&state, postmortem.id).await?;
+    let owner = owner_name(&state, &postmortem).await?;
     Ok(print_response(
         &postmortem,
         &template,
         &incidents,
         &action_items,
+        owner,
     ))
 }

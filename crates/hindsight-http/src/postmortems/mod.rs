@@ -6,11 +6,15 @@ pub mod api;
 pub mod export;
 mod form;
 mod pages;
+mod reading;
 
 use hindsight_domain::access::Permission::{Read, Write};
-use hindsight_domain::access::{Actor, Visibility};
+use hindsight_domain::access::{Actor, UserId, Visibility};
 use hindsight_domain::document::{Author, Postmortem, PostmortemDocument, PostmortemId};
-use hindsight_domain::lint::{FieldFinding, KnownTimes, LintConfig, lint_postmortem};
+use hindsight_domain::draft::{self, Refresh, Zone};
+use hindsight_domain::timeline::TimelineEvent;
+use hindsight_domain::document::LintException;
+use hindsight_domain::lint::{FieldFinding, Gate, KnownTimes, LintConfig, gate, lint_postmortem};
 use hindsight_domain::postmortem::{
     DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Template, TransitionRefused, builtin_templates,
     transition,
@@ -96,12 +100,22 @@ pub fn routes() -> Routes {
         )
         .get("/api/v1/postmortems/{id}/diff", Read, api::diff)
         .get("/api/v1/postmortems/{id}/export", Read, export::export)
+        .delete("/api/v1/postmortems/{id}", Write, api::discard)
+        .post(
+            "/api/v1/postmortems/{id}/timeline/refresh",
+            Write,
+            api::refresh_timeline,
+        )
+        .post("/api/v1/preview", Read, api::preview)
         .get("/postmortems", Read, pages::list)
         .get("/postmortems/new", Write, pages::new_postmortem)
         .post("/postmortems", Write, pages::create)
-        .get("/postmortems/{id}", Read, pages::editor)
+        .get("/postmortems/{id}", Read, reading::show)
+        .get("/postmortems/{id}/edit", Write, pages::editor)
         .post("/postmortems/{id}", Write, pages::save)
         .post("/postmortems/{id}/transitions", Write, pages::move_to)
+        .post("/postmortems/{id}/timeline/refresh", Write, pages::refresh)
+        .post("/postmortems/{id}/discard", Write, pages::discard)
         .get("/postmortems/{id}/history", Read, pages::history)
         .get("/postmortems/{id}/print", Read, export::print)
         .get("/templates/new", Write, pages::new_template)
@@ -222,13 +236,17 @@ pub async fn edit_document(
         .await
 }
 
-/// Moves a postmortem to `to`, if the process allows it and the document is ready.
+/// Moves a postmortem to `to`, if the process allows it, the document is ready, and the lint
+/// finds nothing the organisation blocks on (or `justification` says why it moves anyway; the
+/// exception is kept in the document's history and in the audit log through `auditor`).
 pub async fn move_postmortem(
     state: &AppState,
     actor: &Actor,
+    auditor: &crate::audit::Auditor,
     id: PostmortemId,
     version: Option<u32>,
     to: PostmortemStatus,
+    justification: Option<&str>,
 ) -> Result<Postmortem, StoreError> {
     let visibility = actor.visibility();
     let current = state
@@ -244,10 +262,54 @@ pub async fn move_postmortem(
                 format!("the template `{}` is gone", current.document.template),
             ))
         })?;
+    let mut exception = None;
+    let block = &state.postmortems.lint.block;
+    if !block.is_empty()
+        && matches!(to, PostmortemStatus::InReview | PostmortemStatus::Published)
+        && to != current.status
+    {
+        let findings = lint_stored_postmortem(state, &current, &template, visibility).await?;
+        match gate(&current.document, &findings, block, justification) {
+            Err(message) => {
+                return Err(StoreError::Invalid(ValidationErrors::single(
+                    "justification",
+                    message,
+                )));
+            }
+            Ok(Gate::Clear) => {}
+            Ok(Gate::Blocked(named)) => {
+                let mut errors = ValidationErrors::new();
+                for finding in named {
+                    errors.add("lint", finding);
+                }
+                errors.add(
+                    "justification",
+                    format!(
+                        "the organisation blocks these lint findings before {to}: reword them, \
+                         or write why it goes on anyway"
+                    ),
+                );
+                return Err(StoreError::Invalid(errors));
+            }
+            Ok(Gate::Excepted {
+                findings,
+                justification,
+            }) => {
+                exception = Some(LintException {
+                    to,
+                    findings,
+                    justification,
+                    by: actor.user.display_name.clone(),
+                    at: hindsight_domain::to_stored_precision(state.clock.now()),
+                });
+            }
+        }
+    }
     let categories = state.postmortems.factor_categories.clone();
     // Items are never deleted, so a count read before the transaction can only be low: the
     // check errs on the side of refusing.
     let (items, unowned) = crate::action_items::counts(state, id).await?;
+    let recorded = exception.clone();
     let change: PostmortemChange = Box::new(move |stored: &Postmortem| {
         let content = stored.document.content(items, unowned);
         let status =
@@ -266,10 +328,12 @@ pub async fn move_postmortem(
                     }
                 },
             )?;
-        let document = stored.document.clone().validate(&template, &categories)?;
+        let mut document = stored.document.clone();
+        document.lint_exceptions.extend(recorded);
+        let document = document.validate(&template, &categories)?;
         Ok((status, document))
     });
-    state
+    let moved = state
         .store
         .update_postmortem(
             id,
@@ -279,7 +343,22 @@ pub async fn move_postmortem(
             state.clock.now(),
             change,
         )
-        .await
+        .await?;
+    if let Some(exception) = exception {
+        auditor
+            .record(
+                "postmortem.lint_exception",
+                format!("postmortem:{id}"),
+                format!(
+                    "moved to {} despite {}; justification: {}",
+                    exception.to,
+                    exception.findings.join("; "),
+                    exception.justification
+                ),
+            )
+            .await;
+    }
+    Ok(moved)
 }
 
 /// The lint on a stored postmortem, with the names of its incidents' people and Hindsight's
@@ -317,4 +396,199 @@ pub async fn people(state: &AppState) -> Result<Vec<String>, StoreError> {
         .into_iter()
         .map(|user| user.display_name)
         .collect())
+}
+
+/// The incidents a draft is written from, each with its timeline, as this reader sees them.
+pub async fn draft_sources(
+    state: &AppState,
+    visibility: Visibility,
+    incidents: &[Incident],
+) -> Result<Vec<(Incident, Vec<TimelineEvent>)>, StoreError> {
+    let mut sources = Vec::with_capacity(incidents.len());
+    for incident in incidents {
+        let events = state
+            .store
+            .list_events(incident.id, visibility)
+            .await?
+            .unwrap_or_default();
+        sources.push((incident.clone(), events));
+    }
+    Ok(sources)
+}
+
+/// The zone a draft's times are written in: that of the owner's first team (by id) with
+/// meeting rules of its own, else the default rules' zone (UTC unless configured).
+pub async fn draft_zone(state: &AppState, owner: Option<UserId>) -> Result<Zone, StoreError> {
+    let settings = &state.meetings.settings;
+    let mut team_name = None;
+    if let Some(owner) = owner {
+        let mut teams = state.store.list_teams().await?;
+        teams.sort_by_key(|team| team.id);
+        team_name = teams
+            .into_iter()
+            .filter(|team| settings.teams.contains_key(&team.name))
+            .find(|team| team.members.iter().any(|member| member.user_id == owner))
+            .map(|team| team.name);
+    }
+    let rules = settings.rules_for(team_name.as_deref());
+    Ok(Zone {
+        zone: rules.time_zone.clone(),
+        name: rules.time_zone_name.clone(),
+    })
+}
+
+/// The user an incident's owner text names (by email, then by name), for a draft's owner.
+pub async fn user_named(state: &AppState, owner: &str) -> Result<Option<UserId>, StoreError> {
+    let people: Vec<hindsight_domain::notify::Person> = state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|user| !user.disabled)
+        .map(|user| hindsight_domain::notify::Person {
+            id: user.id,
+            name: user.display_name,
+            email: user.email,
+        })
+        .collect();
+    Ok(hindsight_domain::meeting::find_person(&people, owner).map(|person| person.id))
+}
+
+/// What refreshing a postmortem's generated timeline came to.
+pub enum Refreshed {
+    /// The block was rewritten (`added`: there was none, so it was added to `section`).
+    Updated {
+        postmortem: Postmortem,
+        section: String,
+        added: bool,
+    },
+    /// The block already says what the timeline says.
+    Unchanged(Postmortem),
+    /// Someone edited inside the block; nothing was written.
+    Edited {
+        postmortem: Postmortem,
+        section: String,
+        edited: String,
+        generated: String,
+    },
+}
+
+/// Rewrites the generated timeline block from the incidents' current timelines, on `version`.
+/// Text outside the block is never touched; an edit inside it is kept unless `replace_edits`.
+pub async fn refresh_timeline(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+    version: Option<u32>,
+    replace_edits: bool,
+) -> Result<Refreshed, StoreError> {
+    let visibility = actor.visibility();
+    let current = state
+        .store
+        .get_postmortem(id, visibility)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if let Some(version) = version
+        && version != current.version
+    {
+        return Err(StoreError::VersionConflict(current.version));
+    }
+    let template = template_named(state, &current.document.template)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Invalid(ValidationErrors::single(
+                "template",
+                format!("the template `{}` is gone", current.document.template),
+            ))
+        })?;
+    let mut incidents = Vec::new();
+    for incident in &current.document.incidents {
+        incidents.extend(state.store.get_incident(*incident, visibility).await?);
+    }
+    let sources = draft_sources(state, visibility, &incidents).await?;
+    let sources: Vec<draft::Source> = sources
+        .iter()
+        .map(|(incident, events)| draft::Source { incident, events })
+        .collect();
+    let zone = draft_zone(state, current.document.owner).await?;
+    let block = draft::timeline_block(&sources, &zone);
+    let section = current
+        .document
+        .sections
+        .iter()
+        .find(|(_, text)| draft::has_timeline_block(text))
+        .map(|(key, _)| key.clone())
+        .or_else(|| draft::timeline_section(&template).map(str::to_owned))
+        .ok_or_else(|| {
+            StoreError::Invalid(ValidationErrors::single(
+                "sections",
+                "the template has no section for a timeline",
+            ))
+        })?;
+    let text = current
+        .document
+        .sections
+        .get(&section)
+        .cloned()
+        .unwrap_or_default();
+    match draft::refresh_timeline(&text, &block, replace_edits) {
+        Refresh::Unchanged => Ok(Refreshed::Unchanged(current)),
+        Refresh::Edited { edited, generated } => Ok(Refreshed::Edited {
+            postmortem: current,
+            section,
+            edited,
+            generated,
+        }),
+        Refresh::Updated { text, added } => {
+            let key = section.clone();
+            let postmortem = edit_document(
+                state,
+                actor,
+                id,
+                Some(current.version),
+                move |document| {
+                    document.sections.insert(key, text);
+                },
+            )
+            .await?;
+            Ok(Refreshed::Updated {
+                postmortem,
+                section,
+                added,
+            })
+        }
+    }
+}
+
+/// Discards a draft postmortem (`Conflict` for any other), and audits it with its title.
+pub async fn discard_postmortem(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &crate::audit::Auditor,
+    id: PostmortemId,
+) -> Result<(), StoreError> {
+    let discarded = state
+        .store
+        .discard_postmortem(id, actor.visibility())
+        .await?;
+    auditor
+        .record(
+            "postmortem.discarded",
+            format!("postmortem:{id}"),
+            format!(
+                "draft \u{201c}{}\u{201d} at version {}, covering {}",
+                discarded.document.title,
+                discarded.version,
+                discarded
+                    .document
+                    .incidents
+                    .iter()
+                    .map(|incident| format!("INC-{incident}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .await;
+    tracing::info!(postmortem.id = %id, "draft postmortem discarded");
+    Ok(())
 }

@@ -1,7 +1,9 @@
-//! The postmortem pages: the list, the new-postmortem form, the editor (sections with guidance,
-//! previews and lint findings, why chains, factors, lessons, action items, the readiness
-//! checklist and the status buttons), the history with its diff, and the template form.
-//! They work without JavaScript; `editor.js` only re-lints a section while the writer types.
+//! The postmortem pages for writers: the list, the new-postmortem form, the editor (sections
+//! with guidance, previews and lint findings, why chains, factors, lessons, action items, the
+//! readiness checklist and the status buttons), refreshing the generated timeline, discarding
+//! a draft, the history with its diff, and the template form. They work without JavaScript;
+//! `editor.js` re-lints and re-previews a section while the writer types. Readers get the
+//! document itself (`reading.rs`).
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
@@ -120,6 +122,13 @@ pub async fn list(
     ))
 }
 
+/// A postmortem that already covers an incident someone is about to start another for.
+struct Existing {
+    id: String,
+    title: String,
+    status: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "postmortems/new.html")]
 struct NewPage {
@@ -128,6 +137,11 @@ struct NewPage {
     title: String,
     template: String,
     templates: Vec<Template>,
+    /// Whether to write a first draft from the incidents.
+    draft: bool,
+    /// Postmortems that already cover the incidents: starting another is a choice to make.
+    existing: Vec<Existing>,
+    another: bool,
     errors: ValidationErrors,
 }
 
@@ -142,19 +156,84 @@ pub struct NewQuery {
     incident: Option<String>,
 }
 
+/// Reads `INC-3, 4` into incident ids, naming each part that is not one.
+fn incident_ids(text: &str, errors: &mut ValidationErrors) -> Vec<IncidentId> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .filter_map(|part| {
+            let parsed = part
+                .strip_prefix("INC-")
+                .or_else(|| part.strip_prefix("inc-"))
+                .unwrap_or(part)
+                .parse()
+                .ok();
+            if parsed.is_none() {
+                errors.add(
+                    "incidents",
+                    format!(
+                        "`{}` is not an incident id",
+                        part.chars().take(40).collect::<String>()
+                    ),
+                );
+            }
+            parsed
+        })
+        .collect()
+}
+
+/// The postmortems this reader can see that cover any of `incidents`.
+async fn covering(
+    state: &AppState,
+    actor: &Actor,
+    incidents: &[IncidentId],
+) -> Result<Vec<Existing>, StoreError> {
+    let mut existing: Vec<Existing> = Vec::new();
+    for incident in incidents {
+        let found = state
+            .store
+            .list_postmortems(
+                &PostmortemFilter {
+                    incident: Some(*incident),
+                    limit: 50,
+                    ..PostmortemFilter::default()
+                },
+                actor.visibility(),
+            )
+            .await?;
+        for postmortem in found {
+            let id = postmortem.id.to_string();
+            if !existing.iter().any(|known| known.id == id) {
+                existing.push(Existing {
+                    id,
+                    title: postmortem.document.title,
+                    status: postmortem.status.words(),
+                });
+            }
+        }
+    }
+    Ok(existing)
+}
+
 pub async fn new_postmortem(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Query(query): Query<NewQuery>,
 ) -> Result<Response, PageError> {
+    let incident = query.incident.unwrap_or_default();
+    let mut ignored = ValidationErrors::new();
+    let existing = covering(&state, &actor, &incident_ids(&incident, &mut ignored)).await?;
     Ok(render(
         StatusCode::OK,
         &NewPage {
             nav: Nav::of(Some(&actor)),
-            incident: query.incident.unwrap_or_default(),
+            incident,
             title: String::new(),
             template: "default".into(),
             templates: all_templates(&*state.store).await?,
+            draft: true,
+            existing,
+            another: false,
             errors: ValidationErrors::new(),
         },
     ))
@@ -168,6 +247,12 @@ pub struct NewForm {
     title: String,
     #[serde(default)]
     template: String,
+    /// `incidents` (the default) or `blank`.
+    #[serde(default)]
+    start_from: String,
+    /// `yes` when the writer chose to start another postmortem for a covered incident.
+    #[serde(default)]
+    another: String,
 }
 
 pub async fn create(
@@ -177,21 +262,17 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     let Form(form) = form?;
     let mut errors = ValidationErrors::new();
-    let incidents: Vec<IncidentId> = form
-        .incident
-        .split([',', ' '])
-        .filter(|part| !part.trim().is_empty())
-        .filter_map(|part| {
-            let parsed = part.trim().parse().ok();
-            if parsed.is_none() {
-                errors.add(
-                    "incidents",
-                    format!("`{}` is not an incident id", part.trim()),
-                );
-            }
-            parsed
-        })
-        .collect();
+    let incidents = incident_ids(&form.incident, &mut errors);
+    let draft = form.start_from != "blank";
+    let another = form.another == "yes";
+    let existing = covering(&state, &actor, &incidents).await?;
+    if !existing.is_empty() && !another {
+        errors.add(
+            "another",
+            "a postmortem already covers this incident: open it, or tick the box to start \
+             another one",
+        );
+    }
     let result = if errors.is_empty() {
         create_from(
             &state,
@@ -201,6 +282,7 @@ pub async fn create(
                 template: Some(form.template.clone()),
                 title: Some(form.title.clone()).filter(|title| !title.trim().is_empty()),
                 owner: None,
+                draft: Some(draft),
             },
         )
         .await
@@ -209,7 +291,7 @@ pub async fn create(
     };
     match result {
         Ok(postmortem) => {
-            Ok(Redirect::to(&format!("/postmortems/{}", postmortem.id)).into_response())
+            Ok(Redirect::to(&format!("/postmortems/{}/edit", postmortem.id)).into_response())
         }
         Err(StoreError::Invalid(errors)) => Ok(render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -219,6 +301,9 @@ pub async fn create(
                 title: form.title,
                 template: form.template,
                 templates: all_templates(&*state.store).await?,
+                draft,
+                existing,
+                another,
                 errors,
             },
         )),
@@ -226,14 +311,14 @@ pub async fn create(
     }
 }
 
-struct FindingView {
-    field: String,
-    rule: String,
-    severity: &'static str,
-    place: String,
-    words: String,
-    message: String,
-    suggestion: String,
+pub(crate) struct FindingView {
+    pub field: String,
+    pub rule: String,
+    pub severity: &'static str,
+    pub place: String,
+    pub words: String,
+    pub message: String,
+    pub suggestion: String,
 }
 
 struct SectionView {
@@ -248,17 +333,29 @@ struct SectionView {
 struct WhyRow {
     question: String,
     answer: String,
+    error: Option<String>,
 }
 
 struct ChainRow {
+    /// `why_chains[2]`.
+    field: String,
     problem: String,
+    problem_error: Option<String>,
     whys: Vec<WhyRow>,
     root_cause: String,
+    root_cause_error: Option<String>,
+    /// The empty chain offered for adding one.
+    blank: bool,
+    first: bool,
+    last: bool,
 }
 
 struct FactorRow {
+    field: String,
     category: String,
     description: String,
+    error: Option<String>,
+    blank: bool,
 }
 
 /// An action item as the editor lists it; they are edited on their own page.
@@ -274,6 +371,14 @@ struct Move {
     to: &'static str,
     label: &'static str,
     missing: Vec<MissingPiece>,
+    /// Findings of blocking lint rules: the move needs a justification.
+    blocked: Vec<String>,
+}
+
+/// Refreshing the timeline found a person's edit inside the generated block.
+struct RefreshConflict {
+    section: String,
+    diff: Vec<hindsight_domain::document::DiffLine>,
 }
 
 #[derive(askama::Template)]
@@ -293,12 +398,19 @@ struct EditorPage {
     lessons: [String; 3],
     users: Vec<User>,
     findings: Vec<FindingView>,
+    /// Findings about the language, counted on the buttons that move the postmortem on.
+    language_findings: usize,
     missing_for_review: Vec<MissingPiece>,
     missing_for_publish: Vec<MissingPiece>,
     moves: Vec<Move>,
     errors: ValidationErrors,
     /// Why the page is shown again instead of saved.
     notice: Option<String>,
+    /// What the last save did, said after the redirect.
+    saved: Option<String>,
+    /// Whether the template has a place for the generated timeline.
+    can_refresh: bool,
+    refresh_conflict: Option<RefreshConflict>,
 }
 
 impl EditorPage {
@@ -320,21 +432,23 @@ impl EditorPage {
             .collect()
     }
 
-    fn errors_under(&self, prefix: &str) -> Vec<String> {
-        self.errors
-            .0
-            .iter()
-            .filter(|error| error.field.starts_with(prefix))
-            .map(|error| format!("{}: {}", error.field, error.message))
-            .collect()
-    }
-
     fn is_owner(&self, user: &User) -> bool {
         self.document.owner == Some(user.id)
     }
+
+    fn findings_label(&self) -> String {
+        match self.language_findings {
+            0 => String::new(),
+            1 => " (1 finding)".to_owned(),
+            n => format!(" ({n} findings)"),
+        }
+    }
 }
 
-fn finding_view(text_of: impl Fn(&str) -> Option<String>, found: FieldFinding) -> FindingView {
+pub(crate) fn finding_view(
+    text_of: impl Fn(&str) -> Option<String>,
+    found: FieldFinding,
+) -> FindingView {
     let finding = found.finding;
     let words = text_of(&found.field)
         .and_then(|text| text.get(finding.start..finding.end).map(str::to_owned))
@@ -351,6 +465,122 @@ fn finding_view(text_of: impl Fn(&str) -> Option<String>, found: FieldFinding) -
         words,
         message: finding.message.into_owned(),
         suggestion: finding.suggestion.into_owned(),
+    }
+}
+
+/// The chains as the form shows them, each with the errors of its fields, and one blank chain
+/// to add another. Every chain offers five whys to start with, and always one more to add.
+fn chain_rows(document: &PostmortemDocument, errors: &ValidationErrors) -> Vec<ChainRow> {
+    let error = |field: &str| errors.message_for(field).map(str::to_owned);
+    let mut chains: Vec<ChainRow> = document
+        .why_chains
+        .iter()
+        .enumerate()
+        .map(|(index, chain)| {
+            let field = format!("why_chains[{index}]");
+            ChainRow {
+                problem: chain.problem.clone(),
+                problem_error: error(&format!("{field}.problem")),
+                whys: chain
+                    .whys
+                    .iter()
+                    .enumerate()
+                    .map(|(step, why)| WhyRow {
+                        question: why.question.clone(),
+                        answer: why.answer.clone(),
+                        error: error(&format!("{field}.whys[{step}].question"))
+                            .or_else(|| error(&format!("{field}.whys[{step}].answer"))),
+                    })
+                    .collect(),
+                root_cause: chain.root_cause.clone().unwrap_or_default(),
+                root_cause_error: error(&format!("{field}.root_cause")),
+                blank: false,
+                first: index == 0,
+                last: index + 1 == document.why_chains.len(),
+                field,
+            }
+        })
+        .collect();
+    chains.push(ChainRow {
+        field: format!("why_chains[{}]", chains.len()),
+        problem: String::new(),
+        problem_error: None,
+        whys: Vec::new(),
+        root_cause: String::new(),
+        root_cause_error: None,
+        blank: true,
+        first: false,
+        last: true,
+    });
+    for chain in &mut chains {
+        let rows = (chain.whys.len() + 1).max(5);
+        while chain.whys.len() < rows {
+            chain.whys.push(WhyRow {
+                question: String::new(),
+                answer: String::new(),
+                error: None,
+            });
+        }
+    }
+    chains
+}
+
+fn factor_rows(document: &PostmortemDocument, errors: &ValidationErrors) -> Vec<FactorRow> {
+    let mut factors: Vec<FactorRow> = document
+        .factors
+        .iter()
+        .enumerate()
+        .map(|(index, factor)| {
+            let field = format!("factors[{index}]");
+            FactorRow {
+                category: factor.category.clone(),
+                description: factor.description.clone(),
+                error: errors
+                    .message_for(&format!("{field}.category"))
+                    .or_else(|| errors.message_for(&format!("{field}.description")))
+                    .map(str::to_owned),
+                blank: false,
+                field,
+            }
+        })
+        .collect();
+    factors.push(FactorRow {
+        field: format!("factors[{}]", factors.len()),
+        category: String::new(),
+        description: String::new(),
+        error: None,
+        blank: true,
+    });
+    factors
+}
+
+/// What the editor says after a save: `?saved=7`, or `?saved=unchanged`.
+#[derive(Deserialize, Default)]
+pub struct EditorQuery {
+    saved: Option<String>,
+    refreshed: Option<String>,
+}
+
+impl EditorQuery {
+    fn notice(&self) -> Option<String> {
+        if let Some(saved) = &self.saved {
+            return Some(match saved.as_str() {
+                "unchanged" => "Nothing changed, so nothing was saved.".to_owned(),
+                version => format!(
+                    "Saved as version {}.",
+                    version.chars().take(10).collect::<String>()
+                ),
+            });
+        }
+        self.refreshed.as_deref().map(|refreshed| match refreshed {
+            "unchanged" => "The timeline block already matches the incident timeline.".to_owned(),
+            "added" => "The timeline had no generated block; it was added at the end of the \
+                        section."
+                .to_owned(),
+            _ => "The generated timeline was refreshed from the incident timeline; your text \
+                  around it is as it was."
+                .to_owned(),
+        })
     }
 }
 
@@ -375,8 +605,17 @@ async fn editor_page(
         .into_iter()
         .map(|(field, text)| (field, text.to_owned()))
         .collect();
-    let findings = lint_stored_postmortem(state, &shown, &template, actor.visibility())
-        .await?
+    let found = lint_stored_postmortem(state, &shown, &template, actor.visibility()).await?;
+    let language_findings = found
+        .iter()
+        .filter(|finding| hindsight_domain::lint::is_language(finding))
+        .count();
+    let block = &state.postmortems.lint.block;
+    let blocked = match hindsight_domain::lint::gate(&postmortem.document, &found, block, None) {
+        Ok(hindsight_domain::lint::Gate::Blocked(named)) => named,
+        _ => Vec::new(),
+    };
+    let findings = found
         .into_iter()
         .map(|found| {
             finding_view(
@@ -400,17 +639,20 @@ async fn editor_page(
             to: "in_review",
             label: "Submit for review",
             missing: missing_for_review.clone(),
+            blocked: blocked.clone(),
         }],
         PostmortemStatus::InReview => vec![
             Move {
                 to: "published",
                 label: "Publish",
                 missing: missing_for_publish.clone(),
+                blocked,
             },
             Move {
                 to: "draft",
                 label: "Back to draft",
                 missing: Vec::new(),
+                blocked: Vec::new(),
             },
         ],
         PostmortemStatus::Published => Vec::new(),
@@ -439,49 +681,6 @@ async fn editor_page(
             }
         })
         .collect();
-    let mut chains: Vec<ChainRow> = document
-        .why_chains
-        .iter()
-        .map(|chain| ChainRow {
-            problem: chain.problem.clone(),
-            whys: chain
-                .whys
-                .iter()
-                .map(|why| WhyRow {
-                    question: why.question.clone(),
-                    answer: why.answer.clone(),
-                })
-                .collect(),
-            root_cause: chain.root_cause.clone().unwrap_or_default(),
-        })
-        .collect();
-    chains.push(ChainRow {
-        problem: String::new(),
-        whys: Vec::new(),
-        root_cause: String::new(),
-    });
-    for chain in &mut chains {
-        // Five whys to start with, and always one more to add.
-        let rows = (chain.whys.len() + 1).max(5);
-        while chain.whys.len() < rows {
-            chain.whys.push(WhyRow {
-                question: "Why?".into(),
-                answer: String::new(),
-            });
-        }
-    }
-    let mut factors: Vec<FactorRow> = document
-        .factors
-        .iter()
-        .map(|factor| FactorRow {
-            category: factor.category.clone(),
-            description: factor.description.clone(),
-        })
-        .collect();
-    factors.push(FactorRow {
-        category: String::new(),
-        description: String::new(),
-    });
     let items: Vec<ItemRow> = action_items
         .iter()
         .map(|item| ItemRow {
@@ -506,18 +705,22 @@ async fn editor_page(
         ],
         users: state.store.list_users().await?,
         categories: state.postmortems.factor_categories.clone(),
+        chains: chain_rows(&document, &errors),
+        factors: factor_rows(&document, &errors),
+        can_refresh: hindsight_domain::draft::timeline_section(&template).is_some(),
         postmortem,
         document,
         sections,
-        chains,
-        factors,
         items,
         findings,
+        language_findings,
         missing_for_review,
         missing_for_publish,
         moves,
         errors,
         notice,
+        saved: None,
+        refresh_conflict: None,
     })
 }
 
@@ -525,10 +728,11 @@ pub async fn editor(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
+    query: Result<Query<EditorQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     let postmortem = load(&state, &actor, &id).await?;
     let document = postmortem.document.clone();
-    let page = editor_page(
+    let mut page = editor_page(
         &state,
         &actor,
         postmortem,
@@ -537,6 +741,7 @@ pub async fn editor(
         None,
     )
     .await?;
+    page.saved = query.ok().and_then(|Query(query)| query.notice());
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -550,6 +755,7 @@ pub async fn save(
     let current = load(&state, &actor, &id).await?;
     let form = EditorForm::read(pairs, &current.document);
     let sent = form.document.clone();
+    let made_on = form.version;
     let result = if form.errors.is_empty() {
         let document = form.document;
         edit_document(&state, &actor, current.id, form.version, move |edited| {
@@ -561,7 +767,16 @@ pub async fn save(
     };
     let (status, errors, notice) = match result {
         Ok(saved) => {
-            return Ok(Redirect::to(&format!("/postmortems/{}#saved", saved.id)).into_response());
+            let said = if Some(saved.version) == made_on {
+                "unchanged".to_owned()
+            } else {
+                saved.version.to_string()
+            };
+            return Ok(Redirect::to(&format!(
+                "/postmortems/{}/edit?saved={said}#saved",
+                saved.id
+            ))
+            .into_response());
         }
         Err(StoreError::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -590,11 +805,14 @@ pub async fn save(
 pub struct MoveForm {
     version: Option<u32>,
     to: String,
+    #[serde(default)]
+    justification: Option<String>,
 }
 
 pub async fn move_to(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
     Path(id): Path<String>,
     form: Result<Form<MoveForm>, FormRejection>,
 ) -> Result<Response, PageError> {
@@ -607,34 +825,147 @@ pub async fn move_to(
             message: format!("`{}` is not a status of a postmortem.", form.to),
         });
     };
-    let (status, errors, notice) =
-        match move_postmortem(&state, &actor, current.id, form.version, to).await {
-            Ok(moved) => {
-                return Ok(Redirect::to(&format!("/postmortems/{}", moved.id)).into_response());
-            }
-            Err(StoreError::Invalid(errors)) => {
-                let list: Vec<String> =
-                    errors.0.iter().map(|error| error.message.clone()).collect();
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    errors,
-                    Some(format!("It cannot move to {to} yet: {}.", list.join("; "))),
-                )
-            }
-            Err(StoreError::VersionConflict(now)) => (
-                StatusCode::CONFLICT,
-                ValidationErrors::new(),
-                Some(format!(
-                    "Nothing changed: someone saved version {now} since this page was loaded. \
-                     Check it, then try again."
-                )),
-            ),
-            Err(error) => return Err(page_error(error)),
-        };
+    let moved = move_postmortem(
+        &state,
+        &actor,
+        &auditor,
+        current.id,
+        form.version,
+        to,
+        form.justification.as_deref(),
+    )
+    .await;
+    let (status, errors, notice) = match moved {
+        Ok(moved) => {
+            let path = if moved.status == PostmortemStatus::Published {
+                format!("/postmortems/{}", moved.id)
+            } else {
+                format!("/postmortems/{}/edit", moved.id)
+            };
+            return Ok(Redirect::to(&path).into_response());
+        }
+        Err(StoreError::Invalid(errors)) => {
+            let list: Vec<String> = errors.0.iter().map(|error| error.message.clone()).collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+                Some(format!("It cannot move to {to} yet: {}.", list.join("; "))),
+            )
+        }
+        Err(StoreError::VersionConflict(now)) => (
+            StatusCode::CONFLICT,
+            ValidationErrors::new(),
+            Some(format!(
+                "Nothing changed: someone saved version {now} since this page was loaded. \
+                 Check it, then try again."
+            )),
+        ),
+        Err(error) => return Err(page_error(error)),
+    };
     let latest = load(&state, &actor, &id).await?;
     let document = latest.document.clone();
     let page = editor_page(&state, &actor, latest, document, errors, notice).await?;
     Ok(render(status, &page))
+}
+
+#[derive(Deserialize)]
+pub struct RefreshForm {
+    version: Option<u32>,
+    #[serde(default)]
+    replace_edits: Option<String>,
+}
+
+/// Rewrites the generated timeline block from the incidents' timelines. When a person edited
+/// inside the block, the editor shows what would be lost and asks before replacing it.
+pub async fn refresh(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    Path(id): Path<String>,
+    form: Result<Form<RefreshForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form?;
+    let current = load(&state, &actor, &id).await?;
+    let replace = form.replace_edits.as_deref() == Some("yes");
+    let refreshed = super::refresh_timeline(&state, &actor, current.id, form.version, replace).await;
+    let (status, errors, notice, conflict) = match refreshed {
+        Ok(super::Refreshed::Updated {
+            postmortem, added, ..
+        }) => {
+            let said = if added { "added" } else { "updated" };
+            return Ok(Redirect::to(&format!(
+                "/postmortems/{}/edit?refreshed={said}#saved",
+                postmortem.id
+            ))
+            .into_response());
+        }
+        Ok(super::Refreshed::Unchanged(postmortem)) => {
+            return Ok(Redirect::to(&format!(
+                "/postmortems/{}/edit?refreshed=unchanged#saved",
+                postmortem.id
+            ))
+            .into_response());
+        }
+        Ok(super::Refreshed::Edited {
+            section,
+            edited,
+            generated,
+            ..
+        }) => (
+            StatusCode::CONFLICT,
+            ValidationErrors::new(),
+            Some(
+                "Nothing was changed: the generated timeline was edited by hand. Below is what \
+                 refreshing would change; move your edits outside the markers to keep them, or \
+                 replace the block anyway."
+                    .to_owned(),
+            ),
+            Some(RefreshConflict {
+                section,
+                diff: hindsight_domain::document::diff_lines(&edited, &generated),
+            }),
+        ),
+        Err(StoreError::VersionConflict(now)) => (
+            StatusCode::CONFLICT,
+            ValidationErrors::new(),
+            Some(format!(
+                "Nothing changed: someone saved version {now} since this page was loaded. \
+                 Check it, then try again."
+            )),
+            None,
+        ),
+        Err(StoreError::Invalid(errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            Some("The timeline could not be refreshed.".to_owned()),
+            None,
+        ),
+        Err(error) => return Err(page_error(error)),
+    };
+    let latest = load(&state, &actor, &id).await?;
+    let document = latest.document.clone();
+    let mut page = editor_page(&state, &actor, latest, document, errors, notice).await?;
+    page.refresh_conflict = conflict;
+    Ok(render(status, &page))
+}
+
+/// Discards a draft: it and its history are deleted, with an audit entry. Published and
+/// in-review postmortems are never deleted.
+pub async fn discard(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let current = load(&state, &actor, &id).await?;
+    match super::discard_postmortem(&state, &actor, &auditor, current.id).await {
+        Ok(()) => Ok(Redirect::to("/postmortems?discarded=1").into_response()),
+        Err(StoreError::Conflict(message)) => Err(PageError {
+            status: StatusCode::CONFLICT,
+            title: "Not discarded",
+            message,
+        }),
+        Err(error) => Err(page_error(error)),
+    }
 }
 
 struct RevisionRow {

@@ -1351,6 +1351,33 @@ impl Store for PostgresStore {
         Ok(next)
     }
 
+    async fn discard_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Postmortem, StoreError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let current = select_postmortem(&transaction, id, visibility, true)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        crate::refuse_discard(&current)?;
+        transaction
+            .execute(
+                "delete from action_item where postmortem_id = $1",
+                &[&id.get()],
+            )
+            .await?;
+        transaction
+            .execute(
+                "delete from postmortem where postmortem_id = $1",
+                &[&id.get()],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(current)
+    }
+
     async fn list_revisions(
         &self,
         id: PostmortemId,

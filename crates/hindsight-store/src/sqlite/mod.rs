@@ -1501,6 +1501,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn discard_postmortem(
+        &self,
+        id: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Postmortem, StoreError> {
+        self.write(move |connection| {
+            let current =
+                select_postmortem(connection, id, visibility)?.ok_or(StoreError::NotFound)?;
+            crate::refuse_discard(&current)?;
+            connection
+                .prepare_cached("delete from action_item where postmortem_id = ?1")?
+                .execute(params![id.get()])?;
+            connection
+                .prepare_cached("delete from postmortem where postmortem_id = ?1")?
+                .execute(params![id.get()])?;
+            Ok(current)
+        })
+        .await
+    }
+
     async fn list_revisions(
         &self,
         id: PostmortemId,
