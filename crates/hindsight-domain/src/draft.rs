@@ -45,7 +45,8 @@ const BEGIN: &str = "<!-- hindsight:timeline ";
 const BEGIN_END: &str = " -->";
 const END: &str = "<!-- /hindsight:timeline -->";
 /// Said once inside the opening marker, for whoever reads the Markdown source.
-const MARKER_NOTE: &str = "generated from the incident timeline; refreshing rewrites what is between these markers";
+const MARKER_NOTE: &str =
+    "generated from the incident timeline; refreshing rewrites what is between these markers";
 
 /// The sections a new postmortem on `template` starts with, by key. Only sections the template
 /// has are written: `summary` (or `what_went_wrong`), `impact` and `timeline` (or, where the
@@ -193,7 +194,10 @@ pub fn impact(sources: &[Source]) -> String {
             said.push("It was a security breach.".to_owned());
         }
         for (name, value) in &impact.business {
-            said.push(format!("{}: {value}.", sentence_case(&name.replace('_', " "))));
+            said.push(format!(
+                "{}: {value}.",
+                sentence_case(&name.replace('_', " "))
+            ));
         }
         let metrics = Metrics::of(content, source.events);
         if metrics.impact_window.is_some() {
@@ -208,10 +212,7 @@ pub fn impact(sources: &[Source]) -> String {
         }
         text.push_str(&said.join(" "));
         if !unknown.is_empty() {
-            text.push_str(&format!(
-                "\n\nNot recorded yet: {}.",
-                and_list(&unknown)
-            ));
+            text.push_str(&format!("\n\nNot recorded yet: {}.", and_list(&unknown)));
         }
         parts.push(text);
     }

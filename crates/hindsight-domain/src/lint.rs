@@ -1018,7 +1018,10 @@ pub fn describe(document: &PostmortemDocument, found: &FieldFinding) -> String {
         .unwrap_or_default();
     let mut text = format!("{} in {}", finding.rule, found.field);
     if finding.end > finding.start {
-        text.push_str(&format!(", line {}, column {}", finding.line, finding.column));
+        text.push_str(&format!(
+            ", line {}, column {}",
+            finding.line, finding.column
+        ));
     }
     if !words.is_empty() {
         text.push_str(&format!(": \u{201c}{words}\u{201d}"));
@@ -1448,7 +1451,12 @@ mod tests {
             ["blame in sections.summary, line 2, column 1: \u{201c}He failed to\u{201d}"]
         );
         assert!(matches!(
-            gate(&document, &findings, &block, Some("Quoted from the customer's report.")),
+            gate(
+                &document,
+                &findings,
+                &block,
+                Some("Quoted from the customer's report.")
+            ),
             Ok(Gate::Excepted { .. })
         ));
         assert!(gate(&document, &findings, &block, Some(&"x".repeat(2_001))).is_err());

@@ -1,9 +1,9 @@
 use jiff::Timestamp;
 
 use super::*;
+use crate::ImpactDraft;
 use crate::IncidentDraft;
 use crate::IncidentId;
-use crate::ImpactDraft;
 use crate::postmortem::builtin_templates;
 use crate::timeline::{EventContent, EventId, EventKind, KeyTime};
 
@@ -218,8 +218,11 @@ fn refreshing_replaces_the_block_and_keeps_the_writers_text_around_it() {
     };
     let first = sources(&events);
     // What the textarea sends back: CRLF, trailing spaces; a person's text before and after.
-    let section = format!("Read with the chat log.\r\n\r\n{}\r\n\r\nMore later.", first)
-        .replace('\n', "  \n");
+    let section = format!(
+        "Read with the chat log.\r\n\r\n{}\r\n\r\nMore later.",
+        first
+    )
+    .replace('\n', "  \n");
     assert_eq!(
         refresh_timeline(&section, &sources(&events), false),
         Refresh::Unchanged
@@ -253,7 +256,10 @@ fn a_block_edited_by_hand_is_not_replaced_unless_asked() {
         }],
         &Zone::utc(),
     );
-    let edited = block.replace("Deploy of v2.3 started.", "Deploy of v2.3 started by the pipeline.");
+    let edited = block.replace(
+        "Deploy of v2.3 started.",
+        "Deploy of v2.3 started by the pipeline.",
+    );
     let fresh = timeline_block(
         &[Source {
             incident: &incident,

@@ -551,7 +551,7 @@ pub async fn transition(
         request.justification.as_deref(),
     )
     .await
-        .map_err(postmortem_error)?;
+    .map_err(postmortem_error)?;
     tracing::info!(postmortem.id = %postmortem.id, status = %postmortem.status, "postmortem moved");
     Ok(ApiJson(postmortem))
 }

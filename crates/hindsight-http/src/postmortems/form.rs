@@ -326,8 +326,14 @@ mod tests {
             problems(&chains("down:why_chains[2]")),
             ["first", "second", "third"]
         );
-        assert_eq!(problems(&chains("remove:why_chains[0]")), ["second", "third"]);
-        assert_eq!(problems(&chains("up:why_chains[0]")), ["first", "second", "third"]);
+        assert_eq!(
+            problems(&chains("remove:why_chains[0]")),
+            ["second", "third"]
+        );
+        assert_eq!(
+            problems(&chains("up:why_chains[0]")),
+            ["first", "second", "third"]
+        );
         assert_eq!(problems(&chains("nonsense")).len(), 3);
         let factors = chains("remove:factors[0]").factors;
         assert_eq!(factors.len(), 1);

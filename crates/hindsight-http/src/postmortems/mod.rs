@@ -10,15 +10,15 @@ mod reading;
 
 use hindsight_domain::access::Permission::{Read, Write};
 use hindsight_domain::access::{Actor, UserId, Visibility};
+use hindsight_domain::document::LintException;
 use hindsight_domain::document::{Author, Postmortem, PostmortemDocument, PostmortemId};
 use hindsight_domain::draft::{self, Refresh, Zone};
-use hindsight_domain::timeline::TimelineEvent;
-use hindsight_domain::document::LintException;
 use hindsight_domain::lint::{FieldFinding, Gate, KnownTimes, LintConfig, gate, lint_postmortem};
 use hindsight_domain::postmortem::{
     DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Template, TransitionRefused, builtin_templates,
     transition,
 };
+use hindsight_domain::timeline::TimelineEvent;
 use hindsight_domain::{Incident, ValidationErrors};
 use hindsight_store::{PostmortemChange, Store, StoreError};
 
@@ -541,16 +541,11 @@ pub async fn refresh_timeline(
         }),
         Refresh::Updated { text, added } => {
             let key = section.clone();
-            let postmortem = edit_document(
-                state,
-                actor,
-                id,
-                Some(current.version),
-                move |document| {
+            let postmortem =
+                edit_document(state, actor, id, Some(current.version), move |document| {
                     document.sections.insert(key, text);
-                },
-            )
-            .await?;
+                })
+                .await?;
             Ok(Refreshed::Updated {
                 postmortem,
                 section,

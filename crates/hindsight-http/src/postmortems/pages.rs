@@ -886,7 +886,8 @@ pub async fn refresh(
     let Form(form) = form?;
     let current = load(&state, &actor, &id).await?;
     let replace = form.replace_edits.as_deref() == Some("yes");
-    let refreshed = super::refresh_timeline(&state, &actor, current.id, form.version, replace).await;
+    let refreshed =
+        super::refresh_timeline(&state, &actor, current.id, form.version, replace).await;
     let (status, errors, notice, conflict) = match refreshed {
         Ok(super::Refreshed::Updated {
             postmortem, added, ..

@@ -249,7 +249,10 @@ pub async fn show(
             notes_html: crate::markdown::render(&meeting.notes),
         });
 
-    let revisions = state.store.list_revisions(postmortem.id, visibility).await?;
+    let revisions = state
+        .store
+        .list_revisions(postmortem.id, visibility)
+        .await?;
     let mut authors: Vec<String> = Vec::new();
     for revision in &revisions {
         if !authors.contains(&revision.author.name) {
@@ -296,7 +299,12 @@ pub async fn show(
         factors: document
             .factors
             .iter()
-            .map(|factor| (factor.category.replace('_', " "), factor.description.clone()))
+            .map(|factor| {
+                (
+                    factor.category.replace('_', " "),
+                    factor.description.clone(),
+                )
+            })
             .collect(),
         lessons,
         items,
