@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod clock;
 pub mod document;
 pub mod draft;
+pub mod image;
 pub mod incident;
 pub mod intake;
 pub mod lint;

@@ -13,7 +13,17 @@ static SANITIZER: LazyLock<Builder<'static>> = LazyLock::new(|| {
     builder
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
         .link_rel(Some("noopener noreferrer nofollow"))
-        .rm_tags(["img"]);
+        .add_tags(["img"])
+        .add_tag_attributes("img", ["src", "alt", "title"])
+        // An image shows only when Hindsight serves it (a postmortem's own upload): no
+        // tracking pixels, no other origin, nothing the CSP would block anyway.
+        .attribute_filter(|element, attribute, value| {
+            if element == "img" && attribute == "src" && !hindsight_domain::image::is_image_path(value) {
+                None
+            } else {
+                Some(value.into())
+            }
+        });
     builder
 });
 
@@ -35,7 +45,7 @@ mod tests {
     const PAYLOADS: &str = include_str!("../tests/xss_payloads.txt");
     const FORBIDDEN_TAGS: &[&str] = &[
         "script", "style", "svg", "math", "iframe", "object", "embed", "form", "input", "button",
-        "link", "meta", "base", "img", "video", "audio", "source", "frame", "frameset", "applet",
+        "link", "meta", "base", "video", "audio", "source", "frame", "frameset", "applet",
         "template", "noscript", "xmp", "textarea", "select", "option", "marquee", "isindex",
     ];
 
@@ -84,6 +94,19 @@ mod tests {
             if FORBIDDEN_TAGS.contains(&tag.as_str()) {
                 found.push(format!("<{tag}>"));
             }
+            // An image is kept only with Hindsight's own image path as its source.
+            if tag == "img" {
+                for (key, value) in &attributes {
+                    let allowed = match key.as_str() {
+                        "src" => hindsight_domain::image::is_image_path(value),
+                        "alt" | "title" => true,
+                        _ => false,
+                    };
+                    if !allowed {
+                        found.push(format!("{key}={value:?} on <img>"));
+                    }
+                }
+            }
             for (key, value) in attributes {
                 let value = decoded(&value);
                 let bad_url = ["javascript:", "data:", "vbscript:"]
@@ -100,7 +123,7 @@ mod tests {
     #[test]
     fn the_check_finds_each_kind_of_danger_when_it_is_there() {
         let raw = r#"<p onclick="x">a</p><script>b</script><a href="JavaScript:c">d</a><img src="data:e"><div style="f">"#;
-        // The closing </script> counts too, and <img> is not allowed at all.
+        // The closing </script> counts too, and <img> only with Hindsight's own image path.
         assert_eq!(dangers(raw).len(), 7, "{:?}", dangers(raw));
     }
 
@@ -135,5 +158,23 @@ mod tests {
         assert!(html.contains("<code>migration</code>"));
         assert!(html.contains("<li>one</li>"));
         assert!(html.contains(r#"<a href="https://wiki.example/runbook" rel="noopener noreferrer nofollow">runbook</a>"#), "{html}");
+    }
+
+    #[test]
+    fn only_images_hindsight_serves_are_shown() {
+        let html = render("![p99 latency](/postmortems/3/images/7)");
+        assert_eq!(
+            html,
+            "<p><img src=\"/postmortems/3/images/7\" alt=\"p99 latency\"></p>\n"
+        );
+        for outside in [
+            "![pixel](https://tracker.example/p.gif)",
+            "![x](//evil.example/postmortems/3/images/7)",
+            "![x](javascript:alert(1))",
+            "![x](data:image/png;base64,AAAA)",
+        ] {
+            let html = render(outside);
+            assert!(!html.contains("src="), "{outside} gave {html}");
+        }
     }
 }

@@ -32,6 +32,7 @@ use hindsight_domain::notify::NewNotification;
 use hindsight_domain::policy::{
     PolicyDecision, PolicyOutcome, PolicyOverride, PolicyVerdict, PostmortemRequest,
 };
+use hindsight_domain::image::{ImageMeta, ImageType};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::timeline::{EventId, NewEvent, TimelineEvent, TimelineWrite};
 use hindsight_domain::{
@@ -266,6 +267,24 @@ pub struct PostmortemFilter {
     pub limit: u32,
 }
 
+/// An image to store, checked to be what its type says.
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    pub postmortem: PostmortemId,
+    pub name: String,
+    pub content_type: ImageType,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+    pub created_by: Option<UserId>,
+}
+
+/// A stored image with its bytes.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub meta: ImageMeta,
+    pub bytes: Vec<u8>,
+}
+
 /// Why a postmortem cannot be discarded, for [`Store::discard_postmortem`].
 pub fn refuse_discard(postmortem: &Postmortem) -> Result<(), StoreError> {
     if postmortem.status.may_discard() {
@@ -446,6 +465,30 @@ pub trait Store: Send + Sync + 'static {
         id: PostmortemId,
         visibility: Visibility,
     ) -> Result<Postmortem, StoreError>;
+
+    /// Stores an image of a postmortem the reader may see ([`StoreError::NotFound`] otherwise).
+    /// It is not part of the document, so it makes no new version.
+    async fn add_image(
+        &self,
+        image: NewImage,
+        visibility: Visibility,
+        now: Timestamp,
+    ) -> Result<ImageMeta, StoreError>;
+
+    /// An image with its bytes, if the reader may see its postmortem.
+    async fn get_image(
+        &self,
+        postmortem: PostmortemId,
+        image: i64,
+        visibility: Visibility,
+    ) -> Result<Option<Image>, StoreError>;
+
+    /// A postmortem's images, oldest first, if the reader may see it.
+    async fn list_images(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<ImageMeta>, StoreError>;
 
     /// Every version of a postmortem, oldest first.
     async fn list_revisions(

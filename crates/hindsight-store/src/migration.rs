@@ -78,6 +78,15 @@ macro_rules! migrations {
                     "/0009_review_meeting.sql"
                 )),
             },
+            $crate::migration::Migration {
+                version: 10,
+                name: "postmortem_image",
+                sql: include_str!(concat!(
+                    "../../migrations/",
+                    $backend,
+                    "/0010_postmortem_image.sql"
+                )),
+            },
         ]
     };
 }

@@ -2662,7 +2662,143 @@ async fn a_meeting_is_stored_with_its_invites_keeps_its_notes_and_refuses_stale_
     assert_eq!(routed, 2);
 }
 
+async fn images_are_kept_with_their_postmortem_and_a_discarded_draft_takes_everything_with_it(
+    database: TestDatabase,
+) {
+    let store = database.store();
+    let outsider = store
+        .create_user(new_user("out@example.com", Role::Editor), now())
+        .await
+        .unwrap();
+    let mut secret = draft("Breach", "2026-11-20T09:00:00Z");
+    secret.private = true;
+    let secret = create(&*store, secret).await;
+    let postmortem = new_postmortem(&*store, &[secret.id]).await;
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    let image = |postmortem| hindsight_store::NewImage {
+        postmortem,
+        name: "p99.png".into(),
+        content_type: hindsight_domain::image::ImageType::Png,
+        sha256: "ab".repeat(32),
+        bytes: png.clone(),
+        created_by: None,
+    };
+    let stored = store
+        .add_image(image(postmortem.id), Visibility::Everything, now())
+        .await
+        .unwrap();
+    assert_eq!(stored.byte_size, png.len() as u64);
+    assert_eq!(stored.created_at, now());
+    let read = store
+        .get_image(postmortem.id, stored.id, Visibility::Everything)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.bytes, png);
+    assert_eq!(read.meta, stored);
+    assert_eq!(
+        store
+            .list_images(postmortem.id, Visibility::Everything)
+            .await
+            .unwrap(),
+        [stored.clone()]
+    );
+    // The postmortem has not changed: an image is not a version.
+    assert_eq!(
+        store
+            .get_postmortem(postmortem.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    // To an outsider the private postmortem's image does not exist, and none can be added.
+    let outside = Visibility::MemberOf(outsider.id);
+    assert!(
+        store
+            .get_image(postmortem.id, stored.id, outside)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.add_image(image(postmortem.id), outside, now()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.discard_postmortem(postmortem.id, outside).await,
+        Err(StoreError::NotFound)
+    ));
+    // An image of one postmortem is not found under another.
+    let other = new_postmortem(&*store, &[secret.id]).await;
+    assert!(
+        store
+            .get_image(other.id, stored.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Discarding the draft deletes it with its history and images; the other is untouched.
+    let discarded = store
+        .discard_postmortem(postmortem.id, Visibility::Everything)
+        .await
+        .unwrap();
+    assert_eq!(discarded.id, postmortem.id);
+    assert!(
+        store
+            .get_postmortem(postmortem.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_image(postmortem.id, stored.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .get_postmortem(other.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Nothing that left the draft is ever deleted.
+    let moved = store
+        .update_postmortem(
+            other.id,
+            Visibility::Everything,
+            None,
+            writer(),
+            now(),
+            Box::new(|current: &Postmortem| {
+                Ok((PostmortemStatus::InReview, valid(current.document.clone())))
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.status, PostmortemStatus::InReview);
+    assert!(matches!(
+        store.discard_postmortem(other.id, Visibility::Everything).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .list_revisions(other.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 conformance!(
+    images_are_kept_with_their_postmortem_and_a_discarded_draft_takes_everything_with_it,
     a_job_is_scheduled_once_claimed_by_one_worker_and_its_notifications_kept_once,
     a_notification_is_routed_once_delivered_retried_and_a_gone_channel_disabled,
     publishing_writes_its_notification_with_the_change_and_a_private_one_only_to_members,

@@ -21,6 +21,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
+mod image;
 mod jobs;
 mod meeting;
 mod timeline;
@@ -1376,6 +1377,35 @@ impl Store for PostgresStore {
             .await?;
         transaction.commit().await?;
         Ok(current)
+    }
+
+    async fn add_image(
+        &self,
+        image: crate::NewImage,
+        visibility: Visibility,
+        now: Timestamp,
+    ) -> Result<hindsight_domain::image::ImageMeta, StoreError> {
+        let client = self.pool.get().await?;
+        image::add(&client, image, visibility, to_stored_precision(now)).await
+    }
+
+    async fn get_image(
+        &self,
+        postmortem: PostmortemId,
+        id: i64,
+        visibility: Visibility,
+    ) -> Result<Option<crate::Image>, StoreError> {
+        let client = self.pool.get().await?;
+        image::get(&client, postmortem, id, visibility).await
+    }
+
+    async fn list_images(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<hindsight_domain::image::ImageMeta>, StoreError> {
+        let client = self.pool.get().await?;
+        image::list(&client, postmortem, visibility).await
     }
 
     async fn list_revisions(

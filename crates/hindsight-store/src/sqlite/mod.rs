@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
 mod follow_through;
+mod image;
 mod jobs;
 mod meeting;
 mod timeline;
@@ -1519,6 +1520,35 @@ impl Store for SqliteStore {
             Ok(current)
         })
         .await
+    }
+
+    async fn add_image(
+        &self,
+        image: crate::NewImage,
+        visibility: Visibility,
+        now: Timestamp,
+    ) -> Result<hindsight_domain::image::ImageMeta, StoreError> {
+        self.write(move |connection| image::add(connection, image, visibility, now))
+            .await
+    }
+
+    async fn get_image(
+        &self,
+        postmortem: PostmortemId,
+        id: i64,
+        visibility: Visibility,
+    ) -> Result<Option<crate::Image>, StoreError> {
+        self.read(move |connection| image::get(connection, postmortem, id, visibility))
+            .await
+    }
+
+    async fn list_images(
+        &self,
+        postmortem: PostmortemId,
+        visibility: Visibility,
+    ) -> Result<Vec<hindsight_domain::image::ImageMeta>, StoreError> {
+        self.read(move |connection| image::list(connection, postmortem, visibility))
+            .await
     }
 
     async fn list_revisions(
