@@ -81,6 +81,8 @@ struct FileConfig {
     outbound_allow: Vec<String>,
     /// The contributing factor taxonomy, replacing the default one.
     factor_categories: Option<Vec<String>>,
+    /// The largest image a postmortem takes, in bytes (5 MiB when absent).
+    max_image_bytes: Option<u64>,
     #[serde(default)]
     lint: FileLint,
     #[serde(default)]
@@ -154,6 +156,7 @@ pub struct Settings {
     /// Internal address ranges that outbound requests (webhooks, Slack) may reach anyway.
     pub outbound_allow: Vec<hindsight_outbound::Cidr>,
     pub factor_categories: Vec<String>,
+    pub max_image_bytes: u64,
     pub lint: hindsight_domain::lint::LintConfig,
     pub timeline: hindsight_http::timeline::TimelineSettings,
     pub follow_through: hindsight_http::policy::FollowThroughSettings,
@@ -302,6 +305,11 @@ impl Settings {
             meetings,
             follow_through,
             factor_categories,
+            max_image_bytes: match file.max_image_bytes {
+                Some(0) => bail!("max_image_bytes: must be at least 1"),
+                Some(bytes) => bytes,
+                None => hindsight_domain::image::DEFAULT_MAX_IMAGE_BYTES,
+            },
             lint,
             timeline,
             outbound_allow,

@@ -104,6 +104,7 @@ pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Re
         postmortems: hindsight_http::postmortems::PostmortemSettings {
             factor_categories: settings.factor_categories.clone(),
             lint: settings.lint.clone(),
+            max_image_bytes: settings.max_image_bytes,
         },
         timeline: settings.timeline.clone(),
         follow_through: settings.follow_through.clone(),

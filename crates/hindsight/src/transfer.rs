@@ -26,8 +26,9 @@ use crate::serve::{init_logging, open_store};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The folder to write `pm-<id>.md` files into; created when missing. Existing files of
-    /// the same name are replaced.
+    /// The folder to write `pm-<id>.md` files into, each postmortem's images in
+    /// `pm-<id>-images/` beside its file; created when missing. Existing files of the same
+    /// name are replaced.
     pub dir: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -224,7 +225,33 @@ pub async fn export_to(store: &dyn Store, dir: &Path) -> anyhow::Result<usize> {
                 briefs.push(brief.clone());
             }
         }
-        let text = markdown_file::render(&PostmortemFile::of(postmortem), template, &briefs);
+        let mut text = markdown_file::render(&PostmortemFile::of(postmortem), template, &briefs);
+        let images = store
+            .list_images(postmortem.id, Visibility::Everything)
+            .await?;
+        if !images.is_empty() {
+            // The images go beside the file, and the file points at them there.
+            let folder_name = format!("pm-{}-images", postmortem.id);
+            let folder = dir.join(&folder_name);
+            std::fs::create_dir_all(&folder)
+                .with_context(|| format!("cannot create the folder {}", folder.display()))?;
+            for image in images {
+                let Some(found) = store
+                    .get_image(postmortem.id, image.id, Visibility::Everything)
+                    .await?
+                else {
+                    continue;
+                };
+                let file_name = format!("{}-{}", image.id, image.name);
+                let path = folder.join(&file_name);
+                std::fs::write(&path, &found.bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                text = text.replace(
+                    &format!("]({})", image.path()),
+                    &format!("]({folder_name}/{file_name})"),
+                );
+            }
+        }
         let path = dir.join(format!("pm-{}.md", postmortem.id));
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         progress.step();
@@ -319,7 +346,22 @@ async fn import_file(
 ) -> Result<Outcome, String> {
     let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
     let text = String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())?;
-    let file = markdown_file::parse(&text, templates).map_err(|error| error.to_string())?;
+    let mut file = markdown_file::parse(&text, templates).map_err(|error| error.to_string())?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let images = images_beside(&file.document, folder)?;
+    // Images of a postmortem already here are matched by their bytes, so a round trip
+    // changes nothing; the ones it lacks are added first.
+    if !images.is_empty()
+        && let Some(id) = file.id
+        && store
+            .get_postmortem(id, Visibility::Everything)
+            .await
+            .map_err(|error| error.to_string())?
+            .is_some()
+    {
+        let paths = store_images(store, id, &images).await?;
+        rewrite_image_links(&mut file.document, &paths);
+    }
     let template = templates
         .iter()
         .find(|template| template.key == file.document.template)
@@ -386,7 +428,123 @@ async fn import_file(
                 )
                 .await
                 .map_err(describe)?;
+            if !images.is_empty() {
+                // A new postmortem has its images only once it exists: a second version
+                // points its links at them.
+                let paths = store_images(store, created.id, &images).await?;
+                let template = template.clone();
+                let categories = factor_categories.to_vec();
+                store
+                    .update_postmortem(
+                        created.id,
+                        Visibility::Everything,
+                        None,
+                        author.clone(),
+                        now,
+                        Box::new(move |current| {
+                            let mut document = current.document.clone();
+                            rewrite_image_links(&mut document, &paths);
+                            Ok((current.status, document.validate(&template, &categories)?))
+                        }),
+                    )
+                    .await
+                    .map_err(describe)?;
+            }
             Ok(Outcome::Created(created.id))
+        }
+    }
+}
+
+/// Image links a file makes to files beside it (`pm-3-images/7-p99.png`, as `export` writes
+/// them), each once, with the file's path; a link to a file that is not there is left alone.
+fn images_beside(
+    document: &hindsight_domain::document::PostmortemDocument,
+    folder: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for text in document.sections.values() {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("](") {
+            rest = &rest[start + 2..];
+            let end = rest.find([')', ' ']).unwrap_or(rest.len());
+            let link = &rest[..end];
+            let local = !link.is_empty()
+                && !link.starts_with('/')
+                && !link.contains("://")
+                && !link.split('/').any(|part| part == ".." || part.is_empty())
+                && link.split('/').count() == 2
+                && link.split('/').next().is_some_and(|dir| dir.ends_with("-images"));
+            if local && !found.iter().any(|(known, _)| known == link) {
+                let path = folder.join(link);
+                if path.is_file() {
+                    found.push((link.to_owned(), path));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Stores each image on `postmortem` unless one with the same bytes is there, and answers
+/// each link with the path Hindsight serves it at.
+async fn store_images(
+    store: &dyn Store,
+    postmortem: hindsight_domain::document::PostmortemId,
+    images: &[(String, PathBuf)],
+) -> Result<Vec<(String, String)>, String> {
+    let existing = store
+        .list_images(postmortem, Visibility::Everything)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut paths = Vec::new();
+    for (link, path) in images {
+        let bytes = std::fs::read(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let kind = hindsight_domain::image::check_upload(
+            &bytes,
+            None,
+            hindsight_domain::image::DEFAULT_MAX_IMAGE_BYTES,
+        )
+        .map_err(|reason| format!("{}: {reason}", path.display()))?;
+        let sha256 = hindsight_http::postmortems::images::sha256_hex(&bytes);
+        let image = match existing.iter().find(|image| image.sha256 == sha256) {
+            Some(image) => image.clone(),
+            None => {
+                let name = link
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .split_once('-')
+                    .map_or(link.as_str(), |(_, name)| name);
+                store
+                    .add_image(
+                        hindsight_store::NewImage {
+                            postmortem,
+                            name: hindsight_domain::image::clean_name(name, kind),
+                            content_type: kind,
+                            sha256,
+                            bytes,
+                            created_by: None,
+                        },
+                        Visibility::Everything,
+                        SystemClock.now(),
+                    )
+                    .await
+                    .map_err(|error| error.to_string())?
+            }
+        };
+        paths.push((link.clone(), image.path()));
+    }
+    Ok(paths)
+}
+
+fn rewrite_image_links(
+    document: &mut hindsight_domain::document::PostmortemDocument,
+    paths: &[(String, String)],
+) {
+    for text in document.sections.values_mut() {
+        for (link, path) in paths {
+            *text = text.replace(&format!("]({link})"), &format!("]({path})"));
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct PostmortemExport {
     #[schema(value_type = Vec<Object>)]
     pub incidents: Vec<IncidentBrief>,
     pub action_items: Vec<hindsight_domain::action_item::ActionItem>,
+    /// Its images: where each is served (`url`) and the Markdown that shows it; the bytes are
+    /// not in the export.
+    pub images: Vec<super::images::ImageView>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -124,7 +127,15 @@ pub async fn export(
     let action_items = crate::action_items::of_postmortem(&state, postmortem.id).await?;
     Ok(match format.as_str() {
         "json" => {
+            let images = state
+                .store
+                .list_images(postmortem.id, actor.visibility())
+                .await?
+                .into_iter()
+                .map(super::images::ImageView::from)
+                .collect();
             let body = PostmortemExport {
+                images,
                 format: "hindsight-postmortem",
                 schema_version: JSON_SCHEMA_VERSION,
                 postmortem,
@@ -242,7 +253,8 @@ pub fn print_response(
                 (
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(
-                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+                         frame-ancestors 'none'",
                     ),
                 ),
             ],

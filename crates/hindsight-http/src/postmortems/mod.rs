@@ -5,6 +5,7 @@
 pub mod api;
 pub mod export;
 mod form;
+pub mod images;
 mod pages;
 mod reading;
 
@@ -32,6 +33,8 @@ pub struct PostmortemSettings {
     pub factor_categories: Vec<String>,
     /// Rules switched off, terms and rules added.
     pub lint: LintConfig,
+    /// The largest image a postmortem takes, in bytes.
+    pub max_image_bytes: u64,
 }
 
 impl Default for PostmortemSettings {
@@ -42,6 +45,7 @@ impl Default for PostmortemSettings {
                 .map(|category| (*category).to_owned())
                 .collect(),
             lint: LintConfig::default(),
+            max_image_bytes: hindsight_domain::image::DEFAULT_MAX_IMAGE_BYTES,
         }
     }
 }
@@ -107,6 +111,10 @@ pub fn routes() -> Routes {
             api::refresh_timeline,
         )
         .post("/api/v1/preview", Read, api::preview)
+        .post_upload("/api/v1/postmortems/{id}/images", Write, images::upload)
+        .get("/api/v1/postmortems/{id}/images", Read, images::list)
+        .post_upload("/postmortems/{id}/images", Write, images::upload_page)
+        .get("/postmortems/{id}/images/{image}", Read, images::serve)
         .get("/postmortems", Read, pages::list)
         .get("/postmortems/new", Write, pages::new_postmortem)
         .post("/postmortems", Write, pages::create)

@@ -411,6 +411,10 @@ struct EditorPage {
     /// Whether the template has a place for the generated timeline.
     can_refresh: bool,
     refresh_conflict: Option<RefreshConflict>,
+    images: Vec<super::images::ImageView>,
+    /// The image just uploaded, whose Markdown to paste is shown first.
+    uploaded: Option<i64>,
+    max_image_bytes: u64,
 }
 
 impl EditorPage {
@@ -434,6 +438,26 @@ impl EditorPage {
 
     fn is_owner(&self, user: &User) -> bool {
         self.document.owner == Some(user.id)
+    }
+
+    fn just_uploaded(&self) -> Option<&super::images::ImageView> {
+        self.images
+            .iter()
+            .find(|image| Some(image.image.id) == self.uploaded)
+    }
+
+    fn is_uploaded(&self, id: &i64) -> bool {
+        self.uploaded == Some(*id)
+    }
+
+    fn max_image_size(&self) -> String {
+        let bytes = self.max_image_bytes;
+        if bytes >= 1024 * 1024 {
+            format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+                .replace(".0 ", " ")
+        } else {
+            format!("{} KiB", bytes.div_ceil(1024))
+        }
     }
 
     fn findings_label(&self) -> String {
@@ -559,6 +583,7 @@ fn factor_rows(document: &PostmortemDocument, errors: &ValidationErrors) -> Vec<
 pub struct EditorQuery {
     saved: Option<String>,
     refreshed: Option<String>,
+    uploaded: Option<i64>,
 }
 
 impl EditorQuery {
@@ -594,6 +619,7 @@ async fn editor_page(
     errors: ValidationErrors,
     notice: Option<String>,
 ) -> Result<EditorPage, PageError> {
+    let postmortem_id = postmortem.id;
     let template = template_named(state, &postmortem.document.template)
         .await?
         .ok_or_else(|| PageError::internal(&"a postmortem names a template that is gone"))?;
@@ -721,7 +747,43 @@ async fn editor_page(
         notice,
         saved: None,
         refresh_conflict: None,
+        images: state
+            .store
+            .list_images(postmortem_id, actor.visibility())
+            .await?
+            .into_iter()
+            .map(super::images::ImageView::from)
+            .collect(),
+        uploaded: None,
+        max_image_bytes: state.postmortems.max_image_bytes,
     })
+}
+
+/// The editor with `notice` on top, for what happened outside the editor's own form (an
+/// image that was not added).
+pub(super) async fn editor_with_notice(
+    state: &AppState,
+    actor: &Actor,
+    id: hindsight_domain::document::PostmortemId,
+    status: StatusCode,
+    notice: String,
+) -> Result<Response, PageError> {
+    let postmortem = state
+        .store
+        .get_postmortem(id, actor.visibility())
+        .await?
+        .ok_or_else(|| PageError::not_found("There is no such postmortem."))?;
+    let document = postmortem.document.clone();
+    let page = editor_page(
+        state,
+        actor,
+        postmortem,
+        document,
+        ValidationErrors::new(),
+        Some(notice),
+    )
+    .await?;
+    Ok(render(status, &page))
 }
 
 pub async fn editor(
@@ -741,7 +803,11 @@ pub async fn editor(
         None,
     )
     .await?;
-    page.saved = query.ok().and_then(|Query(query)| query.notice());
+    let query = query.map(|Query(query)| query).unwrap_or_default();
+    page.saved = query.notice();
+    page.uploaded = query
+        .uploaded
+        .filter(|id| page.images.iter().any(|image| image.image.id == *id));
     Ok(render(StatusCode::OK, &page))
 }
 
