@@ -144,7 +144,10 @@ impl ImageMeta {
 
     /// Markdown that shows it.
     pub fn markdown(&self) -> String {
-        let alt = self.name.rsplit_once('.').map_or(&*self.name, |(stem, _)| stem);
+        let alt = self
+            .name
+            .rsplit_once('.')
+            .map_or(&*self.name, |(stem, _)| stem);
         format!("![{alt}]({})", self.path())
     }
 }
@@ -202,7 +205,10 @@ mod tests {
 
     #[test]
     fn images_are_known_by_their_bytes_not_their_names() {
-        assert_eq!(check_upload(PNG, Some("image/png"), 1000), Ok(ImageType::Png));
+        assert_eq!(
+            check_upload(PNG, Some("image/png"), 1000),
+            Ok(ImageType::Png)
+        );
         assert_eq!(check_upload(PNG, None, 1000), Ok(ImageType::Png));
         assert_eq!(
             check_upload(b"\xFF\xD8\xFF\xE0\0\x10JFIF", Some("image/jpg"), 1000),
@@ -216,10 +222,16 @@ mod tests {
         assert!(html.unwrap_err().contains("not a PNG, JPEG or WebP"));
         let svg = check_upload(b"<svg onload=alert(1)>", Some("image/svg+xml"), 1000);
         assert!(svg.unwrap_err().contains("SVG images are refused"));
-        assert!(check_upload(PNG, Some("image/jpeg"), 1000)
-            .unwrap_err()
-            .contains("sent as image/jpeg"));
-        assert!(check_upload(PNG, None, 10).unwrap_err().contains("the limit is 10 bytes"));
+        assert!(
+            check_upload(PNG, Some("image/jpeg"), 1000)
+                .unwrap_err()
+                .contains("sent as image/jpeg")
+        );
+        assert!(
+            check_upload(PNG, None, 10)
+                .unwrap_err()
+                .contains("the limit is 10 bytes")
+        );
         assert!(check_upload(b"", None, 10).is_err());
         // A PNG signature alone, without its header chunk, is not an image.
         assert!(check_upload(b"\x89PNG\r\n\x1a\n<html>", None, 1000).is_err());
@@ -228,7 +240,10 @@ mod tests {
     #[test]
     fn names_lose_paths_and_odd_characters() {
         assert_eq!(clean_name("../../etc/passwd", ImageType::Png), "passwd.png");
-        assert_eq!(clean_name("C:\\Graphs\\p99 latency.PNG", ImageType::Png), "p99-latency.png");
+        assert_eq!(
+            clean_name("C:\\Graphs\\p99 latency.PNG", ImageType::Png),
+            "p99-latency.png"
+        );
         assert_eq!(clean_name("<script>.jpg", ImageType::Jpeg), "script.jpg");
         assert_eq!(clean_name("", ImageType::Webp), "image.webp");
     }
@@ -247,7 +262,9 @@ mod tests {
             assert!(!is_image_path(url), "{url}");
         }
         assert_eq!(
-            referenced("![a](/postmortems/1/images/2) and ![b](/postmortems/1/images/2), ![c](/postmortems/1/images/3)."),
+            referenced(
+                "![a](/postmortems/1/images/2) and ![b](/postmortems/1/images/2), ![c](/postmortems/1/images/3)."
+            ),
             [(1, 2), (1, 3)]
         );
     }

@@ -18,7 +18,10 @@ static SANITIZER: LazyLock<Builder<'static>> = LazyLock::new(|| {
         // An image shows only when Hindsight serves it (a postmortem's own upload): no
         // tracking pixels, no other origin, nothing the CSP would block anyway.
         .attribute_filter(|element, attribute, value| {
-            if element == "img" && attribute == "src" && !hindsight_domain::image::is_image_path(value) {
+            if element == "img"
+                && attribute == "src"
+                && !hindsight_domain::image::is_image_path(value)
+            {
                 None
             } else {
                 Some(value.into())

@@ -2264,6 +2264,194 @@ async fn the_editor_saves_an_unchanged_form_as_nothing_and_keeps_input_beside_ea
     assert!(huge.status.is_client_error());
 }
 
+/// The smallest PNG there is: one transparent pixel.
+const PIXEL_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\0\x01\x01\0\x05\x18\xd8N\0\0\0\0IEND\xaeB`\x82";
+
+async fn an_image_is_uploaded_checked_by_its_bytes_and_shown_only_to_readers(mut app: TestApp) {
+    let mut private = incident();
+    private["private"] = json!(true);
+    let secret = app.create(private).await;
+    let postmortem = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [secret["id"]], "draft": false}),
+        )
+        .await
+        .json();
+    let id = postmortem["id"].as_i64().unwrap();
+    let upload = format!("/api/v1/postmortems/{id}/images?name=p99%20latency.png");
+    let added = app
+        .send_body(Method::POST, &upload, Some("image/png"), PIXEL_PNG.to_vec())
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let image = added.json();
+    let url = image["url"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("/postmortems/{id}/images/{}", image["id"]));
+    assert_eq!(image["name"], "p99-latency.png");
+    assert_eq!(image["markdown"], format!("![p99-latency]({url})"));
+    assert_eq!(image["byte_size"], PIXEL_PNG.len());
+    let served = app.get(&url).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(served.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(served.body, PIXEL_PNG);
+
+    // Refused, each with what is wrong, and nothing stored.
+    for (content_type, body, expected) in [
+        (
+            "image/png",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+            "not a PNG, JPEG or WebP",
+        ),
+        (
+            "image/svg+xml",
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(),
+            "SVG images are refused",
+        ),
+        ("image/jpeg", PIXEL_PNG.to_vec(), "sent as image/jpeg"),
+        ("image/png", Vec::new(), "the file is empty"),
+    ] {
+        let refused = app
+            .send_body(Method::POST, &upload, Some(content_type), body)
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{content_type}"
+        );
+        assert!(refused.text().contains(expected), "{}", refused.text());
+    }
+    let listed = app
+        .get(&format!("/api/v1/postmortems/{id}/images"))
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // Shown where the writer puts it, in the editor's preview and the reading view.
+    let version = postmortem["version"].as_i64().unwrap();
+    app.patch_json(
+        &format!("/api/v1/postmortems/{id}"),
+        json!({"version": version, "sections": {"impact": format!("The graph:\n\n{}", image["markdown"].as_str().unwrap())}}),
+    )
+    .await;
+    let page = app.get(&format!("/postmortems/{id}")).await.text();
+    assert!(
+        page.contains(&format!("<img src=\"{url}\" alt=\"p99-latency\">")),
+        "{page}"
+    );
+    let export = app
+        .get(&format!("/api/v1/postmortems/{id}/export?format=json"))
+        .await
+        .json();
+    assert_eq!(export["images"][0]["url"], url);
+
+    // The editor's form uploads a file as a browser sends it.
+    let boundary = "XhindsightX";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"graph.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(PIXEL_PNG);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let posted = app
+        .send_body(
+            Method::POST,
+            &format!("/postmortems/{id}/images"),
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            form,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.text());
+    let location = posted.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(location.contains("uploaded="), "{location}");
+    let editor = app.get(&location).await.text();
+    assert!(
+        editor.contains("Uploaded graph.png."),
+        "the Markdown to paste is shown"
+    );
+    let mut html_form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"graph.png\"\r\nContent-Type: image/png\r\n\r\n<html>"
+    )
+    .into_bytes();
+    html_form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let refused = app
+        .send_body(
+            Method::POST,
+            &format!("/postmortems/{id}/images"),
+            Some(&format!("multipart/form-data; boundary={boundary}")),
+            html_form,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .contains("The image was not added: the file is not a PNG")
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/postmortems/{id}/images"))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // To an outsider, the private postmortem's image does not exist.
+    let admin = app.token.clone();
+    app.token = Some(
+        app.token_for("outsider@example.com", Role::Editor, "write")
+            .await,
+    );
+    assert_eq!(app.get(&url).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/api/v1/postmortems/{id}/images"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let outside = app
+        .send_body(Method::POST, &upload, Some("image/png"), PIXEL_PNG.to_vec())
+        .await;
+    assert_eq!(outside.status, StatusCode::NOT_FOUND);
+    app.token = Some(
+        app.token_for("viewer@example.com", Role::Viewer, "read")
+            .await,
+    );
+    let viewer = app
+        .send_body(Method::POST, &upload, Some("image/png"), PIXEL_PNG.to_vec())
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+    app.token = admin;
+
+    // Over the configured cap: 413 before the rest is read, nothing stored.
+    let app = app
+        .reconfigured(|parts| parts.postmortems.max_image_bytes = 64)
+        .await;
+    let big = app
+        .send_body(
+            Method::POST,
+            &upload,
+            Some("image/png"),
+            PIXEL_PNG.repeat(2),
+        )
+        .await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.text());
+    assert_eq!(
+        app.get(&format!("/api/v1/postmortems/{id}/images"))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
 /// Meetings in London at 10:00, with Mo and Nia as the moderator pool.
 fn meeting_config() -> hindsight_http::meetings::MeetingConfig {
     let file: hindsight_domain::meeting::MeetingsFile = toml::from_str(
@@ -2661,6 +2849,7 @@ on_both_backends!(
     blocking_lint_rules_stop_review_until_reworded_or_justified,
     the_reading_view_reads_as_a_document_with_names_and_no_form_for_viewers,
     the_editor_saves_an_unchanged_form_as_nothing_and_keeps_input_beside_each_error,
+    an_image_is_uploaded_checked_by_its_bytes_and_shown_only_to_readers,
     exports_read_back_and_the_printable_page_runs_no_script,
     a_team_template_is_added_once_and_used,
     a_postmortem_of_a_private_incident_is_hidden_from_outsiders,
@@ -3037,6 +3226,10 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/postmortems/{id}", "write"),
     ("POST", "/api/v1/postmortems/{id}/timeline/refresh", "write"),
     ("POST", "/api/v1/preview", "read"),
+    ("POST", "/api/v1/postmortems/{id}/images", "write"),
+    ("GET", "/api/v1/postmortems/{id}/images", "read"),
+    ("POST", "/postmortems/{id}/images", "write"),
+    ("GET", "/postmortems/{id}/images/{image}", "read"),
     ("POST", "/postmortems/{id}", "write"),
     ("POST", "/postmortems/{id}/transitions", "write"),
     ("GET", "/postmortems/{id}/history", "read"),

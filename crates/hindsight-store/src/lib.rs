@@ -27,12 +27,12 @@ use hindsight_domain::action_item::{
     ActionItem, ActionItemContent, ActionItemFilter, ActionItemId,
 };
 use hindsight_domain::document::{Author, Postmortem, PostmortemId, Revision, ValidDocument};
+use hindsight_domain::image::{ImageMeta, ImageType};
 use hindsight_domain::meeting::ReviewMeeting;
 use hindsight_domain::notify::NewNotification;
 use hindsight_domain::policy::{
     PolicyDecision, PolicyOutcome, PolicyOverride, PolicyVerdict, PostmortemRequest,
 };
-use hindsight_domain::image::{ImageMeta, ImageType};
 use hindsight_domain::postmortem::{PostmortemStatus, Template};
 use hindsight_domain::timeline::{EventId, NewEvent, TimelineEvent, TimelineWrite};
 use hindsight_domain::{

@@ -2784,7 +2784,9 @@ async fn images_are_kept_with_their_postmortem_and_a_discarded_draft_takes_every
         .unwrap();
     assert_eq!(moved.status, PostmortemStatus::InReview);
     assert!(matches!(
-        store.discard_postmortem(other.id, Visibility::Everything).await,
+        store
+            .discard_postmortem(other.id, Visibility::Everything)
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(

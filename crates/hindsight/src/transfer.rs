@@ -473,7 +473,10 @@ fn images_beside(
                 && !link.contains("://")
                 && !link.split('/').any(|part| part == ".." || part.is_empty())
                 && link.split('/').count() == 2
-                && link.split('/').next().is_some_and(|dir| dir.ends_with("-images"));
+                && link
+                    .split('/')
+                    .next()
+                    .is_some_and(|dir| dir.ends_with("-images"));
             if local && !found.iter().any(|(known, _)| known == link) {
                 let path = folder.join(link);
                 if path.is_file() {

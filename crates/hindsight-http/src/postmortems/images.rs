@@ -160,9 +160,9 @@ pub async fn upload(
         Err(UploadError::Refused(message)) => Err(ApiError::invalid(
             hindsight_domain::ValidationErrors::single("image", message),
         )),
-        Err(UploadError::Store(StoreError::NotFound)) => Err(ApiError::not_found(format!(
-            "there is no postmortem {id}"
-        ))),
+        Err(UploadError::Store(StoreError::NotFound)) => {
+            Err(ApiError::not_found(format!("there is no postmortem {id}")))
+        }
         Err(UploadError::Store(error)) => Err(error.into()),
     }
 }
@@ -288,7 +288,16 @@ pub async fn upload_page(
     let Some((name, declared, bytes)) = upload.filter(|(_, _, bytes)| !bytes.is_empty()) else {
         return refused("choose an image to upload".to_owned()).await;
     };
-    match store_image(&state, &actor, postmortem, &name, declared.as_deref(), bytes).await {
+    match store_image(
+        &state,
+        &actor,
+        postmortem,
+        &name,
+        declared.as_deref(),
+        bytes,
+    )
+    .await
+    {
         Ok(image) => Ok(Redirect::to(&format!(
             "/postmortems/{postmortem}/edit?uploaded={}#images",
             image.id

@@ -453,8 +453,7 @@ impl EditorPage {
     fn max_image_size(&self) -> String {
         let bytes = self.max_image_bytes;
         if bytes >= 1024 * 1024 {
-            format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-                .replace(".0 ", " ")
+            format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0)).replace(".0 ", " ")
         } else {
             format!("{} KiB", bytes.div_ceil(1024))
         }
