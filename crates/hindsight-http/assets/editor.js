@@ -61,8 +61,6 @@
       // The server sanitized this HTML (the same renderer as the saved page).
       if (body && area.value === text) {
         target.innerHTML = body.html;
-        var details = target.closest("details");
-        if (details && text.trim() !== "") details.open = true;
       }
     }).catch(function () {});
   }

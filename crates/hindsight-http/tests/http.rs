@@ -1573,9 +1573,9 @@ async fn incident_with_a_timeline(app: &TestApp) -> Value {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
     }
-    let day = r#"[{"type":"message","user":"U1","text":"Checkout is down for card payments","ts":"1795264320.000100"},
-        {"type":"message","user":"U2","text":"Rolling back 2.3 now","ts":"1795264380.000200"},
-        {"type":"message","user":"U1","text":"Error rate back to normal","ts":"1795264860.000300"}]"#;
+    let day = r#"[{"type":"message","user":"U1","text":"Checkout is down for card payments","ts":"1795177920.000100"},
+        {"type":"message","user":"U2","text":"Rolling back 2.3 now","ts":"1795177980.000200"},
+        {"type":"message","user":"U1","text":"Error rate back to normal","ts":"1795178460.000300"}]"#;
     let export = slack_export(&[("incident-checkout/2026-11-20.json", day)]);
     let imported = app
         .send_body(

@@ -358,6 +358,12 @@ struct FactorRow {
     blank: bool,
 }
 
+/// `3].rest` → (3, `rest`).
+fn index(text: &str) -> Option<(usize, &str)> {
+    let (number, rest) = text.split_once(']')?;
+    Some((number.parse().ok()?, rest.trim_start_matches('.')))
+}
+
 /// An action item as the editor lists it; they are edited on their own page.
 struct ItemRow {
     id: String,
@@ -456,6 +462,59 @@ impl EditorPage {
             format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0)).replace(".0 ", " ")
         } else {
             format!("{} KiB", bytes.div_ceil(1024))
+        }
+    }
+
+    /// A field as people name it, with the id of where it is on the page: "Chain 2, why 3"
+    /// for `why_chains[1].whys[2].answer`.
+    fn field_label(&self, field: &str) -> (String, String) {
+        if let Some(key) = field.strip_prefix("sections.") {
+            let title = self
+                .sections
+                .iter()
+                .find(|section| section.section.key == key)
+                .map_or_else(|| key.to_owned(), |section| section.section.title.clone());
+            return (title, format!("section-{key}"));
+        }
+        if let Some(rest) = field.strip_prefix("why_chains[")
+            && let Some((chain, part)) = index(rest)
+        {
+            let anchor = format!("chain-{chain}");
+            let what = if let Some(why) = part.strip_prefix("whys[")
+                && let Some((step, _)) = index(why)
+            {
+                format!("why {}", step + 1)
+            } else {
+                part.replace('_', " ")
+            };
+            let label = if what.is_empty() {
+                format!("5 Whys, chain {}", chain + 1)
+            } else {
+                format!("5 Whys, chain {}, {what}", chain + 1)
+            };
+            return (label, anchor);
+        }
+        if let Some(rest) = field.strip_prefix("factors[")
+            && let Some((factor, _)) = index(rest)
+        {
+            return (
+                format!("Contributing factor {}", factor + 1),
+                "factors".to_owned(),
+            );
+        }
+        match field {
+            "title" => ("Title".to_owned(), "title".to_owned()),
+            "why_chains" => ("5 Whys".to_owned(), "why-chains".to_owned()),
+            "factors" => ("Contributing factors".to_owned(), "factors".to_owned()),
+            "lint" => ("Blocked by the lint".to_owned(), "readiness".to_owned()),
+            "justification" => ("Justification".to_owned(), "readiness".to_owned()),
+            "action_items" | "no_action_items_reason" => {
+                ("Action items".to_owned(), "action-items".to_owned())
+            }
+            other if other.starts_with("lessons") => {
+                ("Lessons learned".to_owned(), "lessons".to_owned())
+            }
+            other => (other.replace('_', " "), String::new()),
         }
     }
 

@@ -4,7 +4,7 @@
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, Browser, Server};
 
 /// Signs in through the login page, as a person would.
-fn sign_in(browser: &Browser, server: &Server, email: &str, password: &str) {
+pub(crate) fn sign_in(browser: &Browser, server: &Server, email: &str, password: &str) {
     browser.open(&server.url("/login"));
     browser.find("#email").type_text(email);
     browser.find("#password").type_text(password);
@@ -302,7 +302,7 @@ fn a_postmortem_is_written_linted_as_typed_and_published() {
     browser
         .find("button[value='in_review']")
         .click_and_wait_for_page();
-    assert_eq!(browser.find("#status").text(), "in_review");
+    assert_eq!(browser.find("#status").text(), "in review");
     browser
         .find("button[value='published']")
         .click_and_wait_for_page();

@@ -109,6 +109,12 @@ fn an_incident_created_over_http_is_there_after_a_restart(database_url: &str) {
     let (status, body) =
         server.request("GET", &format!("/api/v1/incidents/{}", created["id"]), None);
     assert_eq!(status, 200);
+    let mut body = body;
+    // A read also names the postmortems that cover it; a create answers the incident alone.
+    assert_eq!(
+        body.as_object_mut().unwrap().remove("postmortems"),
+        Some(json!([]))
+    );
     assert_eq!(body, created);
     let (status, ready) = server.request("GET", "/readyz", None);
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
@@ -212,7 +218,8 @@ async fn several_instances_share_one_postgres_database() {
         let uri = format!("/api/v1/incidents/{}", created["id"]);
         let (status, patched) = second.request("PATCH", &uri, Some(&json!({"status": "resolved"})));
         assert_eq!(status, 200);
-        let (_, read) = first.request("GET", &uri, None);
+        let (_, mut read) = first.request("GET", &uri, None);
+        read.as_object_mut().unwrap().remove("postmortems");
         assert_eq!(read, patched);
     })
     .await

@@ -6,4 +6,5 @@ mod browser;
 mod cli;
 mod jobs;
 mod meeting;
+mod postmortem;
 mod support;
