@@ -290,11 +290,16 @@ pub async fn move_postmortem(
                 for finding in named {
                     errors.add("lint", finding);
                 }
+                let before = if to == PostmortemStatus::Published {
+                    "publishing"
+                } else {
+                    "review"
+                };
                 errors.add(
                     "justification",
                     format!(
-                        "the organisation blocks these lint findings before {to}: reword them, \
-                         or write why it goes on anyway"
+                        "the organisation blocks these lint findings before {before}: reword \
+                         them, or write why it goes on anyway"
                     ),
                 );
                 return Err(StoreError::Invalid(errors));

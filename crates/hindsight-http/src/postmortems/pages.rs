@@ -358,6 +358,58 @@ struct FactorRow {
     blank: bool,
 }
 
+/// A field as people name it, with the id of where it is on the page: "Chain 2, why 3"
+/// for `why_chains[1].whys[2].answer`.
+fn field_label(sections: &[SectionView], field: &str) -> (String, String) {
+    if let Some(key) = field.strip_prefix("sections.") {
+        let title = sections
+            .iter()
+            .find(|section| section.section.key == key)
+            .map_or_else(|| key.to_owned(), |section| section.section.title.clone());
+        return (title, format!("section-{key}"));
+    }
+    if let Some(rest) = field.strip_prefix("why_chains[")
+        && let Some((chain, part)) = index(rest)
+    {
+        let anchor = format!("chain-{chain}");
+        let what = if let Some(why) = part.strip_prefix("whys[")
+            && let Some((step, _)) = index(why)
+        {
+            format!("why {}", step + 1)
+        } else {
+            part.replace('_', " ")
+        };
+        let label = if what.is_empty() {
+            format!("5 Whys, chain {}", chain + 1)
+        } else {
+            format!("5 Whys, chain {}, {what}", chain + 1)
+        };
+        return (label, anchor);
+    }
+    if let Some(rest) = field.strip_prefix("factors[")
+        && let Some((factor, _)) = index(rest)
+    {
+        return (
+            format!("Contributing factor {}", factor + 1),
+            "factors".to_owned(),
+        );
+    }
+    match field {
+        "title" => ("Title".to_owned(), "title".to_owned()),
+        "why_chains" => ("5 Whys".to_owned(), "why-chains".to_owned()),
+        "factors" => ("Contributing factors".to_owned(), "factors".to_owned()),
+        "lint" => ("Blocked by the lint".to_owned(), "readiness".to_owned()),
+        "justification" => ("Justification".to_owned(), "readiness".to_owned()),
+        "action_items" | "no_action_items_reason" => {
+            ("Action items".to_owned(), "action-items".to_owned())
+        }
+        other if other.starts_with("lessons") => {
+            ("Lessons learned".to_owned(), "lessons".to_owned())
+        }
+        other => (other.replace('_', " "), String::new()),
+    }
+}
+
 /// `3].rest` → (3, `rest`).
 fn index(text: &str) -> Option<(usize, &str)> {
     let (number, rest) = text.split_once(']')?;
@@ -375,6 +427,8 @@ struct ItemRow {
 
 struct Move {
     to: &'static str,
+    /// "before review", "before publishing".
+    before: &'static str,
     label: &'static str,
     missing: Vec<MissingPiece>,
     /// Findings of blocking lint rules: the move needs a justification.
@@ -465,57 +519,8 @@ impl EditorPage {
         }
     }
 
-    /// A field as people name it, with the id of where it is on the page: "Chain 2, why 3"
-    /// for `why_chains[1].whys[2].answer`.
     fn field_label(&self, field: &str) -> (String, String) {
-        if let Some(key) = field.strip_prefix("sections.") {
-            let title = self
-                .sections
-                .iter()
-                .find(|section| section.section.key == key)
-                .map_or_else(|| key.to_owned(), |section| section.section.title.clone());
-            return (title, format!("section-{key}"));
-        }
-        if let Some(rest) = field.strip_prefix("why_chains[")
-            && let Some((chain, part)) = index(rest)
-        {
-            let anchor = format!("chain-{chain}");
-            let what = if let Some(why) = part.strip_prefix("whys[")
-                && let Some((step, _)) = index(why)
-            {
-                format!("why {}", step + 1)
-            } else {
-                part.replace('_', " ")
-            };
-            let label = if what.is_empty() {
-                format!("5 Whys, chain {}", chain + 1)
-            } else {
-                format!("5 Whys, chain {}, {what}", chain + 1)
-            };
-            return (label, anchor);
-        }
-        if let Some(rest) = field.strip_prefix("factors[")
-            && let Some((factor, _)) = index(rest)
-        {
-            return (
-                format!("Contributing factor {}", factor + 1),
-                "factors".to_owned(),
-            );
-        }
-        match field {
-            "title" => ("Title".to_owned(), "title".to_owned()),
-            "why_chains" => ("5 Whys".to_owned(), "why-chains".to_owned()),
-            "factors" => ("Contributing factors".to_owned(), "factors".to_owned()),
-            "lint" => ("Blocked by the lint".to_owned(), "readiness".to_owned()),
-            "justification" => ("Justification".to_owned(), "readiness".to_owned()),
-            "action_items" | "no_action_items_reason" => {
-                ("Action items".to_owned(), "action-items".to_owned())
-            }
-            other if other.starts_with("lessons") => {
-                ("Lessons learned".to_owned(), "lessons".to_owned())
-            }
-            other => (other.replace('_', " "), String::new()),
-        }
+        field_label(&self.sections, field)
     }
 
     fn findings_label(&self) -> String {
@@ -695,9 +700,25 @@ async fn editor_page(
         .filter(|finding| hindsight_domain::lint::is_language(finding))
         .count();
     let block = &state.postmortems.lint.block;
-    let blocked = match hindsight_domain::lint::gate(&postmortem.document, &found, block, None) {
-        Ok(hindsight_domain::lint::Gate::Blocked(named)) => named,
-        _ => Vec::new(),
+    // What blocks the next move, said as the page says fields: the stored version is the one
+    // that moves.
+    let stored_texts = hindsight_domain::lint::document_texts(&postmortem.document);
+    let blocking: Vec<(String, String, String)> = if document == postmortem.document {
+        found
+            .iter()
+            .filter(|found| block.iter().any(|rule| *rule == found.finding.rule))
+            .map(|found| {
+                let words = stored_texts
+                    .iter()
+                    .find(|(field, _)| *field == found.field)
+                    .and_then(|(_, text)| text.get(found.finding.start..found.finding.end))
+                    .unwrap_or_default()
+                    .to_owned();
+                (found.finding.rule.to_string(), found.field.clone(), words)
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
     let findings = found
         .into_iter()
@@ -718,30 +739,7 @@ async fn editor_page(
     let content = postmortem.document.content(total, unowned);
     let missing_for_review = missing_for(&template, &content, PostmortemStatus::InReview);
     let missing_for_publish = missing_for(&template, &content, PostmortemStatus::Published);
-    let moves = match postmortem.status {
-        PostmortemStatus::Draft => vec![Move {
-            to: "in_review",
-            label: "Submit for review",
-            missing: missing_for_review.clone(),
-            blocked: blocked.clone(),
-        }],
-        PostmortemStatus::InReview => vec![
-            Move {
-                to: "published",
-                label: "Publish",
-                missing: missing_for_publish.clone(),
-                blocked,
-            },
-            Move {
-                to: "draft",
-                label: "Back to draft",
-                missing: Vec::new(),
-                blocked: Vec::new(),
-            },
-        ],
-        PostmortemStatus::Published => Vec::new(),
-    };
-    let sections = template
+    let sections: Vec<SectionView> = template
         .sections
         .iter()
         .map(|section| {
@@ -765,6 +763,43 @@ async fn editor_page(
             }
         })
         .collect();
+    let blocked: Vec<String> = blocking
+        .iter()
+        .map(|(rule, field, words)| {
+            let (label, _) = field_label(&sections, field);
+            if words.is_empty() {
+                format!("{rule} in {label}")
+            } else {
+                format!("{rule} in {label}: \u{201c}{words}\u{201d}")
+            }
+        })
+        .collect();
+    let moves = match postmortem.status {
+        PostmortemStatus::Draft => vec![Move {
+            to: "in_review",
+            before: "before review",
+            label: "Submit for review",
+            missing: missing_for_review.clone(),
+            blocked: blocked.clone(),
+        }],
+        PostmortemStatus::InReview => vec![
+            Move {
+                to: "published",
+                before: "before publishing",
+                label: "Publish",
+                missing: missing_for_publish.clone(),
+                blocked,
+            },
+            Move {
+                to: "draft",
+                before: "",
+                label: "Back to draft",
+                missing: Vec::new(),
+                blocked: Vec::new(),
+            },
+        ],
+        PostmortemStatus::Published => Vec::new(),
+    };
     let items: Vec<ItemRow> = action_items
         .iter()
         .map(|item| ItemRow {
@@ -969,11 +1004,15 @@ pub async fn move_to(
             return Ok(Redirect::to(&path).into_response());
         }
         Err(StoreError::Invalid(errors)) => {
-            let list: Vec<String> = errors.0.iter().map(|error| error.message.clone()).collect();
+            let goal = match to {
+                PostmortemStatus::Draft => "go back to draft",
+                PostmortemStatus::InReview => "go to review",
+                PostmortemStatus::Published => "be published",
+            };
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 errors,
-                Some(format!("It cannot move to {to} yet: {}.", list.join("; "))),
+                Some(format!("It cannot {goal} yet; nothing changed:")),
             )
         }
         Err(StoreError::VersionConflict(now)) => (

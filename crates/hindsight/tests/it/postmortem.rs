@@ -410,7 +410,7 @@ fn a_blocking_lint_rule_holds_a_postmortem_back_until_an_editor_justifies_it() {
         browser
             .find("#blocked-in_review")
             .text()
-            .contains("blame in sections.summary")
+            .contains("blame in Summary: “He failed to”")
     );
     browser
         .find("button[value='in_review']")
@@ -419,7 +419,7 @@ fn a_blocking_lint_rule_holds_a_postmortem_back_until_an_editor_justifies_it() {
         browser
             .find("#notice")
             .text()
-            .contains("It cannot move to in_review yet"),
+            .contains("It cannot go to review yet"),
         "{}",
         browser.page_text()
     );
