@@ -2701,7 +2701,7 @@ async fn images_are_kept_with_their_postmortem_and_a_discarded_draft_takes_every
             .list_images(postmortem.id, Visibility::Everything)
             .await
             .unwrap(),
-        [stored.clone()]
+        std::slice::from_ref(&stored)
     );
     // The postmortem has not changed: an image is not a version.
     assert_eq!(
