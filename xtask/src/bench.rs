@@ -88,8 +88,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (address, ids, bodies, token) =
+    let (address, ids, bodies, token, seeded) =
         server_runtime.block_on(start_server(&database_url, options.incidents))?;
+    let reading_path: &'static str =
+        Box::leak(format!("/postmortems/{}", seeded.postmortem).into_boxed_str());
+    let incident_page_path: &'static str =
+        Box::leak(format!("/incidents/{}", seeded.incident).into_boxed_str());
     let authorization: Arc<str> = Arc::from(format!("Bearer {token}"));
 
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -136,6 +140,16 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             Operation::post("/bare/incidents", create_body, Arc::clone(&authorization)),
         ),
         (
+            "GET /incidents/{id} (page, 200 events)",
+            Operation::get(incident_page_path, Arc::clone(&authorization)),
+            Operation::get("/bare/incident-page", Arc::clone(&authorization)),
+        ),
+        (
+            "GET /postmortems/{id} (reading view, 20 sections, 200 events)",
+            Operation::get(reading_path, Arc::clone(&authorization)),
+            Operation::get("/bare/reading", Arc::clone(&authorization)),
+        ),
+        (
             "POST /api/v1/intake/alertmanager (a new alert each)",
             Operation::Intake {
                 path: "/api/v1/intake/alertmanager",
@@ -172,6 +186,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .as_ref()
             .is_none_or(|only| name.contains(only.as_str()))
     });
+    let mut throughputs: Vec<(&str, f64)> = Vec::new();
     for (name, real, bare) in selected {
         // Warm both up, then alternate short rounds of the ceiling and the real thing, so that
         // whatever else the machine does in the meantime weighs on both alike.
@@ -205,6 +220,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             ))?);
         }
         let (ceiling, measured) = (ceiling.summary(), measured.summary());
+        throughputs.push((name, measured.per_second));
         println!(
             "| {name} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} |",
             measured.per_second,
@@ -214,6 +230,32 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             show(ceiling.p50),
             show(ceiling.p99),
             measured.per_second / ceiling.per_second
+        );
+    }
+    let throughput = |prefix: &str| {
+        throughputs
+            .iter()
+            .find(|(name, _)| name.starts_with(prefix))
+            .map(|(_, per_second)| *per_second)
+    };
+    if let (Some(reading), Some(page)) = (
+        throughput("GET /postmortems/{id}"),
+        throughput("GET /incidents/{id} (page"),
+    ) {
+        println!(
+            "\nreading view against the incident page, in this run: {:.2}× the requests/s",
+            reading / page
+        );
+    }
+    {
+        let (median, slowest, bytes) = client_runtime.block_on(
+            crate::postmortem_bench::measure_draft(address, &authorization, seeded.big_incident, 9),
+        )?;
+        println!(
+            "draft from an incident with 10,000 events (POST /api/v1/postmortems, one at a time, \
+             9 runs): median {}, slowest {}, answer {bytes} B",
+            show(median),
+            show(slowest)
         );
     }
     println!(
@@ -422,6 +464,7 @@ async fn start_server(
     Vec<i64>,
     (usize, usize, usize),
     String,
+    crate::postmortem_bench::Seeded,
 )> {
     let store = hindsight_store::open(database_url).await?;
     store.migrate().await?;
@@ -494,6 +537,7 @@ async fn start_server(
     }))?);
     let created_body = incident_body.clone();
     let sizes = (incident_body.len(), list_body.len(), created_body.len());
+    let seeded = crate::postmortem_bench::seed(&store, now).await?;
 
     let fixed = |body: Bytes, status: StatusCode| {
         move || {
@@ -554,11 +598,56 @@ async fn start_server(
         follow_through: hindsight_http::policy::FollowThroughSettings::default(),
         meetings: hindsight_http::meetings::MeetingConfig::default(),
     });
+    // The pages' ceilings answer HTML of the size the real pages answer.
+    let probe = app(state.clone());
+    let page_body = |path: String| {
+        let probe = probe.clone();
+        let authorization = format!("Bearer {token}");
+        async move {
+            use tower::ServiceExt;
+            let response = probe
+                .oneshot(
+                    axum::http::Request::get(path)
+                        .header(header::AUTHORIZATION, authorization)
+                        .body(axum::body::Body::empty())?,
+                )
+                .await?;
+            anyhow::ensure!(
+                response.status() == StatusCode::OK,
+                "a page answered {}",
+                response.status()
+            );
+            Ok::<_, anyhow::Error>(response.into_body().collect().await?.to_bytes())
+        }
+    };
+    let reading = page_body(format!("/postmortems/{}", seeded.postmortem)).await?;
+    let incident_page = page_body(format!("/incidents/{}", seeded.incident)).await?;
+    println!(
+        "pages: reading view {} B (20 sections, 200 events), incident page {} B (200 events)",
+        reading.len(),
+        incident_page.len()
+    );
+    let html = |body: Bytes| {
+        move || {
+            let body = body.clone();
+            async move {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    body,
+                )
+                    .into_response()
+            }
+        }
+    };
+    let bare = bare
+        .route("/bare/reading", get(html(reading)))
+        .route("/bare/incident-page", get(html(incident_page)));
     let router = bare.merge(app(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok((address, ids, sizes, token))
+    Ok((address, ids, sizes, token, seeded))
 }
 
 /// One kind of request, with the `Authorization` header every request carries (the bare

@@ -2,6 +2,7 @@
 //! BENCHMARKS.md for what it measures and the figures on the reference machine.
 
 mod bench;
+mod postmortem_bench;
 mod slack_bench;
 
 fn main() -> anyhow::Result<()> {

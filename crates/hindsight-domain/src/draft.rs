@@ -242,8 +242,64 @@ fn continued(text: &str, indent: &str) -> String {
         .join("\n")
 }
 
-/// The body of the timeline block: the response metrics, then every event by day in `zone`,
-/// key moments in bold, chat messages quoted with their author.
+/// The most text the generated timeline takes, in characters: a section holds 100,000, and
+/// the writer needs room of their own. An incident whose events would write more gets its key
+/// moments and its people's and alerts' events first, and a line that says what was left out.
+pub const MAX_TIMELINE_CHARS: usize = 50_000;
+
+/// How much an event matters to the timeline, lower first: key moments, then what people and
+/// alerts recorded, then notes, then chat.
+fn rank(event: &TimelineEvent) -> u8 {
+    if event.content.key || event.holds.is_some() {
+        0
+    } else {
+        match (event.source, event.content.kind) {
+            (EventSource::Chat, _) => 3,
+            (_, crate::timeline::EventKind::Note) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// One event as a Markdown list item: key moments in bold, chat quoted with its author.
+fn event_line(event: &TimelineEvent, zone: &Zone, several: bool) -> String {
+    let time = time_of_day(event.content.occurred_at, zone);
+    let key = event.content.key || event.holds.is_some();
+    let mut head = format!("{time} · {}", event.content.kind.label());
+    if several {
+        head = format!("{head} (INC-{})", event.incident_id);
+    }
+    if key {
+        head = format!("**{head}**");
+    }
+    let text = event.content.text.trim();
+    let mut line = match event.source {
+        // Hindsight's own key-time events say no more than their kind.
+        EventSource::System => format!("- {head}"),
+        EventSource::Chat => {
+            let author = event.author.as_deref().unwrap_or("someone");
+            let quoted: Vec<String> = text
+                .lines()
+                .map(|line| format!("  > {}", line.trim_end()).trim_end().to_owned())
+                .collect();
+            format!("- {head}, {author} in chat:\n{}", quoted.join("\n"))
+        }
+        EventSource::Alert => format!("- {head} (alert): {}", continued(text, "  ")),
+        EventSource::Manual => match event.author.as_deref() {
+            Some(author) if !author.is_empty() => {
+                format!("- {head}: {} ({author})", continued(text, "  "))
+            }
+            _ => format!("- {head}: {}", continued(text, "  ")),
+        },
+    };
+    if let Some(link) = &event.content.link {
+        line.push_str(&format!(" [link](<{link}>)"));
+    }
+    line
+}
+
+/// The body of the timeline block: the response metrics, then the events by day in `zone`,
+/// within [`MAX_TIMELINE_CHARS`].
 fn timeline_body(sources: &[Source], zone: &Zone) -> String {
     let several = sources.len() > 1;
     let mut out = format!("Times are in {}.\n\n", zone.name);
@@ -270,8 +326,36 @@ fn timeline_body(sources: &[Source], zone: &Zone) -> String {
         out.push_str("No events are on the timeline yet.");
         return out;
     }
+    let lines: Vec<String> = events
+        .iter()
+        .map(|event| event_line(event, zone, several))
+        .collect();
+    // Which events are written: all of them when they fit, else the most telling first.
+    let total: usize = lines.iter().map(|line| line.len() + 1).sum();
+    let mut keep = vec![true; lines.len()];
+    let mut left_out = (0usize, 0usize);
+    if total > MAX_TIMELINE_CHARS {
+        let mut order: Vec<usize> = (0..lines.len()).collect();
+        order.sort_by_key(|index| (rank(events[*index]), *index));
+        let mut used = 0;
+        for index in order {
+            let cost = lines[index].len() + 1;
+            if used + cost <= MAX_TIMELINE_CHARS {
+                used += cost;
+            } else {
+                keep[index] = false;
+                left_out.0 += 1;
+                if events[index].source == EventSource::Chat {
+                    left_out.1 += 1;
+                }
+            }
+        }
+    }
     let mut day = String::new();
-    for event in events {
+    for (index, event) in events.iter().enumerate() {
+        if !keep[index] {
+            continue;
+        }
         let this_day = day_of(event.content.occurred_at, zone);
         if this_day != day {
             if !day.is_empty() {
@@ -280,40 +364,21 @@ fn timeline_body(sources: &[Source], zone: &Zone) -> String {
             out.push_str(&format!("#### {this_day}\n\n"));
             day = this_day;
         }
-        let time = time_of_day(event.content.occurred_at, zone);
-        let key = event.content.key || event.holds.is_some();
-        let mut head = format!("{time} · {}", event.content.kind.label());
-        if several {
-            head = format!("{head} (INC-{})", event.incident_id);
-        }
-        if key {
-            head = format!("**{head}**");
-        }
-        let text = event.content.text.trim();
-        let line = match event.source {
-            // Hindsight's own key-time events say no more than their kind.
-            EventSource::System => format!("- {head}"),
-            EventSource::Chat => {
-                let author = event.author.as_deref().unwrap_or("someone");
-                let quoted: Vec<String> = text
-                    .lines()
-                    .map(|line| format!("  > {}", line.trim_end()).trim_end().to_owned())
-                    .collect();
-                format!("- {head}, {author} in chat:\n{}", quoted.join("\n"))
-            }
-            EventSource::Alert => format!("- {head} (alert): {}", continued(text, "  ")),
-            EventSource::Manual => match event.author.as_deref() {
-                Some(author) if !author.is_empty() => {
-                    format!("- {head}: {} ({author})", continued(text, "  "))
-                }
-                _ => format!("- {head}: {}", continued(text, "  ")),
-            },
-        };
-        out.push_str(&line);
-        if let Some(link) = &event.content.link {
-            out.push_str(&format!(" [link](<{link}>)"));
-        }
+        out.push_str(&lines[index]);
         out.push('\n');
+    }
+    if left_out.0 > 0 {
+        let links: Vec<String> = sources
+            .iter()
+            .map(|source| format!("[INC-{0}](/incidents/{0})", source.incident.id))
+            .collect();
+        out.push_str(&format!(
+            "\n_{} more events ({} of them chat messages) are on the timeline of {} and are \
+             not copied here; the key moments are._\n",
+            left_out.0,
+            left_out.1,
+            and_list(&links)
+        ));
     }
     normalize_text(&out)
 }

@@ -65,7 +65,14 @@ impl Clock for SystemClock {
 /// What every handler may use. Handlers receive it by cloning, on every request, so it is one
 /// `Arc`: one reference count to touch rather than one per part.
 #[derive(Clone)]
-pub struct AppState(Arc<AppParts>);
+pub struct AppState(Arc<Shared>);
+
+/// The parts, and what the server keeps between requests for speed alone.
+struct Shared {
+    parts: AppParts,
+    /// Postmortems as the reading view renders them, by version.
+    documents: postmortems::reading::DocumentCache,
+}
 
 pub struct AppParts {
     pub store: Arc<dyn Store>,
@@ -103,7 +110,14 @@ impl AppState {
     }
 
     pub fn from_parts(parts: AppParts) -> Self {
-        Self(Arc::new(parts))
+        Self(Arc::new(Shared {
+            parts,
+            documents: postmortems::reading::DocumentCache::default(),
+        }))
+    }
+
+    pub(crate) fn documents(&self) -> &postmortems::reading::DocumentCache {
+        &self.0.documents
     }
 
     /// Today's date as due dates count it (UTC), from the clock.
@@ -125,7 +139,7 @@ impl std::ops::Deref for AppState {
     type Target = AppParts;
 
     fn deref(&self) -> &AppParts {
-        &self.0
+        &self.0.parts
     }
 }
 

@@ -7,7 +7,7 @@ pub mod export;
 mod form;
 pub mod images;
 mod pages;
-mod reading;
+pub(crate) mod reading;
 
 use hindsight_domain::access::Permission::{Read, Write};
 use hindsight_domain::access::{Actor, UserId, Visibility};

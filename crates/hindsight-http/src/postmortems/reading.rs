@@ -4,6 +4,8 @@
 //! and when. It holds no form control for readers; editors get an Edit button. It prints as
 //! it reads, and it is the page a publication links to.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -21,6 +23,67 @@ use crate::AppState;
 use crate::gate::CurrentActor;
 use crate::pages::{Nav, PageError, render};
 
+/// What the reading view renders of one version of a postmortem: its sections as HTML, who
+/// wrote it and when it was published. A version never changes, so this is kept and shared by
+/// every reader of that version (whose right to read it is checked before each lookup), up
+/// to [`DocumentCache::MAX_BYTES`] of HTML.
+struct Rendered {
+    sections: Vec<SectionRow>,
+    authors: String,
+    published: Option<String>,
+    bytes: usize,
+}
+
+/// A version is named by its postmortem, its number and the instant it was written, so that a
+/// postmortem made again under a discarded draft's id is never mistaken for it.
+type VersionKey = (i64, u32, i64);
+
+#[derive(Default)]
+pub(crate) struct DocumentCache {
+    entries: std::sync::Mutex<DocumentEntries>,
+}
+
+#[derive(Default)]
+struct DocumentEntries {
+    by_version: std::collections::HashMap<VersionKey, Arc<Rendered>>,
+    /// Oldest first: what goes when the cache is full.
+    order: std::collections::VecDeque<VersionKey>,
+    bytes: usize,
+}
+
+impl DocumentCache {
+    const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+    fn get(&self, key: VersionKey) -> Option<Arc<Rendered>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        entries.by_version.get(&key).cloned()
+    }
+
+    fn put(&self, key: VersionKey, rendered: Arc<Rendered>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if rendered.bytes > Self::MAX_BYTES || entries.by_version.contains_key(&key) {
+            return;
+        }
+        while entries.bytes + rendered.bytes > Self::MAX_BYTES {
+            let Some(oldest) = entries.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = entries.by_version.remove(&oldest) {
+                entries.bytes -= gone.bytes;
+            }
+        }
+        entries.bytes += rendered.bytes;
+        entries.order.push_back(key);
+        entries.by_version.insert(key, rendered);
+    }
+}
+
 struct IncidentRow {
     id: i64,
     title: String,
@@ -30,6 +93,7 @@ struct IncidentRow {
     metrics: Vec<(&'static str, String)>,
 }
 
+#[derive(Clone)]
 struct SectionRow {
     key: String,
     title: String,
@@ -112,6 +176,55 @@ fn names(list: &[String]) -> String {
     }
 }
 
+/// Renders a version's sections and reads who wrote it, for [`DocumentCache`].
+async fn render_version(
+    state: &AppState,
+    postmortem: &Postmortem,
+    template: &hindsight_domain::postmortem::Template,
+) -> Result<Rendered, PageError> {
+    let sections: Vec<SectionRow> = template
+        .sections
+        .iter()
+        .filter_map(|section| {
+            let text = postmortem.document.sections.get(&section.key)?;
+            (!text.trim().is_empty()).then(|| SectionRow {
+                key: section.key.clone(),
+                title: section.title.clone(),
+                html: crate::markdown::render(text),
+            })
+        })
+        .collect();
+    // The history as of this version: later versions do not change who wrote this one.
+    let revisions = state
+        .store
+        .list_revisions(postmortem.id, Visibility::Everything)
+        .await?;
+    let mut authors: Vec<String> = Vec::new();
+    for revision in revisions
+        .iter()
+        .filter(|revision| revision.version <= postmortem.version)
+    {
+        if !authors.contains(&revision.author.name) {
+            authors.push(revision.author.name.clone());
+        }
+    }
+    let published = revisions
+        .iter()
+        .find(|revision| revision.status == PostmortemStatus::Published)
+        .map(|revision| day(revision.at));
+    let bytes = sections
+        .iter()
+        .map(|section| section.html.len() + section.title.len() + section.key.len())
+        .sum::<usize>()
+        + 256;
+    Ok(Rendered {
+        sections,
+        authors: names(&authors),
+        published,
+        bytes,
+    })
+}
+
 pub async fn show(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
@@ -163,18 +276,19 @@ pub async fn show(
         events.extend(timeline);
     }
 
-    let sections: Vec<SectionRow> = template
-        .sections
-        .iter()
-        .filter_map(|section| {
-            let text = document.sections.get(&section.key)?;
-            (!text.trim().is_empty()).then(|| SectionRow {
-                key: section.key.clone(),
-                title: section.title.clone(),
-                html: crate::markdown::render(text),
-            })
-        })
-        .collect();
+    let key = (
+        postmortem.id.get(),
+        postmortem.version,
+        postmortem.updated_at.as_microsecond(),
+    );
+    let rendered = match state.documents().get(key) {
+        Some(rendered) => rendered,
+        None => {
+            let rendered = Arc::new(render_version(&state, &postmortem, &template).await?);
+            state.documents().put(key, Arc::clone(&rendered));
+            rendered
+        }
+    };
     let has_block = document
         .sections
         .values()
@@ -249,21 +363,6 @@ pub async fn show(
             notes_html: crate::markdown::render(&meeting.notes),
         });
 
-    let revisions = state
-        .store
-        .list_revisions(postmortem.id, visibility)
-        .await?;
-    let mut authors: Vec<String> = Vec::new();
-    for revision in &revisions {
-        if !authors.contains(&revision.author.name) {
-            authors.push(revision.author.name.clone());
-        }
-    }
-    let published = revisions
-        .iter()
-        .find(|revision| revision.status == PostmortemStatus::Published)
-        .map(|revision| day(revision.at));
-
     let lessons: Vec<(&'static str, Vec<String>)> = [
         ("What went well", &document.lessons.went_well),
         ("What went wrong", &document.lessons.went_wrong),
@@ -282,7 +381,7 @@ pub async fn show(
             .and_then(user_name)
             .unwrap_or_else(|| "nobody yet".into()),
         incidents,
-        sections,
+        sections: rendered.sections.clone(),
         chains: document
             .why_chains
             .iter()
@@ -312,10 +411,10 @@ pub async fn show(
         no_action_items_reason: document.no_action_items_reason.clone(),
         events,
         meeting,
-        authors: names(&authors),
+        authors: rendered.authors.clone(),
         started: day(postmortem.created_at),
         updated: day(postmortem.updated_at),
-        published,
+        published: rendered.published.clone(),
         exceptions: document.lint_exceptions.clone(),
         discardable: postmortem.status.may_discard(),
         postmortem,
