@@ -555,6 +555,28 @@ mod tests {
         assert_eq!(settings.lint.disabled_rules, ["speculation"]);
         assert_eq!(settings.lint.custom_rules[0].id, "human_error");
         std::fs::write(&path, "factor_categories = [\"Bad One\"]\n").unwrap();
+        assert!(Settings::load(&args(Some(path.clone()), None), None).is_err());
+    }
+
+    #[test]
+    fn blocking_lint_rules_and_the_image_cap_come_from_the_file_and_unknown_ones_are_named() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(
+            &path,
+            "max_image_bytes = 1000\n[lint]\nblock = [\"blame\", \"human_error\"]\n[[lint.rules]]\nid = \"human_error\"\nphrases = [\"human error\"]\nmessage = \"ask what made it possible\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&args(Some(path.clone()), None), None).unwrap();
+        assert_eq!(settings.lint.block, ["blame", "human_error"]);
+        assert_eq!(settings.max_image_bytes, 1000);
+        std::fs::write(&path, "[lint]\nblock = [\"blam\"]\n").unwrap();
+        let error = Settings::load(&args(Some(path.clone()), None), None).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("lint.block: `blam` is not a lint rule"),
+            "{error:#}"
+        );
+        std::fs::write(&path, "max_image_bytes = 0\n").unwrap();
         assert!(Settings::load(&args(Some(path), None), None).is_err());
     }
 
