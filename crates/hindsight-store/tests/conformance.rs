@@ -398,7 +398,7 @@ async fn data_survives_a_restart_and_migrations_run_once(mut database: TestDatab
     );
     let again = store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current_version, 9);
+    assert_eq!(again.current_version, 10);
     store.ping().await.unwrap();
 }
 
