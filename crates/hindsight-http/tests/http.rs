@@ -2230,6 +2230,20 @@ async fn the_editor_saves_an_unchanged_form_as_nothing_and_keeps_input_beside_ea
         1
     );
 
+    // A lesson too long is named beside the lessons, not only at the top.
+    let long_lesson = "x".repeat(2_001);
+    let mut lessons = borrowed.clone();
+    lessons.retain(|(key, _)| *key != "lessons.went_well");
+    lessons.push(("lessons.went_well", &long_lesson));
+    let refused = app.post_form(&format!("/postmortems/{id}"), &lessons).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text();
+    let box_at = html.find("name=\"lessons.went_well\"").unwrap();
+    assert!(
+        html[box_at..box_at + 2_400].contains("<p class=\"error\">must be at most"),
+        "the error stands beside the box"
+    );
+
     // Rows move and go with their buttons.
     let mut two = borrowed.clone();
     two.retain(|(key, _)| !key.starts_with("why_chains"));

@@ -482,6 +482,17 @@ impl EditorPage {
         self.errors.message_for(field)
     }
 
+    /// The messages of every error on `prefix` and the fields under it (`lessons.went_well`
+    /// and `lessons.went_well[2]`), for the boxes whose lines are items.
+    fn errors_under(&self, prefix: &str) -> Vec<String> {
+        self.errors
+            .0
+            .iter()
+            .filter(|error| error.field == prefix || error.field.starts_with(&format!("{prefix}[")))
+            .map(|error| error.message.clone())
+            .collect()
+    }
+
     fn findings_for(&self, field: &str) -> Vec<&FindingView> {
         self.findings
             .iter()
