@@ -184,19 +184,14 @@ pub async fn check_references(
     errors.into_result(incidents).map_err(StoreError::Invalid)
 }
 
-/// The functions below answer with the store's errors: `NotFound`, `VersionConflict` with the
-/// current version, `Invalid` naming each field; the API and the pages each say them their way.
-///
-/// Edits a postmortem's document on `version`: `edit` changes a copy of the current document;
-/// the result is validated against the postmortem's template and stored as the next version.
-pub async fn edit_document(
+/// The postmortem as this reader sees it, if it is still at `version` (any when `None`), with
+/// its template.
+async fn current_with_template(
     state: &AppState,
-    actor: &Actor,
+    visibility: Visibility,
     id: PostmortemId,
     version: Option<u32>,
-    edit: impl FnOnce(&mut PostmortemDocument) + Send + 'static,
-) -> Result<Postmortem, StoreError> {
-    let visibility = actor.visibility();
+) -> Result<(Postmortem, Template), StoreError> {
     let current = state
         .store
         .get_postmortem(id, visibility)
@@ -215,6 +210,23 @@ pub async fn edit_document(
                 format!("the template `{}` is gone", current.document.template),
             ))
         })?;
+    Ok((current, template))
+}
+
+/// The functions below answer with the store's errors: `NotFound`, `VersionConflict` with the
+/// current version, `Invalid` naming each field; the API and the pages each say them their way.
+///
+/// Edits a postmortem's document on `version`: `edit` changes a copy of the current document;
+/// the result is validated against the postmortem's template and stored as the next version.
+pub async fn edit_document(
+    state: &AppState,
+    actor: &Actor,
+    id: PostmortemId,
+    version: Option<u32>,
+    edit: impl FnOnce(&mut PostmortemDocument) + Send + 'static,
+) -> Result<Postmortem, StoreError> {
+    let visibility = actor.visibility();
+    let (current, template) = current_with_template(state, visibility, id, version).await?;
     let mut preview = current.document.clone();
     edit(&mut preview);
     let categories = state.postmortems.factor_categories.clone();
@@ -257,19 +269,7 @@ pub async fn move_postmortem(
     justification: Option<&str>,
 ) -> Result<Postmortem, StoreError> {
     let visibility = actor.visibility();
-    let current = state
-        .store
-        .get_postmortem(id, visibility)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let template = template_named(state, &current.document.template)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Invalid(ValidationErrors::single(
-                "template",
-                format!("the template `{}` is gone", current.document.template),
-            ))
-        })?;
+    let (current, template) = current_with_template(state, visibility, id, version).await?;
     let mut exception = None;
     let block = &state.postmortems.lint.block;
     if !block.is_empty()
@@ -496,24 +496,7 @@ pub async fn refresh_timeline(
     replace_edits: bool,
 ) -> Result<Refreshed, StoreError> {
     let visibility = actor.visibility();
-    let current = state
-        .store
-        .get_postmortem(id, visibility)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    if let Some(version) = version
-        && version != current.version
-    {
-        return Err(StoreError::VersionConflict(current.version));
-    }
-    let template = template_named(state, &current.document.template)
-        .await?
-        .ok_or_else(|| {
-            StoreError::Invalid(ValidationErrors::single(
-                "template",
-                format!("the template `{}` is gone", current.document.template),
-            ))
-        })?;
+    let (current, template) = current_with_template(state, visibility, id, version).await?;
     let mut incidents = Vec::new();
     for incident in &current.document.incidents {
         incidents.extend(state.store.get_incident(*incident, visibility).await?);
