@@ -587,6 +587,207 @@ pub fn diff(before: &Revision, after: &Revision) -> Vec<FieldDiff> {
         .collect()
 }
 
+/// What a writer's edit comes to when someone saved while they were writing: their edit laid
+/// over the current version, field by field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebased {
+    /// The current version with every field the writer changed taken from the writer.
+    pub document: PostmortemDocument,
+    /// Fields both changed, each differently: the writer's text is in `document`, the other
+    /// change is in the history.
+    pub conflicts: Vec<String>,
+    /// Fields only the other person changed: theirs are in `document`.
+    pub theirs: Vec<String>,
+}
+
+/// Lays the writer's edit (`mine`, made on `base`) over the current version (`theirs`), field
+/// by field (title, owner, each section, the chains, the factors, each list of lessons, the
+/// reason for no action items), so that saving again keeps what the other person changed
+/// wherever the writer did not change it too. Nothing is written here: the writer sees the
+/// result and decides.
+pub fn rebase(
+    base: &PostmortemDocument,
+    mine: &PostmortemDocument,
+    theirs: &PostmortemDocument,
+) -> Rebased {
+    let mut document = theirs.clone();
+    let mut conflicts = Vec::new();
+    let mut changed_by_them = Vec::new();
+    fn pick<T: Clone + PartialEq>(
+        field: &str,
+        base: &T,
+        mine: &T,
+        theirs: &T,
+        into: &mut T,
+        conflicts: &mut Vec<String>,
+        changed_by_them: &mut Vec<String>,
+    ) {
+        let i_changed = mine != base;
+        let they_changed = theirs != base;
+        if i_changed {
+            *into = mine.clone();
+            if they_changed && theirs != mine {
+                conflicts.push(field.to_owned());
+            }
+        } else if they_changed {
+            changed_by_them.push(field.to_owned());
+        }
+    }
+    let (c, t) = (&mut conflicts, &mut changed_by_them);
+    pick(
+        "title",
+        &base.title,
+        &mine.title,
+        &theirs.title,
+        &mut document.title,
+        c,
+        t,
+    );
+    pick(
+        "owner",
+        &base.owner,
+        &mine.owner,
+        &theirs.owner,
+        &mut document.owner,
+        c,
+        t,
+    );
+    let mut keys: Vec<&String> = base
+        .sections
+        .keys()
+        .chain(mine.sections.keys())
+        .chain(theirs.sections.keys())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let text = |document: &PostmortemDocument| document.sections.get(key).cloned();
+        let mut merged = text(theirs);
+        pick(
+            &format!("sections.{key}"),
+            &text(base),
+            &text(mine),
+            &text(theirs),
+            &mut merged,
+            c,
+            t,
+        );
+        match merged {
+            Some(text) => document.sections.insert(key.clone(), text),
+            None => document.sections.remove(key),
+        };
+    }
+    pick(
+        "why_chains",
+        &base.why_chains,
+        &mine.why_chains,
+        &theirs.why_chains,
+        &mut document.why_chains,
+        c,
+        t,
+    );
+    pick(
+        "factors",
+        &base.factors,
+        &mine.factors,
+        &theirs.factors,
+        &mut document.factors,
+        c,
+        t,
+    );
+    pick(
+        "lessons.went_well",
+        &base.lessons.went_well,
+        &mine.lessons.went_well,
+        &theirs.lessons.went_well,
+        &mut document.lessons.went_well,
+        c,
+        t,
+    );
+    pick(
+        "lessons.went_wrong",
+        &base.lessons.went_wrong,
+        &mine.lessons.went_wrong,
+        &theirs.lessons.went_wrong,
+        &mut document.lessons.went_wrong,
+        c,
+        t,
+    );
+    pick(
+        "lessons.got_lucky",
+        &base.lessons.got_lucky,
+        &mine.lessons.got_lucky,
+        &theirs.lessons.got_lucky,
+        &mut document.lessons.got_lucky,
+        c,
+        t,
+    );
+    pick(
+        "no_action_items_reason",
+        &base.no_action_items_reason,
+        &mine.no_action_items_reason,
+        &theirs.no_action_items_reason,
+        &mut document.no_action_items_reason,
+        c,
+        t,
+    );
+    Rebased {
+        document,
+        conflicts,
+        theirs: changed_by_them,
+    }
+}
+
+#[cfg(test)]
+mod rebase_tests {
+    use super::*;
+
+    fn document(summary: &str, impact: &str, lessons: &[&str]) -> PostmortemDocument {
+        PostmortemDocument {
+            title: "Outage".into(),
+            template: "default".into(),
+            sections: [
+                ("summary".to_owned(), summary.to_owned()),
+                ("impact".to_owned(), impact.to_owned()),
+            ]
+            .into(),
+            lessons: crate::postmortem::Lessons {
+                went_well: lessons.iter().map(|lesson| (*lesson).to_owned()).collect(),
+                ..Default::default()
+            },
+            ..PostmortemDocument::default()
+        }
+    }
+
+    #[test]
+    fn an_edit_on_an_old_version_keeps_what_the_other_person_changed_elsewhere() {
+        let base = document("It broke.", "Some users.", &[]);
+        let theirs = document("It broke.", "Some users.", &["The alert fired."]);
+        let mine = document("It broke at noon.", "Some users.", &[]);
+        let rebased = rebase(&base, &mine, &theirs);
+        assert_eq!(rebased.document.sections["summary"], "It broke at noon.");
+        assert_eq!(rebased.document.lessons.went_well, ["The alert fired."]);
+        assert!(rebased.conflicts.is_empty());
+        assert_eq!(rebased.theirs, ["lessons.went_well"]);
+    }
+
+    #[test]
+    fn both_changing_one_field_is_a_conflict_and_the_writers_text_is_shown() {
+        let base = document("It broke.", "Some users.", &[]);
+        let theirs = document("It broke badly.", "Some users.", &[]);
+        let mine = document("It broke at noon.", "Many users.", &[]);
+        let rebased = rebase(&base, &mine, &theirs);
+        assert_eq!(rebased.document.sections["summary"], "It broke at noon.");
+        assert_eq!(rebased.document.sections["impact"], "Many users.");
+        assert_eq!(rebased.conflicts, ["sections.summary"]);
+        let same = rebase(&base, &theirs, &theirs);
+        assert!(
+            same.conflicts.is_empty(),
+            "the same change twice is no conflict"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

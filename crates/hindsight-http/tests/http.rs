@@ -1501,6 +1501,18 @@ async fn the_editor_page_saves_shows_findings_and_keeps_input_on_a_stale_save(ap
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert!(stale.text().contains("My unsaved words."));
     assert!(stale.text().contains("someone saved version 2"));
+    // Laid over version 2: its chain and factor are kept, and the summary both changed is named.
+    assert!(
+        stale.text().contains("value=\"Checkout failed\""),
+        "the other change is kept"
+    );
+    assert!(
+        stale
+            .text()
+            .contains("Both of you changed Summary: yours is shown, theirs is in the history."),
+        "{}",
+        stale.text()
+    );
     let bad_date = app
         .post_form(
             &format!("/postmortems/{id}"),

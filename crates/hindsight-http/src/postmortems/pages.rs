@@ -953,16 +953,71 @@ pub async fn save(
             errors,
             Some("Nothing was saved: some fields need a change, each is marked below.".into()),
         ),
-        Err(StoreError::VersionConflict(now)) => (
-            StatusCode::CONFLICT,
-            ValidationErrors::new(),
-            Some(format!(
-                "Nothing was saved: someone saved version {now} while you were editing. Your \
-                 text is below, unsaved; compare it with the history, then save again to \
-                 make it version {}.",
+        Err(StoreError::VersionConflict(now)) => {
+            // Laid over the version saved meanwhile, field by field, so that saving again
+            // keeps the other person's changes wherever this writer did not change the same.
+            let latest = load(&state, &actor, &id).await?;
+            let base = match made_on {
+                Some(version) => revisions(&state, &actor, latest.id)
+                    .await
+                    .ok()
+                    .and_then(|all| all.into_iter().find(|revision| revision.version == version)),
+                None => None,
+            };
+            let Some(base) = base else {
+                let notice = format!(
+                    "Nothing was saved: someone saved version {now} while you were editing. \
+                     Your text is below, unsaved; compare it with the history, then save \
+                     again to make it version {}.",
+                    now + 1
+                );
+                let page = editor_page(
+                    &state,
+                    &actor,
+                    latest,
+                    sent,
+                    ValidationErrors::new(),
+                    Some(notice),
+                )
+                .await?;
+                return Ok(render(StatusCode::CONFLICT, &page));
+            };
+            let rebased =
+                hindsight_domain::document::rebase(&base.document, &sent, &latest.document);
+            let mut page = editor_page(
+                &state,
+                &actor,
+                latest,
+                rebased.document,
+                ValidationErrors::new(),
+                None,
+            )
+            .await?;
+            let names = |fields: &[String]| -> String {
+                fields
+                    .iter()
+                    .map(|field| page.field_label(field).0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut notice = format!(
+                "Nothing was saved: someone saved version {now} while you were editing. The \
+                 form below is that version with your changes laid over it; check it, then \
+                 save to make it version {}.",
                 now + 1
-            )),
-        ),
+            );
+            if !rebased.theirs.is_empty() {
+                notice.push_str(&format!(" Their changes kept: {}.", names(&rebased.theirs)));
+            }
+            if !rebased.conflicts.is_empty() {
+                notice.push_str(&format!(
+                    " Both of you changed {}: yours is shown, theirs is in the history.",
+                    names(&rebased.conflicts)
+                ));
+            }
+            page.notice = Some(notice);
+            return Ok(render(StatusCode::CONFLICT, &page));
+        }
         Err(error) => return Err(page_error(error)),
     };
     // Show what the writer sent, made on the current version so that saving again is a choice.
