@@ -20,20 +20,26 @@ pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 pub const MAX_IMAGE_NAME_CHARS: usize = 120;
 
 impl ImageType {
-    /// The format the bytes are, from their signature and the structure right after it.
+    /// The format the bytes are, from their signature, the structure right after it, and
+    /// how the file ends: a file cut short is not an image a browser can show.
     pub fn sniff(bytes: &[u8]) -> Option<Self> {
         const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+        const PNG_END: &[u8] = b"\0\0\0\0IEND\xaeB`\x82";
         if bytes.starts_with(PNG) && bytes.get(12..16) == Some(b"IHDR") {
-            return Some(Self::Png);
+            return bytes.ends_with(PNG_END).then_some(Self::Png);
         }
         if bytes.len() > 4 && bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            return Some(Self::Jpeg);
+            // Some cameras pad after the end-of-image marker.
+            let end = bytes.len() - bytes.iter().rev().take_while(|byte| **byte == 0).count();
+            return bytes[..end].ends_with(&[0xFF, 0xD9]).then_some(Self::Jpeg);
         }
         if bytes.get(0..4) == Some(b"RIFF")
             && bytes.get(8..12) == Some(b"WEBP")
             && bytes.get(12..15) == Some(b"VP8")
         {
-            return Some(Self::Webp);
+            let size = u32::from_le_bytes(bytes[4..8].try_into().expect("four bytes")) as usize;
+            let whole = size.checked_add(8)?;
+            return (whole == bytes.len() || whole + 1 == bytes.len()).then_some(Self::Webp);
         }
         None
     }
@@ -201,7 +207,7 @@ pub fn referenced(text: &str) -> Vec<(i64, i64)> {
 mod tests {
     use super::*;
 
-    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0";
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\0IEND\xaeB`\x82";
 
     #[test]
     fn images_are_known_by_their_bytes_not_their_names() {
@@ -211,13 +217,21 @@ mod tests {
         );
         assert_eq!(check_upload(PNG, None, 1000), Ok(ImageType::Png));
         assert_eq!(
-            check_upload(b"\xFF\xD8\xFF\xE0\0\x10JFIF", Some("image/jpg"), 1000),
+            check_upload(
+                b"\xFF\xD8\xFF\xE0\0\x10JFIF\xFF\xD9\0\0",
+                Some("image/jpg"),
+                1000
+            ),
             Ok(ImageType::Jpeg)
         );
         assert_eq!(
-            check_upload(b"RIFF\0\0\0\0WEBPVP8L", Some("image/webp"), 1000),
+            check_upload(b"RIFF\x08\0\0\0WEBPVP8L", Some("image/webp"), 1000),
             Ok(ImageType::Webp)
         );
+        // Cut short: a browser would show a broken image.
+        assert!(check_upload(&PNG[..40], Some("image/png"), 1000).is_err());
+        assert!(check_upload(b"\xFF\xD8\xFF\xE0\0\x10JFIF", None, 1000).is_err());
+        assert!(check_upload(b"RIFF\xff\0\0\0WEBPVP8L", None, 1000).is_err());
         let html = check_upload(b"<html><script>alert(1)</script>", Some("image/png"), 1000);
         assert!(html.unwrap_err().contains("not a PNG, JPEG or WebP"));
         let svg = check_upload(b"<svg onload=alert(1)>", Some("image/svg+xml"), 1000);

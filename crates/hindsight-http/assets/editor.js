@@ -77,4 +77,18 @@
       }, 400);
     });
   });
+  // Typed text lives only in the page until it is saved: leaving the page by any other way
+  // (another form on it, a link) asks first.
+  var editor = document.querySelector("form.editor");
+  if (editor) {
+    var dirty = false;
+    editor.addEventListener("input", function () { dirty = true; });
+    editor.addEventListener("submit", function () { dirty = false; });
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
 })();

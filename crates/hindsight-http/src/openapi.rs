@@ -58,6 +58,7 @@ use crate::routes::Routes;
         crate::postmortems::api::preview,
         crate::postmortems::images::upload,
         crate::postmortems::images::list,
+        crate::postmortems::images::delete,
         crate::timeline::api::get_timeline,
         crate::timeline::api::add_event,
         crate::timeline::api::edit_event,

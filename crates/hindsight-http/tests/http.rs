@@ -2392,10 +2392,14 @@ async fn an_image_is_uploaded_checked_by_its_bytes_and_shown_only_to_readers(mut
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(location.contains("uploaded="), "{location}");
+    // The same bytes again are the same image.
+    assert!(
+        location.contains(&format!("uploaded={}", image["id"])),
+        "{location}"
+    );
     let editor = app.get(&location).await.text();
     assert!(
-        editor.contains("Uploaded graph.png."),
+        editor.contains("Uploaded p99-latency.png."),
         "the Markdown to paste is shown"
     );
     let mut html_form = format!(
@@ -2424,7 +2428,7 @@ async fn an_image_is_uploaded_checked_by_its_bytes_and_shown_only_to_readers(mut
             .as_array()
             .unwrap()
             .len(),
-        2
+        1
     );
 
     // To an outsider, the private postmortem's image does not exist.
@@ -2474,7 +2478,21 @@ async fn an_image_is_uploaded_checked_by_its_bytes_and_shown_only_to_readers(mut
             .as_array()
             .unwrap()
             .len(),
-        2
+        1
+    );
+
+    // Removed (an image uploaded by mistake): gone from the list and the URL, and audited.
+    let one = format!("/api/v1/postmortems/{id}/images/{}", image["id"]);
+    let removed = app.send_body(Method::DELETE, &one, None, "").await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text());
+    assert_eq!(app.get(&url).await.status, StatusCode::NOT_FOUND);
+    let again = app.send_body(Method::DELETE, &one, None, "").await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert!(
+        app.get("/api/v1/audit")
+            .await
+            .text()
+            .contains("postmortem.image_removed")
     );
 }
 
@@ -3256,6 +3274,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/postmortems/{id}/images", "read"),
     ("POST", "/postmortems/{id}/images", "write"),
     ("GET", "/postmortems/{id}/images/{image}", "read"),
+    ("DELETE", "/api/v1/postmortems/{id}/images/{image}", "write"),
+    ("POST", "/postmortems/{id}/images/{image}/delete", "write"),
     ("POST", "/postmortems/{id}", "write"),
     ("POST", "/postmortems/{id}/transitions", "write"),
     ("GET", "/postmortems/{id}/history", "read"),

@@ -483,6 +483,15 @@ pub trait Store: Send + Sync + 'static {
         visibility: Visibility,
     ) -> Result<Option<Image>, StoreError>;
 
+    /// Deletes an image of a postmortem the reader may see, and answers it as it was.
+    /// [`StoreError::NotFound`] when either is not there for this reader.
+    async fn delete_image(
+        &self,
+        postmortem: PostmortemId,
+        image: i64,
+        visibility: Visibility,
+    ) -> Result<ImageMeta, StoreError>;
+
     /// A postmortem's images, oldest first, if the reader may see it.
     async fn list_images(
         &self,

@@ -2730,6 +2730,28 @@ async fn images_are_kept_with_their_postmortem_and_a_discarded_draft_takes_every
         store.discard_postmortem(postmortem.id, outside).await,
         Err(StoreError::NotFound)
     ));
+    // An image is removed by a reader of its postmortem only.
+    let second = store
+        .add_image(image(postmortem.id), Visibility::Everything, now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_image(postmortem.id, second.id, outside).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .delete_image(postmortem.id, second.id, Visibility::Everything)
+            .await
+            .unwrap(),
+        second
+    );
+    assert!(matches!(
+        store
+            .delete_image(postmortem.id, second.id, Visibility::Everything)
+            .await,
+        Err(StoreError::NotFound)
+    ));
     // An image of one postmortem is not found under another.
     let other = new_postmortem(&*store, &[secret.id]).await;
     assert!(

@@ -62,6 +62,17 @@ async fn store_image(
     let kind = check_upload(&bytes, declared, state.postmortems.max_image_bytes)
         .map_err(UploadError::Refused)?;
     let sha256 = sha256_hex(&bytes);
+    // The same file twice is one image.
+    if let Some(same) = state
+        .store
+        .list_images(postmortem, actor.visibility())
+        .await
+        .map_err(UploadError::Store)?
+        .into_iter()
+        .find(|image| image.sha256 == sha256)
+    {
+        return Ok(same);
+    }
     let image = state
         .store
         .add_image(
@@ -285,7 +296,10 @@ pub async fn upload_page(
         }
         upload = Some((name, declared, bytes));
     }
-    let Some((name, declared, bytes)) = upload.filter(|(_, _, bytes)| !bytes.is_empty()) else {
+    // A form sent without choosing a file has an empty part with no name.
+    let Some((name, declared, bytes)) =
+        upload.filter(|(name, _, bytes)| !(name.is_empty() && bytes.is_empty()))
+    else {
         return refused("choose an image to upload".to_owned()).await;
     };
     match store_image(
@@ -309,4 +323,77 @@ pub async fn upload_page(
         }
         Err(UploadError::Store(error)) => Err(error.into()),
     }
+}
+
+/// Remove an image from a postmortem (a screenshot uploaded by mistake, or one that shows what
+/// it should not). Markdown that still points at it shows nothing. Audited.
+#[utoipa::path(delete, path = "/api/v1/postmortems/{id}/images/{image}", tag = "postmortems",
+    params(("id" = i64, Path), ("image" = i64, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
+    Path((id, image)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let missing = || ApiError::not_found(format!("there is no image {image} of postmortem {id}"));
+    let image: i64 = image.parse().map_err(|_| missing())?;
+    remove_image(&state, &actor, &auditor, id, image)
+        .await
+        .map_err(ApiError::or_missing(missing))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The editor's *Remove* beside an image.
+pub async fn delete_page(
+    State(state): State<AppState>,
+    CurrentActor(actor): CurrentActor,
+    auditor: crate::audit::Auditor,
+    Path((id, image)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let not_found = || PageError::not_found("There is no such image.");
+    let id = parse_id(&id).map_err(|_| not_found())?;
+    let image: i64 = image.parse().map_err(|_| not_found())?;
+    match remove_image(&state, &actor, &auditor, id, image).await {
+        Ok(removed) => {
+            super::pages::editor_with_notice(
+                &state,
+                &actor,
+                id,
+                StatusCode::OK,
+                format!(
+                    "Removed {}. Any section that still shows it shows nothing there now.",
+                    removed.name
+                ),
+            )
+            .await
+        }
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn remove_image(
+    state: &AppState,
+    actor: &Actor,
+    auditor: &crate::audit::Auditor,
+    postmortem: PostmortemId,
+    image: i64,
+) -> Result<ImageMeta, StoreError> {
+    let removed = state
+        .store
+        .delete_image(postmortem, image, actor.visibility())
+        .await?;
+    auditor
+        .record(
+            "postmortem.image_removed",
+            format!("postmortem:{postmortem}"),
+            format!(
+                "{} ({} bytes, sha256 {})",
+                removed.name, removed.byte_size, removed.sha256
+            ),
+        )
+        .await;
+    Ok(removed)
 }

@@ -115,6 +115,16 @@ pub fn routes() -> Routes {
         .get("/api/v1/postmortems/{id}/images", Read, images::list)
         .post_upload("/postmortems/{id}/images", Write, images::upload_page)
         .get("/postmortems/{id}/images/{image}", Read, images::serve)
+        .delete(
+            "/api/v1/postmortems/{id}/images/{image}",
+            Write,
+            images::delete,
+        )
+        .post(
+            "/postmortems/{id}/images/{image}/delete",
+            Write,
+            images::delete_page,
+        )
         .get("/postmortems", Read, pages::list)
         .get("/postmortems/new", Write, pages::new_postmortem)
         .post("/postmortems", Write, pages::create)

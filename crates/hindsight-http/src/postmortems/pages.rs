@@ -69,6 +69,7 @@ struct Row {
 struct ListPage {
     nav: Nav,
     rows: Vec<Row>,
+    discarded: bool,
     status: String,
     statuses: &'static [PostmortemStatus],
 }
@@ -76,6 +77,7 @@ struct ListPage {
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    discarded: Option<String>,
 }
 
 pub async fn list(
@@ -116,6 +118,7 @@ pub async fn list(
         &ListPage {
             nav: Nav::of(Some(&actor)),
             rows,
+            discarded: query.discarded.is_some(),
             status: status.map(|status| status.to_string()).unwrap_or_default(),
             statuses: PostmortemStatus::ALL,
         },
@@ -656,6 +659,7 @@ fn factor_rows(document: &PostmortemDocument, errors: &ValidationErrors) -> Vec<
 #[derive(Deserialize, Default)]
 pub struct EditorQuery {
     saved: Option<String>,
+    moved: Option<String>,
     refreshed: Option<String>,
     uploaded: Option<i64>,
 }
@@ -669,6 +673,14 @@ impl EditorQuery {
                     "Saved as version {}.",
                     version.chars().take(10).collect::<String>()
                 ),
+            });
+        }
+        if let Some(moved) = &self.moved {
+            return Some(match moved.as_str() {
+                "in_review" => "Submitted for review. Reviewers can read it now; it can go back \
+                                to draft for more work."
+                    .to_owned(),
+                _ => "Back to draft.".to_owned(),
             });
         }
         self.refreshed.as_deref().map(|refreshed| match refreshed {
@@ -833,7 +845,17 @@ async fn editor_page(
             document.lessons.went_wrong.join("\n"),
             document.lessons.got_lucky.join("\n"),
         ],
-        users: state.store.list_users().await?,
+        // Who may own it: people who can write, and whoever owns it now.
+        users: state
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|user| {
+                document.owner == Some(user.id)
+                    || (!user.disabled && user.role != hindsight_domain::access::Role::Viewer)
+            })
+            .collect(),
         categories: state.postmortems.factor_categories.clone(),
         chains: chain_rows(&document, &errors),
         factors: factor_rows(&document, &errors),
@@ -1063,9 +1085,12 @@ pub async fn move_to(
     let (status, errors, notice) = match moved {
         Ok(moved) => {
             let path = if moved.status == PostmortemStatus::Published {
-                format!("/postmortems/{}", moved.id)
+                format!("/postmortems/{}?published=1", moved.id)
             } else {
-                format!("/postmortems/{}/edit", moved.id)
+                format!(
+                    "/postmortems/{}/edit?moved={}#saved",
+                    moved.id, moved.status
+                )
             };
             return Ok(Redirect::to(&path).into_response());
         }
@@ -1075,6 +1100,14 @@ pub async fn move_to(
                 PostmortemStatus::InReview => "go to review",
                 PostmortemStatus::Published => "be published",
             };
+            // What the lint holds back is listed, in the page's words, beside the button.
+            let errors = ValidationErrors(
+                errors
+                    .0
+                    .into_iter()
+                    .filter(|error| error.field != "lint")
+                    .collect(),
+            );
             (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 errors,
@@ -1174,7 +1207,10 @@ pub async fn refresh(
     let latest = load(&state, &actor, &id).await?;
     let document = latest.document.clone();
     let mut page = editor_page(&state, &actor, latest, document, errors, notice).await?;
-    page.refresh_conflict = conflict;
+    page.refresh_conflict = conflict.map(|mut conflict| {
+        conflict.section = field_label(&page.sections, &format!("sections.{}", conflict.section)).0;
+        conflict
+    });
     Ok(render(status, &page))
 }
 

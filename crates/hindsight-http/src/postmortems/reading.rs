@@ -159,6 +159,13 @@ struct ReadingPage {
     published: Option<String>,
     exceptions: Vec<LintException>,
     discardable: bool,
+    /// Just published: say so, and where readers are told.
+    just_published: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct ReadingQuery {
+    published: Option<String>,
 }
 
 fn day(time: Timestamp) -> String {
@@ -229,7 +236,9 @@ pub async fn show(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
+    query: Result<axum::extract::Query<ReadingQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
+    let just_published = query.is_ok_and(|query| query.published.is_some());
     let not_found = || PageError::not_found("There is no such postmortem.");
     let id = super::api::parse_id(&id).map_err(|_| not_found())?;
     let visibility = actor.visibility();
@@ -417,6 +426,7 @@ pub async fn show(
         published: rendered.published.clone(),
         exceptions: document.lint_exceptions.clone(),
         discardable: postmortem.status.may_discard(),
+        just_published: just_published && postmortem.status == PostmortemStatus::Published,
         postmortem,
     };
     Ok(render(StatusCode::OK, &page))

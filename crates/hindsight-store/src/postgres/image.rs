@@ -119,3 +119,28 @@ pub(super) async fn list(
         .map(meta_from_row)
         .collect()
 }
+
+pub(super) async fn delete(
+    client: &impl GenericClient,
+    postmortem: PostmortemId,
+    image: i64,
+    visibility: Visibility,
+) -> Result<ImageMeta, StoreError> {
+    if select_postmortem(client, postmortem, visibility, false)
+        .await?
+        .is_none()
+    {
+        return Err(StoreError::NotFound);
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "delete from postmortem_image where postmortem_id = $1 \
+                 and postmortem_image_id = $2 returning {META_COLUMNS}"
+            ),
+            &[&postmortem.get(), &image],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    meta_from_row(&row)
+}

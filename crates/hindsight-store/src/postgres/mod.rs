@@ -1399,6 +1399,16 @@ impl Store for PostgresStore {
         image::get(&client, postmortem, id, visibility).await
     }
 
+    async fn delete_image(
+        &self,
+        postmortem: PostmortemId,
+        id: i64,
+        visibility: Visibility,
+    ) -> Result<hindsight_domain::image::ImageMeta, StoreError> {
+        let client = self.pool.get().await?;
+        image::delete(&client, postmortem, id, visibility).await
+    }
+
     async fn list_images(
         &self,
         postmortem: PostmortemId,

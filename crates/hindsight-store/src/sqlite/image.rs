@@ -102,3 +102,22 @@ pub(super) fn list(
     let rows = statement.query_map(params![postmortem.get()], meta_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+pub(super) fn delete(
+    connection: &Connection,
+    postmortem: PostmortemId,
+    image: i64,
+    visibility: Visibility,
+) -> Result<ImageMeta, StoreError> {
+    if select_postmortem(connection, postmortem, visibility)?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    connection
+        .prepare_cached(&format!(
+            "delete from postmortem_image where postmortem_id = ?1 and postmortem_image_id = ?2 \
+             returning {META_COLUMNS}"
+        ))?
+        .query_row(params![postmortem.get(), image], meta_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}

@@ -1542,6 +1542,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_image(
+        &self,
+        postmortem: PostmortemId,
+        id: i64,
+        visibility: Visibility,
+    ) -> Result<hindsight_domain::image::ImageMeta, StoreError> {
+        self.write(move |connection| image::delete(connection, postmortem, id, visibility))
+            .await
+    }
+
     async fn list_images(
         &self,
         postmortem: PostmortemId,

@@ -436,6 +436,12 @@ fn a_blocking_lint_rule_holds_a_postmortem_back_until_an_editor_justifies_it() {
         .find("button[value='in_review']")
         .click_and_wait_for_page();
     assert_eq!(browser.find("#status").text(), "in review");
+    assert!(
+        browser
+            .find("#saved")
+            .text()
+            .starts_with("Submitted for review.")
+    );
     let (_, stored) = server.request("GET", "/api/v1/postmortems/1", None);
     assert_eq!(
         stored["lint_exceptions"][0]["justification"],
@@ -466,11 +472,14 @@ fn a_blocking_lint_rule_holds_a_postmortem_back_until_an_editor_justifies_it() {
         .find("button[value='published']")
         .click_and_wait_for_page();
     assert!(
-        browser.current_url().ends_with("/postmortems/1"),
+        browser
+            .current_url()
+            .ends_with("/postmortems/1?published=1"),
         "{}",
         browser.page_text()
     );
     assert_eq!(browser.find("#status").text(), "published");
+    assert!(browser.find("#published").text().starts_with("Published."));
     assert!(
         browser
             .find("aside.exception")
@@ -506,6 +515,12 @@ fn a_blocking_lint_rule_holds_a_postmortem_back_until_an_editor_justifies_it() {
     browser.find("details.discard summary").click();
     browser.find("#discard").click_and_wait_for_page();
     assert!(browser.current_url().contains("/postmortems"));
+    assert!(
+        browser
+            .find("#discarded")
+            .text()
+            .starts_with("The draft was discarded.")
+    );
     let (status, _) = server.request("GET", "/api/v1/postmortems/2", None);
     assert_eq!(status, 404);
     let (_, audit) = server.request("GET", "/api/v1/audit", None);
