@@ -115,7 +115,46 @@ pub fn render(markdown: &str) -> String {
     options.extension.autolink = true;
     options.extension.tasklist = true;
     let html = comrak::markdown_to_html(markdown, &options);
-    SANITIZER.clean(&html).to_string()
+    without_refused_images(SANITIZER.clean(&html).to_string())
+}
+
+/// An image whose source the sanitizer dropped (another site's, a script's) becomes a note in
+/// words, not a broken picture: `<img alt="x">` is only ever left without `src` by that.
+fn without_refused_images(html: String) -> String {
+    if !html.contains("<img") {
+        return html;
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<img") {
+        out.push_str(&rest[..start]);
+        let Some(length) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let tag = &rest[start..start + length + 1];
+        if tag.contains(" src=\"") {
+            out.push_str(tag);
+        } else {
+            let alt = tag
+                .split_once(" alt=\"")
+                .and_then(|(_, after)| after.split_once('"'))
+                .map_or("", |(alt, _)| alt);
+            out.push_str(
+                "<span class=\"image-refused\">[image not shown: only images added to \
+                          this postmortem are shown",
+            );
+            if !alt.is_empty() {
+                // The serializer leaves `<` and `>` raw in attributes; text needs them escaped.
+                out.push_str(": ");
+                out.push_str(&alt.replace('<', "&lt;").replace('>', "&gt;"));
+            }
+            out.push_str("]</span>");
+        }
+        rest = &rest[start + length + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -252,9 +291,16 @@ mod tests {
             "![x](//evil.example/postmortems/3/images/7)",
             "![x](javascript:alert(1))",
             "![x](data:image/png;base64,AAAA)",
+            "![<script>alert(1)</script>](https://x.example/a.png)",
+            "![\"><img src=x onerror=alert(1)>](https://x.example/a.png)",
         ] {
             let html = render(outside);
-            assert!(!html.contains("src="), "{outside} gave {html}");
+            assert!(!html.contains("<img"), "{outside} gave {html}");
+            assert!(html.contains("[image not shown"), "{outside} gave {html}");
+            assert!(
+                dangers(&html).is_empty() && !html.contains("<script"),
+                "{outside} gave {html}"
+            );
         }
     }
 

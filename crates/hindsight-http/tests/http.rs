@@ -1198,6 +1198,18 @@ async fn unknown_templates_sections_statuses_and_categories_are_422_and_store_no
         .await;
     assert_eq!(unknown_template.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(unknown_template.text().contains("default, six_questions"));
+    let everything_wrong = app
+        .post_json(
+            "/api/v1/postmortems",
+            json!({"incidents": [999999], "template": "nope", "owner": 999999}),
+        )
+        .await;
+    assert_eq!(everything_wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        field_names(&everything_wrong),
+        ["template", "incidents[0]", "owner"],
+        "every problem is named at once"
+    );
     let unknown_incident = app
         .post_json("/api/v1/postmortems", json!({"incidents": [999999]}))
         .await;

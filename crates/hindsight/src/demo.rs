@@ -7,7 +7,7 @@ use hindsight_domain::document::{Author, PostmortemDocument, ValidDocument};
 use hindsight_domain::postmortem::{
     DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, Why, WhyChain, builtin_templates,
 };
-use hindsight_domain::{ImpactDraft, IncidentDraft, IncidentId};
+use hindsight_domain::{ImpactDraft, IncidentDraft};
 use hindsight_store::{NewPostmortem, Store};
 use jiff::{SignedDuration, Timestamp};
 
@@ -40,16 +40,27 @@ pub async fn load(
         first.get_or_insert(stored.id);
     }
     if let Some(incident) = first {
+        let incident = store
+            .get_incident(incident, hindsight_domain::access::Visibility::Everything)
+            .await?
+            .context("the first demo incident is gone")?;
+        let events = store
+            .list_events(
+                incident.id,
+                hindsight_domain::access::Visibility::Everything,
+            )
+            .await?
+            .unwrap_or_default();
         store
             .create_postmortem(
                 NewPostmortem {
                     id: None,
                     status: PostmortemStatus::Draft,
-                    document: example_postmortem(incident)?,
+                    document: example_postmortem(&incident, &events)?,
                 },
                 Author {
                     user_id: None,
-                    name: "demo".into(),
+                    name: "Hindsight demo".into(),
                 },
                 now,
             )
@@ -59,50 +70,50 @@ pub async fn load(
     Ok(count)
 }
 
-/// A postmortem half written, as one is the morning after: a summary, an impact, a timeline,
-/// one why chain, and a sentence the lint flags.
-fn example_postmortem(incident: IncidentId) -> anyhow::Result<ValidDocument> {
+/// A postmortem half written, as one is the morning after: drafted from its incident (summary,
+/// impact, the generated timeline), one why chain, and a sentence the lint flags.
+fn example_postmortem(
+    incident: &hindsight_domain::Incident,
+    events: &[hindsight_domain::timeline::TimelineEvent],
+) -> anyhow::Result<ValidDocument> {
+    use hindsight_domain::draft;
     let template = builtin_templates().remove(0);
     let categories: Vec<String> = DEFAULT_FACTOR_CATEGORIES
         .iter()
         .map(|category| (*category).to_owned())
         .collect();
+    let mut sections = draft::sections(
+        &template,
+        &[draft::Source { incident, events }],
+        &draft::Zone::utc(),
+    );
+    if let Some(summary) = sections.get_mut("summary") {
+        summary.push_str("\n\nThe on-call engineer forgot to check the product identifiers.");
+    }
     let document = PostmortemDocument {
-        title: "Postmortem: checkout returns 502 for card payments".into(),
-        incidents: vec![incident],
+        title: format!("Postmortem: {}", incident.content.title),
+        incidents: vec![incident.id],
         template: "default".into(),
-        sections: [
-            (
-                "summary",
-                "Card payments failed at checkout for 65 minutes after a deploy. The on-call \
-                 engineer forgot to check the migration.",
-            ),
-            (
-                "impact",
-                "About 12,000 customers could not pay; 290,000 requests failed. No data was lost.",
-            ),
-            (
-                "timeline",
-                "- 12:20 UTC deploy with a schema migration\n- 12:24 UTC error-rate alert \
-                 fired\n- 13:05 UTC migration lock found\n- 13:25 UTC rolled back; resolved",
-            ),
-        ]
-        .into_iter()
-        .map(|(key, text)| (key.to_owned(), text.to_owned()))
-        .collect(),
+        sections,
         why_chains: vec![WhyChain {
-            problem: "Card payments failed after the deploy".into(),
+            problem: "Users could not buy subscriptions in the iOS app".into(),
             whys: vec![
                 Why {
-                    question: "Why did payments fail?".into(),
-                    answer: "Requests to the payments table timed out.".into(),
+                    question: "Why did purchases fail?".into(),
+                    answer: "The app asked the App Store for a product identifier that does \
+                             not exist."
+                        .into(),
                 },
                 Why {
-                    question: "Why did they time out?".into(),
-                    answer: "A migration held a lock on the table for 60 minutes.".into(),
+                    question: "Why did nobody notice for almost two hours?".into(),
+                    answer: "No alert watches the purchase ratio; a person had to see it.".into(),
                 },
             ],
-            root_cause: Some("Nothing checks migrations for long locks before a deploy.".into()),
+            root_cause: Some(
+                "Product identifiers are typed by hand and nothing checks them before a \
+                 release."
+                    .into(),
+            ),
         }],
         ..PostmortemDocument::default()
     };
@@ -299,7 +310,20 @@ mod tests {
 
     #[test]
     fn the_example_postmortem_is_valid() {
-        assert!(example_postmortem(IncidentId::new(1).unwrap()).is_ok());
+        let now: Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+        let content = examples(now)
+            .remove(0)
+            .validate(now)
+            .unwrap()
+            .into_content();
+        let incident = hindsight_domain::Incident {
+            id: hindsight_domain::IncidentId::new(1).unwrap(),
+            content,
+            created_at: now,
+            updated_at: now,
+        };
+        let document = example_postmortem(&incident, &[]).unwrap();
+        assert!(document.get().sections["summary"].contains("forgot"));
     }
 
     #[test]

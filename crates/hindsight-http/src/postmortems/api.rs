@@ -167,30 +167,41 @@ pub(crate) async fn create_from(
     create: PostmortemCreate,
 ) -> Result<Postmortem, StoreError> {
     let key = create.template.unwrap_or_else(|| "default".to_owned());
-    let Some(template) = template_named(state, &key).await? else {
+    // Every problem at once: the template, then each incident and the owner.
+    let mut errors = hindsight_domain::ValidationErrors::new();
+    let template = template_named(state, &key).await?;
+    if template.is_none() {
         let known: Vec<String> = all_templates(&*state.store)
             .await?
             .into_iter()
             .map(|template| template.key)
             .collect();
-        return Err(StoreError::Invalid(
-            hindsight_domain::ValidationErrors::single(
-                "template",
-                format!(
-                    "there is no template `{key}`; there are: {}",
-                    known.join(", ")
-                ),
+        errors.add(
+            "template",
+            format!(
+                "there is no template `{key}`; there are: {}",
+                known.join(", ")
             ),
-        ));
-    };
+        );
+    }
     let mut document = PostmortemDocument {
         title: create.title.unwrap_or_default(),
         incidents: create.incidents,
-        template: template.key.clone(),
+        template: key.clone(),
         owner: create.owner,
         ..PostmortemDocument::default()
     };
-    let incidents = check_references(state, actor.visibility(), &document).await?;
+    let incidents = match check_references(state, actor.visibility(), &document).await {
+        Ok(incidents) => incidents,
+        Err(StoreError::Invalid(more)) => {
+            errors.0.extend(more.0);
+            Vec::new()
+        }
+        Err(error) => return Err(error),
+    };
+    let Some(template) = template.filter(|_| errors.is_empty()) else {
+        return Err(StoreError::Invalid(errors));
+    };
     if document.owner.is_none() {
         let named = match incidents
             .first()

@@ -537,6 +537,14 @@ impl EditorPage {
         field_label(&self.sections, field)
     }
 
+    /// How many blocking findings hold the move to `to` back.
+    fn blocked_count(&self, to: &str) -> usize {
+        self.moves
+            .iter()
+            .find(|step| step.to == to)
+            .map_or(0, |step| step.blocked.len())
+    }
+
     fn findings_label(&self) -> String {
         match self.language_findings {
             0 => String::new(),
