@@ -558,3 +558,147 @@ fn describe(error: StoreError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hindsight_domain::access::Visibility;
+    use hindsight_domain::document::{Author, PostmortemDocument};
+    use hindsight_domain::image::ImageType;
+    use hindsight_domain::postmortem::{
+        DEFAULT_FACTOR_CATEGORIES, PostmortemStatus, builtin_templates,
+    };
+    use hindsight_store::testing::TestDatabase;
+    use hindsight_store::{NewImage, NewPostmortem};
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\0IEND\xaeB`\x82";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn images_go_beside_the_exported_file_and_come_back_on_import_once() {
+        let source = TestDatabase::sqlite().await;
+        let store = source.store();
+        let now = hindsight_domain::to_stored_precision(jiff::Timestamp::now());
+        let incident = hindsight_domain::IncidentDraft {
+            title: Some("Checkout returns 502".into()),
+            severity: Some("SEV2".into()),
+            started_at: Some("2026-11-20T12:20:00Z".into()),
+            ..Default::default()
+        }
+        .validate(now)
+        .unwrap();
+        let incident = store.create_incident(incident, None, now).await.unwrap();
+        let categories: Vec<String> = DEFAULT_FACTOR_CATEGORIES
+            .iter()
+            .map(|category| (*category).to_owned())
+            .collect();
+        let template = builtin_templates().remove(0);
+        let valid = |impact: &str| {
+            PostmortemDocument {
+                title: "Checkout outage".into(),
+                incidents: vec![incident.id],
+                template: "default".into(),
+                sections: [("impact".to_owned(), impact.to_owned())].into(),
+                ..PostmortemDocument::default()
+            }
+            .validate(&template, &categories)
+            .unwrap()
+        };
+        let author = Author {
+            user_id: None,
+            name: "test".into(),
+        };
+        let postmortem = store
+            .create_postmortem(
+                NewPostmortem {
+                    id: None,
+                    status: PostmortemStatus::Draft,
+                    document: valid("placeholder"),
+                },
+                author.clone(),
+                now,
+            )
+            .await
+            .unwrap();
+        let image = store
+            .add_image(
+                NewImage {
+                    postmortem: postmortem.id,
+                    name: "p99.png".into(),
+                    content_type: ImageType::Png,
+                    sha256: hindsight_http::postmortems::images::sha256_hex(PNG),
+                    bytes: PNG.to_vec(),
+                    created_by: None,
+                },
+                Visibility::Everything,
+                now,
+            )
+            .await
+            .unwrap();
+        let text = format!("The graph:\n\n{}", image.markdown());
+        let document = valid(&text);
+        store
+            .update_postmortem(
+                postmortem.id,
+                Visibility::Everything,
+                None,
+                author,
+                now,
+                Box::new(move |_| Ok((PostmortemStatus::Draft, document))),
+            )
+            .await
+            .unwrap();
+
+        let folder = tempfile::tempdir().unwrap();
+        super::export_to(&*store, folder.path()).await.unwrap();
+        let file = std::fs::read_to_string(folder.path().join("pm-1.md")).unwrap();
+        assert!(file.contains("![p99](pm-1-images/1-p99.png)"), "{file}");
+        assert_eq!(
+            std::fs::read(folder.path().join("pm-1-images/1-p99.png")).unwrap(),
+            PNG
+        );
+
+        // Into the same database: nothing changes, no image is added twice.
+        let again = super::import_from(store.clone(), folder.path(), &categories)
+            .await
+            .unwrap();
+        assert_eq!(again.skipped.len(), 1, "{again:?}");
+        assert_eq!(
+            store
+                .list_images(postmortem.id, Visibility::Everything)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // Into a new database with the same incident: the image is stored and linked.
+        let target = TestDatabase::sqlite().await;
+        let fresh = target.store();
+        let incident = hindsight_domain::IncidentDraft {
+            title: Some("Checkout returns 502".into()),
+            severity: Some("SEV2".into()),
+            started_at: Some("2026-11-20T12:20:00Z".into()),
+            ..Default::default()
+        }
+        .validate(now)
+        .unwrap();
+        fresh.create_incident(incident, None, now).await.unwrap();
+        let report = super::import_from(fresh.clone(), folder.path(), &categories)
+            .await
+            .unwrap();
+        assert_eq!(report.created.len(), 1, "{report:?}");
+        let imported = fresh
+            .get_postmortem(postmortem.id, Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap();
+        let images = fresh
+            .list_images(postmortem.id, Visibility::Everything)
+            .await
+            .unwrap();
+        assert_eq!(images.len(), 1);
+        assert_eq!(
+            imported.document.sections["impact"],
+            format!("The graph:\n\n![p99]({})", images[0].path())
+        );
+    }
+}
