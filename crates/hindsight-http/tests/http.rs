@@ -2283,6 +2283,27 @@ async fn the_editor_saves_an_unchanged_form_as_nothing_and_keeps_input_beside_ea
     assert_eq!(chains[0]["problem"], "second");
     assert_eq!(chains[1]["problem"], "first");
 
+    // Submitting for review from the editor saves what was typed first, then moves.
+    let mut submit: Vec<(&str, &str)> = borrowed
+        .iter()
+        .filter(|(key, _)| *key != "version" && !key.starts_with("why_chains"))
+        .copied()
+        .collect();
+    let version = app.get(&format!("/api/v1/postmortems/{id}")).await.json()["version"].to_string();
+    submit.push(("version", &version));
+    submit.push(("lessons.went_well", "The alert fired within a minute."));
+    submit.push(("to", "in_review"));
+    let moved = app
+        .post_form(&format!("/postmortems/{id}/transitions"), &submit)
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text());
+    let stored = app.get(&format!("/api/v1/postmortems/{id}")).await.json();
+    assert_eq!(stored["status"], "in_review");
+    assert_eq!(
+        stored["lessons"]["went_well"],
+        json!(["The alert fired within a minute."])
+    );
+
     // The preview renders Markdown as the page does, sanitized.
     let preview = app
         .post_json(

@@ -952,7 +952,48 @@ pub async fn save(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(pairs) = form?;
-    let current = load(&state, &actor, &id).await?;
+    match save_form(&state, &actor, &id, pairs).await? {
+        Ok((saved, made_on)) => {
+            let said = if Some(saved.version) == made_on {
+                "unchanged".to_owned()
+            } else {
+                saved.version.to_string()
+            };
+            Ok(Redirect::to(&format!(
+                "/postmortems/{}/edit?saved={said}#saved",
+                saved.id
+            ))
+            .into_response())
+        }
+        Err(refused) => Ok(refused),
+    }
+}
+
+/// Whether a form carries the editor's fields: the buttons that move a postmortem or refresh
+/// its timeline send the editor's form, so that what was typed is saved first.
+fn carries_editor(pairs: &[(String, String)]) -> bool {
+    pairs.iter().any(|(key, _)| key == "title")
+}
+
+/// The last value of `name` in a form.
+fn field(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+}
+
+/// Saves the editor's form: the postmortem as saved (or as it was, when nothing changed) with
+/// the version the form was made on, or the page that says why nothing was saved.
+async fn save_form(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    pairs: Vec<(String, String)>,
+) -> Result<Result<(Postmortem, Option<u32>), Response>, PageError> {
+    let (state, actor) = (state.clone(), actor.clone());
+    let current = load(&state, &actor, id).await?;
     let form = EditorForm::read(pairs, &current.document);
     let sent = form.document.clone();
     let made_on = form.version;
@@ -966,18 +1007,7 @@ pub async fn save(
         Err(StoreError::Invalid(form.errors))
     };
     let (status, errors, notice) = match result {
-        Ok(saved) => {
-            let said = if Some(saved.version) == made_on {
-                "unchanged".to_owned()
-            } else {
-                saved.version.to_string()
-            };
-            return Ok(Redirect::to(&format!(
-                "/postmortems/{}/edit?saved={said}#saved",
-                saved.id
-            ))
-            .into_response());
-        }
+        Ok(saved) => return Ok(Ok((saved, made_on))),
         Err(StoreError::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             errors,
@@ -986,7 +1016,7 @@ pub async fn save(
         Err(StoreError::VersionConflict(now)) => {
             // Laid over the version saved meanwhile, field by field, so that saving again
             // keeps the other person's changes wherever this writer did not change the same.
-            let latest = load(&state, &actor, &id).await?;
+            let latest = load(&state, &actor, id).await?;
             let base = match made_on {
                 Some(version) => revisions(&state, &actor, latest.id)
                     .await
@@ -1010,7 +1040,7 @@ pub async fn save(
                     Some(notice),
                 )
                 .await?;
-                return Ok(render(StatusCode::CONFLICT, &page));
+                return Ok(Err(render(StatusCode::CONFLICT, &page)));
             };
             let rebased =
                 hindsight_domain::document::rebase(&base.document, &sent, &latest.document);
@@ -1046,22 +1076,14 @@ pub async fn save(
                 ));
             }
             page.notice = Some(notice);
-            return Ok(render(StatusCode::CONFLICT, &page));
+            return Ok(Err(render(StatusCode::CONFLICT, &page)));
         }
         Err(error) => return Err(page_error(error)),
     };
     // Show what the writer sent, made on the current version so that saving again is a choice.
-    let latest = load(&state, &actor, &id).await?;
+    let latest = load(&state, &actor, id).await?;
     let page = editor_page(&state, &actor, latest, sent, errors, notice).await?;
-    Ok(render(status, &page))
-}
-
-#[derive(Deserialize)]
-pub struct MoveForm {
-    version: Option<u32>,
-    to: String,
-    #[serde(default)]
-    justification: Option<String>,
+    Ok(Err(render(status, &page)))
 }
 
 pub async fn move_to(
@@ -1069,25 +1091,37 @@ pub async fn move_to(
     CurrentActor(actor): CurrentActor,
     auditor: crate::audit::Auditor,
     Path(id): Path<String>,
-    form: Result<Form<MoveForm>, FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form?;
+    let Form(pairs) = form?;
+    let to_text = field(&pairs, "to").unwrap_or_default();
+    let justification = field(&pairs, "justification");
+    let mut version = field(&pairs, "version").and_then(|version| version.trim().parse().ok());
     let current = load(&state, &actor, &id).await?;
-    let Some(to) = PostmortemStatus::parse(&form.to) else {
+    let Some(to) = PostmortemStatus::parse(&to_text) else {
         return Err(PageError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             title: "No such status",
-            message: format!("`{}` is not a status of a postmortem.", form.to),
+            message: format!(
+                "`{}` is not a status of a postmortem.",
+                to_text.chars().take(40).collect::<String>()
+            ),
         });
     };
+    if carries_editor(&pairs) {
+        match save_form(&state, &actor, &id, pairs).await? {
+            Ok((saved, _)) => version = Some(saved.version),
+            Err(refused) => return Ok(refused),
+        }
+    }
     let moved = move_postmortem(
         &state,
         &actor,
         &auditor,
         current.id,
-        form.version,
+        version,
         to,
-        form.justification.as_deref(),
+        justification.as_deref(),
     )
     .await;
     let (status, errors, notice) = match moved {
@@ -1138,26 +1172,25 @@ pub async fn move_to(
     Ok(render(status, &page))
 }
 
-#[derive(Deserialize)]
-pub struct RefreshForm {
-    version: Option<u32>,
-    #[serde(default)]
-    replace_edits: Option<String>,
-}
-
 /// Rewrites the generated timeline block from the incidents' timelines. When a person edited
 /// inside the block, the editor shows what would be lost and asks before replacing it.
 pub async fn refresh(
     State(state): State<AppState>,
     CurrentActor(actor): CurrentActor,
     Path(id): Path<String>,
-    form: Result<Form<RefreshForm>, FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form?;
+    let Form(pairs) = form?;
+    let replace = field(&pairs, "replace_edits").as_deref() == Some("yes");
+    let mut version = field(&pairs, "version").and_then(|version| version.trim().parse().ok());
     let current = load(&state, &actor, &id).await?;
-    let replace = form.replace_edits.as_deref() == Some("yes");
-    let refreshed =
-        super::refresh_timeline(&state, &actor, current.id, form.version, replace).await;
+    if carries_editor(&pairs) {
+        match save_form(&state, &actor, &id, pairs).await? {
+            Ok((saved, _)) => version = Some(saved.version),
+            Err(refused) => return Ok(refused),
+        }
+    }
+    let refreshed = super::refresh_timeline(&state, &actor, current.id, version, replace).await;
     let (status, errors, notice, conflict) = match refreshed {
         Ok(super::Refreshed::Updated {
             postmortem, added, ..

@@ -288,6 +288,21 @@ fn a_postmortem_is_drafted_from_its_incident_written_saved_and_read_in_the_brows
     assert!(timeline.contains("13:30 · Fixed: Lock timeout added to migrations."));
     assert!(timeline.trim_end().ends_with("Read it with the chat log."));
 
+    // Typed and not saved, then refreshed: what was typed is saved first, not lost.
+    browser
+        .find("textarea[name='lessons.went_well']")
+        .type_text("The alert fired within a minute.");
+    browser.find("#refresh-timeline").click_and_wait_for_page();
+    assert_eq!(
+        value_of(&browser, "textarea[name='lessons.went_well']"),
+        "The alert fired within a minute."
+    );
+    let (_, stored) = server.request("GET", "/api/v1/postmortems/1", None);
+    assert_eq!(
+        stored["lessons"]["went_well"],
+        json!(["The alert fired within a minute."])
+    );
+
     // An image: uploaded, pasted where it belongs, saved.
     let graph = folder.path().join("error-rate.png");
     std::fs::write(
