@@ -94,7 +94,8 @@ fn day_of(time: jiff::Timestamp, zone: &Zone) -> String {
         .to_string()
 }
 
-fn and_list(items: &[String]) -> String {
+/// "a, b and c", for sentences people read.
+pub fn and_list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

@@ -1008,6 +1008,16 @@ pub enum Gate {
     },
 }
 
+/// The findings of rules the organisation blocks on.
+pub fn blocking<'a>(
+    findings: &'a [FieldFinding],
+    block: &'a [String],
+) -> impl Iterator<Item = &'a FieldFinding> {
+    findings
+        .iter()
+        .filter(move |found| block.iter().any(|rule| *rule == found.finding.rule))
+}
+
 /// `blame in sections.summary, line 2, column 5: “he failed to”`.
 pub fn describe(document: &PostmortemDocument, found: &FieldFinding) -> String {
     let finding = &found.finding;
@@ -1038,9 +1048,7 @@ pub fn gate(
     block: &[String],
     justification: Option<&str>,
 ) -> Result<Gate, String> {
-    let blocking: Vec<String> = findings
-        .iter()
-        .filter(|found| block.iter().any(|rule| *rule == found.finding.rule))
+    let blocking: Vec<String> = blocking(findings, block)
         .map(|found| describe(document, found))
         .collect();
     if blocking.is_empty() {

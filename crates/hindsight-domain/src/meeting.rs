@@ -547,9 +547,19 @@ pub fn team_of(facts: &Facts, settings: &MeetingSettings) -> Option<String> {
             .filter_map(|owner| find_person(facts.people, owner))
             .map(|person| person.id),
     );
-    let mut teams: Vec<&Team> = facts.teams.iter().collect();
+    team_with_rules(&candidates, facts.teams, settings)
+}
+
+/// The first team (by id) of the first of `people` that has meeting rules of its own: whose
+/// time zone and calendar a meeting or a drafted timeline follows.
+pub fn team_with_rules(
+    people: &[UserId],
+    teams: &[Team],
+    settings: &MeetingSettings,
+) -> Option<String> {
+    let mut teams: Vec<&Team> = teams.iter().collect();
     teams.sort_by_key(|team| team.id);
-    candidates.iter().find_map(|user| {
+    people.iter().find_map(|user| {
         teams
             .iter()
             .filter(|team| settings.teams.contains_key(&team.name))

@@ -159,7 +159,19 @@ pub(crate) async fn load(
                 .unwrap_or_default(),
         );
     }
-    let people = state
+    let people = active_people(state).await?;
+    Ok(Loaded {
+        review,
+        events,
+        people,
+        teams: state.store.list_teams().await?,
+        moderated: state.store.moderator_history().await?,
+    })
+}
+
+/// The users who are not disabled, as the rules that match names to people see them.
+pub(crate) async fn active_people(state: &AppState) -> Result<Vec<Person>, StoreError> {
+    Ok(state
         .store
         .list_users()
         .await?
@@ -170,14 +182,7 @@ pub(crate) async fn load(
             name: user.display_name,
             email: user.email,
         })
-        .collect();
-    Ok(Loaded {
-        review,
-        events,
-        people,
-        teams: state.store.list_teams().await?,
-        moderated: state.store.moderator_history().await?,
-    })
+        .collect())
 }
 
 /// The proposal for this reader, with a delay for investigation of `delay_days`.

@@ -443,16 +443,14 @@ pub async fn draft_sources(
 /// meeting rules of its own, else the default rules' zone (UTC unless configured).
 pub async fn draft_zone(state: &AppState, owner: Option<UserId>) -> Result<Zone, StoreError> {
     let settings = &state.meetings.settings;
-    let mut team_name = None;
-    if let Some(owner) = owner {
-        let mut teams = state.store.list_teams().await?;
-        teams.sort_by_key(|team| team.id);
-        team_name = teams
-            .into_iter()
-            .filter(|team| settings.teams.contains_key(&team.name))
-            .find(|team| team.members.iter().any(|member| member.user_id == owner))
-            .map(|team| team.name);
-    }
+    let team_name = match owner {
+        Some(owner) => hindsight_domain::meeting::team_with_rules(
+            &[owner],
+            &state.store.list_teams().await?,
+            settings,
+        ),
+        None => None,
+    };
     let rules = settings.rules_for(team_name.as_deref());
     Ok(Zone {
         zone: rules.time_zone.clone(),
@@ -462,18 +460,7 @@ pub async fn draft_zone(state: &AppState, owner: Option<UserId>) -> Result<Zone,
 
 /// The user an incident's owner text names (by email, then by name), for a draft's owner.
 pub async fn user_named(state: &AppState, owner: &str) -> Result<Option<UserId>, StoreError> {
-    let people: Vec<hindsight_domain::notify::Person> = state
-        .store
-        .list_users()
-        .await?
-        .into_iter()
-        .filter(|user| !user.disabled)
-        .map(|user| hindsight_domain::notify::Person {
-            id: user.id,
-            name: user.display_name,
-            email: user.email,
-        })
-        .collect();
+    let people = crate::meetings::active_people(state).await?;
     Ok(hindsight_domain::meeting::find_person(&people, owner).map(|person| person.id))
 }
 

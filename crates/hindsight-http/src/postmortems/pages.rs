@@ -735,9 +735,7 @@ async fn editor_page(
     // that moves.
     let stored_texts = hindsight_domain::lint::document_texts(&postmortem.document);
     let blocking: Vec<(String, String, String)> = if document == postmortem.document {
-        found
-            .iter()
-            .filter(|found| block.iter().any(|rule| *rule == found.finding.rule))
+        hindsight_domain::lint::blocking(&found, block)
             .map(|found| {
                 let words = stored_texts
                     .iter()

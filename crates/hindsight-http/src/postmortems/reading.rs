@@ -174,15 +174,6 @@ fn day(time: Timestamp) -> String {
         .to_string()
 }
 
-/// "Dana Li, Sam Park and Ops Bot".
-fn names(list: &[String]) -> String {
-    match list {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
-
 /// Renders a version's sections and reads who wrote it, for [`DocumentCache`].
 async fn render_version(
     state: &AppState,
@@ -226,7 +217,7 @@ async fn render_version(
         + 256;
     Ok(Rendered {
         sections,
-        authors: names(&authors),
+        authors: draft::and_list(&authors),
         published,
         bytes,
     })
