@@ -105,7 +105,23 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Whether a token of `scope` stays within what this role may do; a token never carries
+    /// more than its user.
+    pub fn may_hold(self, scope: TokenScope) -> bool {
+        self.level() >= scope.level()
+    }
+}
+
 impl TokenScope {
+    /// The refusal of a token wider than its holder may have, in the same words everywhere.
+    pub fn too_wide(self) -> crate::ValidationErrors {
+        crate::ValidationErrors::single(
+            "scope",
+            format!("you may not create a token with the {self} scope"),
+        )
+    }
+
     fn level(self) -> Permission {
         match self {
             TokenScope::Read => Permission::Read,

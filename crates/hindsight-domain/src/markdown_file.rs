@@ -250,6 +250,12 @@ fn section_heading(line: &str, template: Option<&Template>) -> Option<String> {
 /// Reads a file. `templates` resolves headings written without `{#key}`; the document is not
 /// validated here (the caller validates it against its template and reports by field).
 pub fn parse(text: &str, templates: &[Template]) -> Result<PostmortemFile, FileError> {
+    if let Some(line) = text.lines().position(|line| line.contains('\0')) {
+        return Err(FileError {
+            line: line + 1,
+            message: format!("the file {}", crate::validation::NUL_MESSAGE),
+        });
+    }
     let (front, body_line, body) = split_front_matter(text)?;
     if front.format != FORMAT {
         return Err(FileError {

@@ -266,6 +266,8 @@ impl EventDraft {
                 "text",
                 format!("text is longer than {MAX_EVENT_TEXT_CHARS} characters"),
             );
+        } else if text.contains('\0') {
+            errors.add("text", crate::validation::NUL_MESSAGE);
         }
         let link = self
             .link

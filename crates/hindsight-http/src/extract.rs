@@ -165,3 +165,101 @@ impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
         }
     }
 }
+
+/// Refuses a NUL character in any text a request carries (query string, JSON or form body)
+/// with 422 naming the field, before any handler runs: neither backend ever sees one, so
+/// both answer alike. Uploads (zip, multipart, images) are bytes, not text, and pass.
+pub(crate) async fn refuse_nul(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let api = request.uri().path().starts_with("/api/");
+    let refuse = |errors: hindsight_domain::ValidationErrors| {
+        if api {
+            ApiError::invalid(errors).into_response()
+        } else {
+            crate::pages::PageError {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                title: "Check what you entered",
+                message: errors.summary(),
+            }
+            .into_response()
+        }
+    };
+    if let Some(query) = request.uri().query()
+        && let Err(errors) = nul_in_form(query.as_bytes())
+    {
+        return refuse(errors);
+    }
+    let mime = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let form = mime == "application/x-www-form-urlencoded";
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !form && !json {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(body, state.limits.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return error.into_response(),
+    };
+    let found = if form {
+        nul_in_form(&bytes)
+    } else {
+        nul_in_json_body(&bytes)
+    };
+    if let Err(errors) = found {
+        return refuse(errors);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// A form or query string with a NUL in a name or a value (`%00`, or the byte itself).
+fn nul_in_form(bytes: &[u8]) -> Result<(), hindsight_domain::ValidationErrors> {
+    if !bytes.contains(&0) && !contains_ignoring_case(bytes, b"%00") {
+        return Ok(());
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes).unwrap_or_default();
+    hindsight_domain::validation::refuse_nul(
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
+}
+
+/// A JSON body with a NUL in a string or a key (written `\u0000`; a raw one is not JSON and is
+/// refused as malformed by the parser).
+fn nul_in_json_body(bytes: &[u8]) -> Result<(), hindsight_domain::ValidationErrors> {
+    if !contains_ignoring_case(bytes, b"\\u0000") || nesting_depth(bytes) > MAX_JSON_DEPTH {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => match hindsight_domain::validation::nul_in_json(&value) {
+            Some(field) => Err(hindsight_domain::ValidationErrors::single(
+                field,
+                hindsight_domain::validation::NUL_MESSAGE,
+            )),
+            None => Ok(()),
+        },
+        // Malformed JSON is the extractor's to describe.
+        Err(_) => Ok(()),
+    }
+}
+
+fn contains_ignoring_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
+}

@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::credentials::{TOKEN_PREFIX, hash_secret};
 use crate::error::ApiError;
 use crate::pages::PageError;
-use crate::routes::RuleTable;
+use crate::routes::{Rule, RuleTable};
 
 /// The session cookie's name on plain HTTP; behind TLS it carries the `__Host-` prefix, which
 /// browsers accept only with `Secure`, `Path=/` and no `Domain`.
@@ -213,8 +213,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ac
 }
 
 /// A browser tells where a request came from (`Sec-Fetch-Site`, else `Origin`); a change made
-/// with a session cookie must come from our own pages. Clients that send neither header are
-/// not browsers, and so not the victims of cross-site forgery.
+/// with a session cookie must come from our own pages. Every browser sends one of the two with
+/// a change, so a cookie-carrying change with neither is refused too: only API tokens, which
+/// no other site can make a browser send, work without them.
 fn same_origin(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return matches!(site.as_bytes(), b"same-origin" | b"none");
@@ -227,8 +228,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
                 .split_once("://")
                 .is_some_and(|(_, rest)| rest == host)
         }
-        (Some(_), None) => false,
-        (None, _) => true,
+        _ => false,
     }
 }
 
@@ -262,7 +262,23 @@ where
             let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             // No matched route means the fallback (a 404): nothing to protect.
             let permission = match &route {
-                Some(route) => rules.permission(method.as_str(), route.as_str()),
+                Some(route) => match rules.rule(method.as_str(), route.as_str()) {
+                    Rule::Needs(permission) => Some(permission),
+                    Rule::NoSuchMethod => {
+                        let allowed = rules.allowed(route.as_str());
+                        let mut response =
+                            crate::method_not_allowed(method.clone(), request.uri().clone()).await;
+                        if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+                            response.headers_mut().insert(header::ALLOW, allow);
+                        }
+                        crate::add_security_headers(&mut response);
+                        state
+                            .metrics
+                            .record(&method, route_name, 405, started.elapsed());
+                        return Ok(response);
+                    }
+                    Rule::Unknown => None,
+                },
                 None => Some(Permission::Public),
             };
             let actor = authenticate(&state, request.headers()).await;

@@ -172,6 +172,10 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            extract::refuse_nul,
+        ))
         .layer(gate::GateLayer::new(
             state.clone(),
             routes::RuleTable::new(&rules),
@@ -190,7 +194,7 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     }
 }
 
-async fn method_not_allowed(
+pub(crate) async fn method_not_allowed(
     method: axum::http::Method,
     uri: axum::http::Uri,
 ) -> axum::response::Response {

@@ -74,6 +74,15 @@ impl Metrics {
     }
 
     pub fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        // A method HTTP does not define is counted as one, so that a client inventing
+        // methods cannot grow the series without bound.
+        let other;
+        let method = if is_standard(method) {
+            method
+        } else {
+            other = Method::from_bytes(b"OTHER").expect("a valid method");
+            &other
+        };
         self.with_shard(|routes| Self::record_in(routes, method, route, status, elapsed));
     }
 
@@ -219,4 +228,19 @@ mod tests {
             "hindsight_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 2"
         ));
     }
+}
+
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .contains(method)
 }

@@ -93,20 +93,31 @@ pub(crate) async fn rejudge(state: &AppState, incident: IncidentId) -> Option<Po
     }
 }
 
-/// The incident's policy state, judged first when it never was (an incident from before the
-/// policy existed).
+/// The incident's policy state. One that was never judged (an incident from before the policy
+/// existed, or whose judgement failed after a change) is judged here in memory, for this
+/// answer only: a read never writes, and the next change to the incident stores a decision.
 pub(crate) async fn current(
     state: &AppState,
-    incident: IncidentId,
+    incident: &hindsight_domain::Incident,
     visibility: hindsight_domain::access::Visibility,
 ) -> Result<Option<PolicyState>, StoreError> {
-    match state.store.get_policy(incident, visibility).await? {
-        Some(policy) if policy.decision.is_none() => {
-            rejudge(state, incident).await;
-            state.store.get_policy(incident, visibility).await
-        }
-        other => Ok(other),
+    let Some(mut policy) = state.store.get_policy(incident.id, visibility).await? else {
+        return Ok(None);
+    };
+    if policy.decision.is_none() {
+        let verdict = policy::judge(
+            &state.follow_through.policy,
+            &incident.content,
+            &policy.requests,
+            policy.override_.as_ref(),
+        );
+        policy.outcome = Some(verdict.outcome);
+        policy.decision = Some(hindsight_store::DecisionRecord {
+            decision: verdict.decision,
+            at: state.clock.now(),
+        });
     }
+    Ok(Some(policy))
 }
 
 /// The decision on an incident, every rule that fired, requests, overrides and history.
@@ -119,10 +130,16 @@ pub async fn get_policy(
     Path(id): Path<String>,
 ) -> Result<ApiJson<PolicyState>, ApiError> {
     let id = parse_id(&id)?;
-    current(&state, id, actor.visibility())
+    let missing = || ApiError::not_found(format!("there is no incident {id}"));
+    let incident = state
+        .store
+        .get_incident(id, actor.visibility())
+        .await?
+        .ok_or_else(missing)?;
+    current(&state, &incident, actor.visibility())
         .await?
         .map(ApiJson)
-        .ok_or_else(|| ApiError::not_found(format!("there is no incident {id}")))
+        .ok_or_else(missing)
 }
 
 /// A person's decision in place of the policy's.

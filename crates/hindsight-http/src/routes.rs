@@ -100,16 +100,40 @@ impl RuleTable {
         }
     }
 
-    /// What a request to `path` (a route pattern) with `method` needs. A method the path does
-    /// not serve needs nothing: it is answered 405 by the fallback. `None` only for a pattern
-    /// that is not in the table at all, which the gate refuses.
-    pub fn permission(&self, method: &str, path: &str) -> Option<Permission> {
+    /// What a request to `path` (a route pattern) with `method` needs. HEAD follows GET's
+    /// rule; any other method without a rule of its own is refused, so nothing answers a
+    /// method the table does not name.
+    pub fn rule(&self, method: &str, path: &str) -> Rule {
+        let method = if method == "HEAD" { "GET" } else { method };
         match self.by_route.get(&(method, path)) {
-            Some(permission) => Some(*permission),
-            None if self.by_route.keys().any(|(_, known)| *known == path) => {
-                Some(Permission::Public)
-            }
-            None => None,
+            Some(permission) => Rule::Needs(*permission),
+            None if self.by_route.keys().any(|(_, known)| *known == path) => Rule::NoSuchMethod,
+            None => Rule::Unknown,
         }
     }
+
+    /// The methods `path` answers, for the `Allow` header of a 405.
+    pub fn allowed(&self, path: &str) -> Vec<&'static str> {
+        let mut methods: Vec<&'static str> = self
+            .by_route
+            .keys()
+            .filter(|(_, known)| *known == path)
+            .map(|(method, _)| *method)
+            .collect();
+        if methods.contains(&"GET") {
+            methods.push("HEAD");
+        }
+        methods.sort_unstable();
+        methods
+    }
+}
+
+/// What the table says about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Needs(Permission),
+    /// The path is served, but not with this method: 405, before anything else runs.
+    NoSuchMethod,
+    /// A route pattern the table does not know: a bug, refused.
+    Unknown,
 }

@@ -208,10 +208,7 @@ pub async fn create_token(
 ) -> Result<impl IntoResponse, ApiError> {
     let requested = draft.clone().validate().map_err(ApiError::invalid)?.1;
     if !actor.can_grant(requested) {
-        return Err(ApiError::invalid(ValidationErrors::single(
-            "scope",
-            format!("you may not create a token with the {requested} scope"),
-        )));
+        return Err(ApiError::invalid(requested.too_wide()));
     }
     let now = state.clock.now();
     let (token, secret) =

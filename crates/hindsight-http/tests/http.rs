@@ -2907,7 +2907,135 @@ async fn meeting_mode_schedules_from_the_form_and_shows_the_code_of_conduct(app:
     assert!(page.contains("reads the notes: Cy"), "{page}");
 }
 
+async fn a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing(app: TestApp) {
+    let (incident, postmortem) = postmortem_for(&app).await;
+    let id = incident["id"].as_i64().unwrap();
+    let pm = postmortem["id"].as_i64().unwrap();
+    let before = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    let events_before = app
+        .get(&format!("/api/v1/incidents/{id}/timeline"))
+        .await
+        .json();
+    let items_before = app.get("/api/v1/action-items").await.json();
+    let nul = "a\u{0}b";
+    let refused = [
+        (
+            "POST",
+            "/api/v1/incidents".to_owned(),
+            json!({"title": "T", "severity": "SEV2", "started_at": "2026-11-20T12:20:00Z", "summary": nul}),
+            "summary",
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/incidents/{id}"),
+            json!({"summary": nul}),
+            "summary",
+        ),
+        (
+            "POST",
+            format!("/api/v1/incidents/{id}/timeline"),
+            json!({"kind": "note", "occurred_at": "2026-11-20T12:30:00Z", "text": nul}),
+            "text",
+        ),
+        (
+            "POST",
+            format!("/api/v1/postmortems/{pm}/action-items"),
+            json!({"title": nul}),
+            "title",
+        ),
+        (
+            "POST",
+            format!("/api/v1/postmortems/{pm}/action-items"),
+            json!({"title": "Fine", "description": nul}),
+            "description",
+        ),
+        (
+            "POST",
+            "/api/v1/templates".to_owned(),
+            json!({"key": "k", "name": nul, "sections": []}),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/incidents".to_owned(),
+            json!({"title": "T", "severity": "SEV2", "started_at": "2026-11-20T12:20:00Z", "services": ["ok", nul]}),
+            "services[1]",
+        ),
+    ];
+    for (method, uri, body, field) in refused {
+        let answer = app
+            .send_body(
+                method.parse().unwrap(),
+                &uri,
+                Some("application/json"),
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {uri}: {}",
+            answer.text()
+        );
+        assert_eq!(
+            field_names(&answer),
+            vec![field.to_owned()],
+            "{method} {uri}"
+        );
+        assert!(answer.text().contains("NUL"), "{}", answer.text());
+    }
+    for uri in [
+        "/api/v1/incidents?service=a%00b",
+        "/api/v1/action-items?owner=a%00b",
+    ] {
+        let answer = app.get(uri).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri}: {}",
+            answer.text()
+        );
+    }
+    let page = app.get("/incidents?service=a%00b").await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.text().contains("service"), "the page names the field");
+    let form = app
+        .post_form(
+            &format!("/incidents/{id}"),
+            &[
+                ("title", "a\u{0}b"),
+                ("severity", "SEV2"),
+                ("status", "open"),
+                ("started_at", "2026-11-20T12:20"),
+            ],
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}")).await.json(),
+        before
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/incidents/{id}/timeline"))
+            .await
+            .json(),
+        events_before
+    );
+    assert_eq!(app.get("/api/v1/action-items").await.json(), items_before);
+    assert_eq!(app.count().await, 1);
+    // A backslash followed by `u0000` is text, not a NUL, and is kept as written.
+    let literal = app
+        .patch_json(
+            &format!("/api/v1/incidents/{id}"),
+            json!({"summary": "see \\u0000 in the log"}),
+        )
+        .await;
+    assert_eq!(literal.status, StatusCode::OK, "{}", literal.text());
+    assert_eq!(literal.json()["summary"], "see \\u0000 in the log");
+}
+
 on_both_backends!(
+    a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing,
     a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite,
     a_seventh_attendee_or_an_involved_moderator_is_refused_and_nothing_is_stored,
     notes_are_saved_as_typed_and_a_held_meeting_records_attendance,
@@ -3514,6 +3642,56 @@ async fn every_route_is_in_the_authorization_matrix_and_enforced(mut app: TestAp
             }
         }
     }
+    // Methods the table does not list: HEAD follows GET's rule, and every other method (the
+    // CORS preflight's OPTIONS, one HTTP does not define) is refused before anything runs.
+    let mut paths: Vec<&str> = MATRIX.iter().map(|(_, path, _)| *path).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let incidents_before = app.count().await;
+    for path in paths {
+        let get_rule = MATRIX
+            .iter()
+            .find(|(method, known, _)| *method == "GET" && *known == path)
+            .map(|(_, _, needs)| *needs);
+        let uri = path.replace("{user_id}", "1").replace("{id}", &id);
+        for method in ["HEAD", "OPTIONS", "BREW"] {
+            for (actor, token) in &actors {
+                let mut request = Request::builder().method(method).uri(&uri);
+                if let Some(token) = token {
+                    request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+                }
+                let answer = app.send(request.body(Body::empty()).unwrap()).await;
+                let status = answer.status.as_u16();
+                let ok = match (method, get_rule) {
+                    ("HEAD", Some(needs)) => {
+                        if needs == "public" {
+                            status != 401 && status != 403
+                        } else if *actor == "anonymous" {
+                            if path.starts_with("/api/") {
+                                status == 401
+                            } else {
+                                status == 303
+                            }
+                        } else if level(actor_level(actor)) >= level(needs) {
+                            status != 401 && status != 403 && status != 405
+                        } else {
+                            status == 403
+                        }
+                    }
+                    _ => status == 405,
+                };
+                checked += 1;
+                if !ok {
+                    mismatches.push(format!("{method} {uri} as {actor}: {status}"));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        app.count().await,
+        incidents_before,
+        "no HEAD, OPTIONS or unknown method wrote anything"
+    );
     println!(
         "authorization matrix: {checked} checks, {} mismatches",
         mismatches.len()
@@ -3743,6 +3921,12 @@ async fn a_change_from_another_site_with_the_session_cookie_is_refused() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let old_browser = app.send(post(None, Some("https://evil.example"))).await;
     assert_eq!(old_browser.status, StatusCode::FORBIDDEN);
+    let neither = app.send(post(None, None)).await;
+    assert_eq!(
+        neither.status,
+        StatusCode::FORBIDDEN,
+        "every browser says where a change came from; a cookie change that does not is refused"
+    );
     assert_eq!(app.count().await, 0);
     let ours = app
         .send(post(Some("same-origin"), Some("http://hindsight.example")))

@@ -218,6 +218,15 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
                 name: Some(name),
                 scope: Some(scope),
             };
+            let (_, requested) = draft.clone().validate().map_err(|e| explain(e.into()))?;
+            if !user.role.may_hold(requested) {
+                bail!(
+                    "{} is a {}, so {}",
+                    user.email,
+                    user.role,
+                    requested.too_wide().summary()
+                );
+            }
             let (token, secret) = accounts::create_api_token(&*store, user.id, draft, now)
                 .await
                 .map_err(explain)?;

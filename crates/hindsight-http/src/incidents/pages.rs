@@ -188,7 +188,7 @@ pub async fn show_incident(
         &events,
         &crate::timeline::pages::viewer_zone(zone.tz.as_deref()),
     );
-    let policy = crate::policy::current(&state, incident.id, visibility(&actor))
+    let policy = crate::policy::current(&state, &incident, visibility(&actor))
         .await?
         .map(|policy| crate::policy::PolicyView::of(&policy));
     let mut postmortems = Vec::new();

@@ -445,3 +445,90 @@ fn policy_check_prints_the_decision_with_every_rule_and_refuses_a_bad_file() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot read missing.json"), "{err}");
 }
+
+#[test]
+fn the_cli_refuses_a_token_wider_than_its_users_role_as_the_api_does() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = ["--database-url", "sqlite://hindsight.db"];
+    let (code, _, stderr) = run_code_with_input(
+        folder.path(),
+        &[
+            &[
+                "user",
+                "create",
+                "--email",
+                "vi@example.com",
+                "--password-stdin",
+            ][..],
+            &database,
+        ]
+        .concat(),
+        "a long enough passphrase\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let token = |scope: &str| {
+        run_code(
+            folder.path(),
+            &[
+                &[
+                    "token",
+                    "create",
+                    "--email",
+                    "vi@example.com",
+                    "--name",
+                    "ci",
+                    "--scope",
+                    scope,
+                ][..],
+                &database,
+            ]
+            .concat(),
+        )
+    };
+    let (code, stdout, stderr) = token("admin");
+    assert_ne!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("vi@example.com is a viewer")
+            && stderr.contains("you may not create a token with the admin scope"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("Token (shown once)"));
+    let (code, _, stderr) = token("write");
+    assert_ne!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = token("read");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Token (shown once)"));
+    let (_, list, _) = run_code(folder.path(), &[&["token", "list"][..], &database].concat());
+    let tokens: Vec<&str> = list.lines().collect();
+    assert_eq!(tokens.len(), 1, "only the read token was made: {list}");
+    assert!(tokens[0].contains("\tci\tread\t"), "{list}");
+}
+
+fn run_code_with_input(
+    folder: &std::path::Path,
+    args: &[&str],
+    input: &str,
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = hindsight()
+        .args(args)
+        .current_dir(folder)
+        .env("HINDSIGHT_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
