@@ -3034,8 +3034,69 @@ async fn a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing(app: TestA
     assert_eq!(literal.json()["summary"], "see \\u0000 in the log");
 }
 
+async fn reading_an_incident_never_writes_even_one_the_policy_never_judged(app: TestApp) {
+    // An incident stored before the policy existed: no decision on record.
+    let draft: hindsight_domain::IncidentDraft = serde_json::from_value(json!({
+        "title": "Older than the policy", "severity": "SEV1",
+        "started_at": "2026-11-20T12:20:00Z"
+    }))
+    .unwrap();
+    let now: jiff::Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+    let store = app.database.store();
+    let stored = store
+        .create_incident(draft.validate(now).unwrap(), None, now)
+        .await
+        .unwrap();
+    let id = stored.id;
+    let unjudged = || async {
+        store
+            .get_policy(id, hindsight_domain::access::Visibility::Everything)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(unjudged().await.decision.is_none());
+    let policy = app.get(&format!("/api/v1/incidents/{id}/policy")).await;
+    assert_eq!(policy.status, StatusCode::OK);
+    assert_eq!(
+        policy.json()["outcome"],
+        "required",
+        "a SEV1 is judged for the answer"
+    );
+    for uri in [
+        format!("/incidents/{id}"),
+        format!("/api/v1/incidents/{id}"),
+    ] {
+        for method in [Method::GET, Method::HEAD] {
+            let answer = app
+                .send(
+                    Request::builder()
+                        .method(method)
+                        .uri(&uri)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        }
+    }
+    let after = unjudged().await;
+    assert!(
+        after.decision.is_none() && after.history.is_empty(),
+        "reads stored no decision"
+    );
+    // The next change judges it and stores the decision.
+    app.patch_json(
+        &format!("/api/v1/incidents/{id}"),
+        json!({"summary": "now judged"}),
+    )
+    .await;
+    assert_eq!(unjudged().await.history.len(), 1);
+}
+
 on_both_backends!(
     a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing,
+    reading_an_incident_never_writes_even_one_the_policy_never_judged,
     a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite,
     a_seventh_attendee_or_an_involved_moderator_is_refused_and_nothing_is_stored,
     notes_are_saved_as_typed_and_a_held_meeting_records_attendance,
