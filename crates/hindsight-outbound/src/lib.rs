@@ -2,11 +2,15 @@
 //! and whatever later features send).
 //!
 //! A server that fetches URLs its users give it can be turned against the network it runs in
-//! (server-side request forgery). This client refuses internal addresses: loopback, private,
-//! link-local (where cloud metadata services answer), unspecified, shared (CGNAT), multicast and
-//! broadcast, whether the URL names them directly, a DNS name resolves to them, or a redirect
-//! leads to them; IPv6 forms that embed an IPv4 address are judged by that address. An admin
-//! may allow-list ranges (tests allow-list their loopback sinks this way).
+//! (server-side request forgery). This client refuses every range the IANA special-purpose
+//! registries (IPv4 and IPv6) say is not globally reachable: loopback, private, link-local
+//! (where cloud metadata services answer), unspecified, shared (CGNAT), benchmarking,
+//! documentation, multicast, broadcast and reserved. It refuses them whether the URL names them
+//! directly, a DNS name resolves to them (even to one of several addresses), or a redirect leads
+//! to them; IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) are
+//! judged by that address. A refusal is [`OutboundError::Refused`], which senders record at
+//! once rather than retry. An admin may allow-list ranges (tests allow-list their loopback
+//! sinks this way).
 //!
 //! It must not know about HTTP serving, storage or the domain.
 
@@ -94,33 +98,106 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether an address lies inside the network Hindsight runs in, rather than on the internet.
+/// The IPv4 ranges of the IANA IPv4 Special-Purpose Address Registry that are not globally
+/// reachable, with multicast and the reserved 240/4: none of them is the internet.
+const INTERNAL_V4: &[(u32, u8)] = &[
+    (0x0000_0000, 8),  // 0.0.0.0/8, "this network"
+    (0x0a00_0000, 8),  // 10.0.0.0/8, private
+    (0x6440_0000, 10), // 100.64.0.0/10, shared address space (CGNAT)
+    (0x7f00_0000, 8),  // 127.0.0.0/8, loopback
+    (0xa9fe_0000, 16), // 169.254.0.0/16, link-local (cloud metadata)
+    (0xac10_0000, 12), // 172.16.0.0/12, private
+    (0xc000_0000, 24), // 192.0.0.0/24, IETF protocol assignments
+    (0xc000_0200, 24), // 192.0.2.0/24, documentation (TEST-NET-1)
+    (0xc058_6300, 24), // 192.88.99.0/24, the retired 6to4 relay anycast
+    (0xc0a8_0000, 16), // 192.168.0.0/16, private
+    (0xc612_0000, 15), // 198.18.0.0/15, benchmarking
+    (0xc633_6400, 24), // 198.51.100.0/24, documentation (TEST-NET-2)
+    (0xcb00_7100, 24), // 203.0.113.0/24, documentation (TEST-NET-3)
+    (0xe000_0000, 4),  // 224.0.0.0/4, multicast
+    (0xf000_0000, 4),  // 240.0.0.0/4, reserved, and 255.255.255.255, broadcast
+];
+
+/// The IPv6 ranges of the IANA IPv6 Special-Purpose Address Registry that are not globally
+/// reachable, with multicast and the retired site-local range. The forms that carry an IPv4
+/// address (mapped, compatible, NAT64, 6to4, Teredo) are judged by what they carry instead.
+const INTERNAL_V6: &[(u128, u8)] = &[
+    (0, 128),                          // ::, unspecified
+    (1, 128),                          // ::1, loopback
+    (0x0064_ff9b_0001 << 80, 48),      // 64:ff9b:1::/48, local-use translation
+    (0x0100 << 112, 64),               // 100::/64, discard-only
+    (0x0100_0000_0000_0001 << 64, 64), // 100:0:0:1::/64, dummy prefix
+    (0x2001 << 112, 23),               // 2001::/23, IETF protocol assignments
+    (0x2001_0db8 << 96, 32),           // 2001:db8::/32, documentation
+    (0x3fff << 112, 20),               // 3fff::/20, documentation
+    (0x5f00 << 112, 16),               // 5f00::/16, segment routing SIDs
+    (0xfc00 << 112, 7),                // fc00::/7, unique local
+    (0xfe80 << 112, 10),               // fe80::/10, link-local
+    (0xfec0 << 112, 10),               // fec0::/10, site-local (retired)
+    (0xff00 << 112, 8),                // ff00::/8, multicast
+];
+
+/// Inside 2001::/23 but globally reachable, by the same registry.
+const GLOBAL_IN_IETF_V6: &[(u128, u8)] = &[
+    ((0x2001_0001 << 96) | 1, 128), // 2001:1::1, port control protocol anycast
+    ((0x2001_0001 << 96) | 2, 128), // 2001:1::2, traversal using relays anycast
+    (0x2001_0003 << 96, 32),        // 2001:3::/32, AMT
+    (0x2001_0004_0112 << 80, 48),   // 2001:4:112::/48, AS112-v6
+    (0x2001_0020 << 96, 28),        // 2001:20::/28, ORCHIDv2
+    (0x2001_0030 << 96, 28),        // 2001:30::/28, drone remote ID
+];
+
+fn in_v4(address: u32, ranges: &[(u32, u8)]) -> bool {
+    ranges.iter().any(|(network, prefix)| {
+        let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+        address & mask == network & mask
+    })
+}
+
+fn in_v6(address: u128, ranges: &[(u128, u8)]) -> bool {
+    ranges.iter().any(|(network, prefix)| {
+        let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+        address & mask == network & mask
+    })
+}
+
+/// The IPv4 addresses a 6to4 (`2002:V4ADDR::/48`) or Teredo (`2001:0:SERVER:…:!CLIENT`)
+/// address carries; empty for any other.
+fn tunnelled_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let bits = u128::from(v6);
+    let segments = v6.segments();
+    if segments[0] == 0x2002 {
+        vec![Ipv4Addr::from((bits >> 80) as u32)]
+    } else if segments[0] == 0x2001 && segments[1] == 0 {
+        let server = Ipv4Addr::from((bits >> 64) as u32);
+        let client = Ipv4Addr::from(!(bits as u32));
+        vec![server, client]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether an address lies inside the network Hindsight runs in, or in a range the IANA
+/// registries say is not globally reachable, rather than on the internet.
 pub fn is_internal(address: IpAddr) -> bool {
     match canonical(address) {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
-                || a >= 240
-        }
+        IpAddr::V4(v4) => in_v4(u32::from(v4), INTERNAL_V4),
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first & 0xffc0) == 0xfec0
-                || v6 == Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0)
+            let tunnelled = tunnelled_v4(v6);
+            if tunnelled.iter().any(|v4| is_internal(IpAddr::V4(*v4))) {
+                return true;
+            }
+            let bits = u128::from(v6);
+            in_v6(bits, INTERNAL_V6) && !in_v6(bits, GLOBAL_IN_IETF_V6) && {
+                // Teredo (2001::/32) sits inside 2001::/23, but is judged by what it carries.
+                !(segments_start(v6, [0x2001, 0]) && !tunnelled.is_empty())
+            }
         }
     }
+}
+
+fn segments_start(v6: Ipv6Addr, prefix: [u16; 2]) -> bool {
+    v6.segments()[..2] == prefix
 }
 
 /// Which addresses outbound requests may reach.
@@ -144,8 +221,22 @@ pub enum OutboundError {
     Request(#[from] reqwest::Error),
 }
 
-/// Resolves names like the system does, then keeps only permitted addresses; a name with none
-/// left is an error that says why.
+/// A name that resolves to an address outbound requests may not reach. A name that resolves
+/// to both internal and public addresses is refused too: which one a connection would use is
+/// not ours to choose, and DNS rebinding counts on it.
+#[derive(Debug)]
+struct RefusedName(String);
+
+impl std::fmt::Display for RefusedName {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RefusedName {}
+
+/// Resolves names like the system does, then refuses the name if any address it gave is not
+/// permitted.
 struct CheckedResolver {
     policy: Arc<OutboundPolicy>,
 }
@@ -157,25 +248,49 @@ impl Resolve for CheckedResolver {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let permitted: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|address| policy.permits(address.ip()))
-                .collect();
-            if permitted.is_empty() {
-                let shown: Vec<String> = found
-                    .iter()
-                    .map(|address| address.ip().to_string())
-                    .collect();
-                return Err(format!(
-                    "{host} resolves to an internal address ({}), which outbound requests may not reach",
-                    shown.join(", ")
-                )
-                .into());
+            if let Some(reason) = refusal_of_name(&policy, &host, &found) {
+                return Err(
+                    Box::new(RefusedName(reason)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
-            Ok(Box::new(permitted.into_iter()) as Addrs)
+            Ok(Box::new(found.into_iter()) as Addrs)
         })
     }
+}
+
+/// Why a name that resolved to `found` may not be called, if it may not.
+fn refusal_of_name(policy: &OutboundPolicy, host: &str, found: &[SocketAddr]) -> Option<String> {
+    let refused: Vec<String> = found
+        .iter()
+        .filter(|address| !policy.permits(address.ip()))
+        .map(|address| address.ip().to_string())
+        .collect();
+    if refused.is_empty() {
+        None
+    } else if refused.len() == found.len() {
+        Some(format!(
+            "{host} resolves to an internal address ({}), which outbound requests may not reach",
+            refused.join(", ")
+        ))
+    } else {
+        Some(format!(
+            "{host} resolves to internal addresses ({}) as well as public ones, which outbound \
+             requests may not reach",
+            refused.join(", ")
+        ))
+    }
+}
+
+/// The refusal inside a request error, if the resolver refused the name.
+fn refused_name(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(refused) = error.downcast_ref::<RefusedName>() {
+            return Some(refused.0.clone());
+        }
+        source = error.source();
+    }
+    None
 }
 
 /// The outbound client. Every request goes through [`OutboundClient::send`].
@@ -246,7 +361,13 @@ impl OutboundClient {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, OutboundError> {
-        Ok(request.send().await?)
+        request
+            .send()
+            .await
+            .map_err(|error| match refused_name(&error) {
+                Some(reason) => OutboundError::Refused(reason),
+                None => OutboundError::Request(error),
+            })
     }
 }
 
@@ -282,6 +403,29 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::7f00:1",
             "::127.0.0.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.2.10",
+            "198.51.100.7",
+            "203.0.113.200",
+            "192.0.0.8",
+            "192.88.99.1",
+            "240.0.0.1",
+            "2001:db8::1",
+            "2001:db8:ffff::1",
+            "3fff::1",
+            "100::1",
+            "64:ff9b:1::a",
+            "2001:2::1",
+            "5f00::1",
+            "fec0::1",
+            "ff02::1",
+            // 6to4 and Teredo carrying internal IPv4 addresses.
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:0a00:0001::",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo client 10.0.0.1
+            "2001:0:7f00:1:8000:63bf:3fff:fdd2",    // Teredo server 127.0.0.1
         ] {
             assert!(is_internal(ip(internal)), "{internal} should be internal");
         }
@@ -291,9 +435,39 @@ mod tests {
             "172.32.0.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "2002:0808:0808::1",
+            "2001:4:112::1",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // Teredo, both ends public
+            "192.31.196.1",
+            "198.20.0.1",
         ] {
             assert!(!is_internal(ip(public)), "{public} should be public");
         }
+    }
+
+    #[test]
+    fn a_name_is_refused_when_any_address_it_resolves_to_is_internal() {
+        let policy = OutboundPolicy::default();
+        let at = |text: &str| SocketAddr::new(ip(text), 0);
+        assert_eq!(
+            refusal_of_name(&policy, "hooks.example", &[at("93.184.216.34")]),
+            None
+        );
+        let mixed = refusal_of_name(
+            &policy,
+            "rebind.example",
+            &[at("93.184.216.34"), at("10.0.0.7")],
+        )
+        .unwrap();
+        assert!(
+            mixed.contains("(10.0.0.7) as well as public ones"),
+            "{mixed}"
+        );
+        let inside = refusal_of_name(&policy, "db.internal", &[at("10.0.0.7")]).unwrap();
+        assert!(
+            inside.contains("db.internal resolves to an internal address"),
+            "{inside}"
+        );
     }
 
     #[test]
