@@ -10,6 +10,22 @@ pub fn to_stored_precision(time: Timestamp) -> Timestamp {
     Timestamp::from_microsecond(time.as_microsecond()).expect("a valid instant stays valid")
 }
 
+/// The first instant Hindsight keeps: 1970-01-01T00:00:00Z. Every time a person or a client
+/// gives (incident times, timeline events, meetings, filters) lies from here …
+pub const EARLIEST: Timestamp = Timestamp::UNIX_EPOCH;
+
+/// … up to, not including, 9999-01-01T00:00:00Z, which leaves room for the arithmetic on
+/// times (due dates, reminders) within what every part can represent.
+pub const END: Timestamp = Timestamp::constant(253_370_764_800, 0);
+
+/// The range, as error messages state it.
+pub const RANGE_TEXT: &str = "from 1970-01-01 to 9998-12-31 (UTC)";
+
+/// Whether Hindsight keeps this time.
+pub fn in_range(time: Timestamp) -> bool {
+    (EARLIEST..END).contains(&time)
+}
+
 /// A source of the current instant.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;

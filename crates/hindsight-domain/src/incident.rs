@@ -736,13 +736,35 @@ fn validate_impact(impact: ImpactDraft, errors: &mut ValidationErrors) -> Impact
 }
 
 /// Parses an RFC 3339 time with its offset, kept to the microsecond (what both databases keep).
+/// Times outside [`crate::clock::in_range`] are refused with the range in the message.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    let time: Timestamp = text.parse().map_err(|_| {
+    let outside = || {
         format!(
-            "`{}` is not an RFC 3339 time with an offset, like 2026-11-20T14:10:00Z",
-            shorten(text)
+            "`{}` is outside the times Hindsight keeps, {}",
+            shorten(text),
+            crate::clock::RANGE_TEXT
         )
-    })?;
+    };
+    let time: Timestamp = match text.parse() {
+        Ok(time) => time,
+        // Well-formed, but beyond what a timestamp holds (year 9999's last days, or years
+        // written with a sign and six digits).
+        Err(_)
+            if jiff::fmt::temporal::Pieces::parse(text)
+                .is_ok_and(|pieces| pieces.offset().is_some()) =>
+        {
+            return Err(outside());
+        }
+        Err(_) => {
+            return Err(format!(
+                "`{}` is not an RFC 3339 time with an offset, like 2026-11-20T14:10:00Z",
+                shorten(text)
+            ));
+        }
+    };
+    if !crate::clock::in_range(time) {
+        return Err(outside());
+    }
     Ok(crate::clock::to_stored_precision(time))
 }
 

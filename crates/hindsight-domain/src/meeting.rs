@@ -841,13 +841,14 @@ fn reason(errors: &mut ValidationErrors, field: &str, text: Option<&str>) -> Opt
 pub fn parse_start(text: &str, zone: &TimeZone) -> Option<Timestamp> {
     let text = text.trim();
     if let Ok(timestamp) = text.parse::<Timestamp>() {
-        return Some(timestamp);
+        return Some(timestamp).filter(|time| crate::clock::in_range(*time));
     }
     let civil = text.parse::<jiff::civil::DateTime>().ok()?;
     civil
         .to_zoned(zone.clone())
         .ok()
         .map(|zoned| zoned.timestamp())
+        .filter(|time| crate::clock::in_range(*time))
 }
 
 /// What the request makes of the meeting: the meeting with the request applied, checked.

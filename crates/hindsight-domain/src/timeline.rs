@@ -215,6 +215,33 @@ pub struct EventDraft {
     pub link: Option<String>,
     /// Whether an event of a key kind may set the incident's key time; `true` unless sent.
     pub sets_key_time: Option<bool>,
+    /// Confirms an event more than a year before the incident started, which is refused
+    /// otherwise (more often a mistyped year than a cause found late).
+    #[serde(default)]
+    pub confirm_early: bool,
+}
+
+/// How far before its incident's start an event may lie unless the person confirms it.
+pub const EARLY_LIMIT: SignedDuration = SignedDuration::from_hours(365 * 24);
+
+/// Refuses an event more than [`EARLY_LIMIT`] before `incident` started, unless confirmed.
+pub fn refuse_early(
+    content: &EventContent,
+    incident: &IncidentContent,
+    confirmed: bool,
+) -> Result<(), ValidationErrors> {
+    let early = incident.started_at.duration_since(content.occurred_at) > EARLY_LIMIT;
+    if early && !confirmed {
+        return Err(ValidationErrors::single(
+            "occurred_at",
+            format!(
+                "{} is more than a year before the incident started ({}); check the year, \
+                 or confirm that it is right",
+                content.occurred_at, incident.started_at
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl EventDraft {

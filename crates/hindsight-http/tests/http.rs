@@ -3094,8 +3094,110 @@ async fn reading_an_incident_never_writes_even_one_the_policy_never_judged(app: 
     assert_eq!(unjudged().await.history.len(), 1);
 }
 
+async fn times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confirming(
+    app: TestApp,
+) {
+    let with_start =
+        |start: &str| json!({"title": "Dates", "severity": "SEV3", "started_at": start});
+    for start in [
+        "0000-01-01T00:00:00Z",
+        "-000001-06-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "9999-01-01T00:00:00Z",
+        "9999-12-31T00:00:00Z",
+    ] {
+        let answer = app.post_json("/api/v1/incidents", with_start(start)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{start}: {}",
+            answer.text()
+        );
+        assert_eq!(field_names(&answer), vec!["started_at"], "{start}");
+        assert!(
+            answer
+                .text()
+                .contains("from 1970-01-01 to 9998-12-31 (UTC)"),
+            "{start}: the message states the range: {}",
+            answer.text()
+        );
+    }
+    assert_eq!(app.count().await, 0);
+    let list = app
+        .get("/api/v1/incidents?started_after=0000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(
+        list.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        list.text()
+    );
+    let first = app.create(with_start("1970-01-01T00:00:00Z")).await;
+    assert_eq!(first["started_at"], "1970-01-01T00:00:00Z");
+    let incident = app.create(incident()).await;
+    let id = incident["id"].as_i64().unwrap();
+    let early =
+        json!({"kind": "note", "occurred_at": "2024-11-20T12:00:00Z", "text": "the config change"});
+    let refused = app
+        .post_json(&format!("/api/v1/incidents/{id}/timeline"), early.clone())
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(field_names(&refused), vec!["occurred_at"]);
+    assert!(
+        refused
+            .text()
+            .contains("more than a year before the incident started")
+    );
+    let timeline = app
+        .get(&format!("/api/v1/incidents/{id}/timeline"))
+        .await
+        .json();
+    let mut confirmed = early.clone();
+    confirmed["confirm_early"] = json!(true);
+    let added = app
+        .post_json(&format!("/api/v1/incidents/{id}/timeline"), confirmed)
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let after = app
+        .get(&format!("/api/v1/incidents/{id}/timeline"))
+        .await
+        .json();
+    assert_eq!(
+        after["events"].as_array().unwrap().len(),
+        timeline["events"].as_array().unwrap().len() + 1
+    );
+    // The form shows the box to tick once the time is refused, and keeps what was typed.
+    let form = [
+        ("kind", "note"),
+        ("occurred_at", "2024-11-20T12:00"),
+        ("time_zone", "UTC"),
+        ("text", "the earlier change"),
+    ];
+    let page = app
+        .post_form(&format!("/incidents/{id}/timeline"), &form)
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let text = page.text();
+    assert!(
+        text.contains("name=\"confirm_early\"") && text.contains("the earlier change"),
+        "{text}"
+    );
+    let mut ticked = form.to_vec();
+    ticked.push(("confirm_early", "on"));
+    let saved = app
+        .post_form(&format!("/incidents/{id}/timeline"), &ticked)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+}
+
 on_both_backends!(
     a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing,
+    times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confirming,
     reading_an_incident_never_writes_even_one_the_policy_never_judged,
     a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite,
     a_seventh_attendee_or_an_involved_moderator_is_refused_and_nothing_is_stored,

@@ -125,9 +125,11 @@ pub async fn add_event(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = parse_id(&id)?;
     let now = state.clock.now();
+    let confirm_early = draft.confirm_early;
     let checked = draft.validate(now).map_err(ApiError::invalid)?;
     let author = Some(actor.user.display_name.clone());
-    let outcome = super::add_event(&state, id, actor.visibility(), checked, author, now)
+    let visibility = actor.visibility();
+    let outcome = super::add_event(&state, id, visibility, checked, confirm_early, author, now)
         .await
         .map_err(ApiError::or_missing(|| {
             ApiError::not_found(format!("there is no incident {id}"))
@@ -167,11 +169,22 @@ pub async fn edit_event(
     let id = parse_id(&id)?;
     let event = parse_event_id(&event)?;
     let now = state.clock.now();
+    let confirm_early = draft.confirm_early;
     let checked = draft.validate(now).map_err(ApiError::invalid)?;
     let author = Some(actor.user.display_name.clone());
-    let outcome = super::edit_event(&state, id, actor.visibility(), event, checked, author, now)
-        .await
-        .map_err(ApiError::or_missing(no_such_event(id, event)))?;
+    let visibility = actor.visibility();
+    let outcome = super::edit_event(
+        &state,
+        id,
+        visibility,
+        event,
+        checked,
+        confirm_early,
+        author,
+        now,
+    )
+    .await
+    .map_err(ApiError::or_missing(no_such_event(id, event)))?;
     outcome
         .updated
         .into_iter()

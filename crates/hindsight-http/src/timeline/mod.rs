@@ -40,6 +40,7 @@ pub(crate) async fn add_event(
     incident: IncidentId,
     visibility: Visibility,
     (content, sets_key_time): (EventContent, bool),
+    confirm_early: bool,
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
@@ -50,6 +51,7 @@ pub(crate) async fn add_event(
         None,
         now,
         Box::new(move |incident, events| {
+            timeline::refuse_early(&content, &incident.content, confirm_early)?;
             let event = NewEvent {
                 content,
                 source: EventSource::Manual,
@@ -70,6 +72,7 @@ pub(crate) async fn edit_event(
     visibility: Visibility,
     event: EventId,
     (content, sets_key_time): (EventContent, bool),
+    confirm_early: bool,
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
@@ -80,6 +83,7 @@ pub(crate) async fn edit_event(
         Some(event),
         now,
         Box::new(move |incident, events| {
+            timeline::refuse_early(&content, &incident.content, confirm_early)?;
             let target = events
                 .iter()
                 .find(|e| e.id == event)

@@ -129,6 +129,9 @@ pub struct EventForm {
     /// Checked: leave the incident's key times as they are.
     #[serde(default)]
     pub keep_key_time: Option<String>,
+    /// Checked: the event really is more than a year before the incident started.
+    #[serde(default)]
+    pub confirm_early: Option<String>,
 }
 
 impl EventForm {
@@ -146,6 +149,7 @@ impl EventForm {
             key: event.content.key.then(|| "on".into()),
             link: event.content.link.clone().unwrap_or_default(),
             keep_key_time: None,
+            confirm_early: None,
         }
     }
 
@@ -195,6 +199,7 @@ impl EventForm {
             key: self.key.is_some(),
             link: Some(self.link.clone()),
             sets_key_time: Some(self.keep_key_time.is_none()),
+            confirm_early: self.confirm_early.is_some(),
         };
         (draft, errors)
     }
@@ -284,6 +289,7 @@ pub async fn add_event(
         incident.id,
         visibility(&actor),
         checked,
+        form.confirm_early.is_some(),
         author(&actor),
         now,
     )
@@ -360,6 +366,7 @@ pub async fn edit_event(
         visibility(&actor),
         event_id,
         checked,
+        form.confirm_early.is_some(),
         author(&actor),
         now,
     )
