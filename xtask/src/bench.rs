@@ -68,6 +68,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
     let idle_rss = measure_idle_rss()?;
     let (lint_bytes, lint_time, lint_findings) = measure_lint();
+    let (hostile_bytes, hostile_time, hostile_findings) = measure_adversarial_lint();
     let transfer = if options.postmortems > 0 {
         Some(measure_transfer(options.postmortems)?)
     } else {
@@ -266,6 +267,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "blameless lint: {:.2} MB document in {:.1} ms (median of 7), {lint_findings} findings",
         lint_bytes as f64 / 1_000_000.0,
         lint_time.as_secs_f64() * 1000.0
+    );
+    println!(
+        "blameless lint, adversarial (one blaming sentence repeated on one line): {:.2} MB in \
+         {:.1} ms (median of 7), {hostile_findings} findings; the API lists 1,000 of them",
+        hostile_bytes as f64 / 1_000_000.0,
+        hostile_time.as_secs_f64() * 1000.0
     );
     if let Some(slack) = slack {
         println!(
@@ -836,15 +843,27 @@ fn measure_lint() -> (usize, Duration, usize) {
         > 14:10 someone says the site is down\n\n- The health check failed to respond.\n- \
         Error rates returned to normal at 15:25.\n\n";
     let document = section.repeat(1_000_000 / section.len() + 1);
+    median_lint(&document, &["Priya", "Sam"])
+}
+
+/// Lints a document written to provoke: one blaming sentence repeated on a single 1 MB line,
+/// the input that once took time growing with its square.
+fn measure_adversarial_lint() -> (usize, Duration, usize) {
+    let sentence = "it was Bob's fault, he should have known. ";
+    let document = sentence.repeat(1_000_000 / sentence.len() + 1);
+    median_lint(&document, &["Bob"])
+}
+
+fn median_lint(document: &str, people: &[&str]) -> (usize, Duration, usize) {
     let config = hindsight_domain::lint::LintConfig {
-        people: vec!["Priya".into(), "Sam".into()],
+        people: people.iter().map(|name| (*name).to_owned()).collect(),
         ..Default::default()
     };
     let mut times = Vec::new();
     let mut findings = 0;
     for _ in 0..7 {
         let started = Instant::now();
-        findings = hindsight_domain::lint::lint(&document, &config).len();
+        findings = hindsight_domain::lint::lint(document, &config).len();
         times.push(started.elapsed());
     }
     times.sort();

@@ -460,16 +460,29 @@ enum Person {
 }
 
 struct People {
-    /// Each known name as lower-case words.
-    names: Vec<Vec<String>>,
+    /// Each known name as lower-case words, under its first word: a word is compared only with
+    /// the names it could start, however many people there are.
+    names: std::collections::HashMap<String, Vec<Vec<String>>>,
 }
 
 impl People {
+    fn new(names: &[String]) -> Self {
+        let mut by_first: std::collections::HashMap<String, Vec<Vec<String>>> =
+            std::collections::HashMap::new();
+        for name in names {
+            let parts: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
+            if let Some(first) = parts.first() {
+                by_first.entry(first.clone()).or_default().push(parts);
+            }
+        }
+        Self { names: by_first }
+    }
+
     /// A person phrase starting at `at`: its certainty and length in words.
     fn at(&self, words: &[Word], at: usize) -> Option<(Person, usize)> {
         let word = words.get(at)?;
         let lower = word.lower.trim_end_matches("'s");
-        for name in &self.names {
+        for name in self.names.get(lower).into_iter().flatten() {
             let matches = name.iter().enumerate().all(|(offset, part)| {
                 words
                     .get(at + offset)
@@ -568,18 +581,7 @@ const SPECULATION: Rule = Rule {
 /// Lints a Markdown document.
 pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
     let prose = prose_only(markdown);
-    let people = People {
-        names: config
-            .people
-            .iter()
-            .map(|name| {
-                name.split_whitespace()
-                    .map(str::to_lowercase)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|name| !name.is_empty())
-            .collect(),
-    };
+    let people = People::new(&config.people);
     let judgement_terms: Vec<String> = JUDGEMENTS
         .iter()
         .map(|term| (*term).to_owned())
@@ -603,13 +605,11 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
             return;
         }
         let (start, end) = (words[first].start, words[last].end);
-        let line = line_starts.partition_point(|line_start| *line_start <= start);
-        let column = markdown[line_starts[line - 1]..start].chars().count() + 1;
         findings.push(Finding {
             rule: Cow::Borrowed(rule.id),
             severity: rule.severity,
-            line,
-            column,
+            line: 0,
+            column: 0,
             start,
             end,
             message: Cow::Borrowed(rule.message),
@@ -749,8 +749,6 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         }
     }
     for (rule, start, end) in custom_findings {
-        let line = line_starts.partition_point(|line_start| *line_start <= start);
-        let column = markdown[line_starts[line - 1]..start].chars().count() + 1;
         let (rule, severity, message, suggestion) = match rule {
             Some(rule) => (
                 Cow::Owned(rule.id.clone()),
@@ -768,8 +766,8 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         findings.push(Finding {
             rule,
             severity,
-            line,
-            column,
+            line: 0,
+            column: 0,
             start,
             end,
             message,
@@ -777,7 +775,38 @@ pub fn lint(markdown: &str, config: &LintConfig) -> Vec<Finding> {
         });
     }
     findings.sort_by_key(|finding| finding.start);
+    place(markdown, &line_starts, &mut findings);
     findings
+}
+
+/// The most findings an answer lists; a document written to provoke more (the same blaming
+/// sentence a hundred thousand times) says how many more there are instead.
+pub const MAX_FINDINGS: usize = 1_000;
+
+/// The first [`MAX_FINDINGS`] of `findings`, and how many were left out.
+pub fn capped<T>(mut findings: Vec<T>) -> (Vec<T>, usize) {
+    let more = findings.len().saturating_sub(MAX_FINDINGS);
+    findings.truncate(MAX_FINDINGS);
+    (findings, more)
+}
+
+/// Sets each finding's line and column from its byte offset. The findings are in order, so the
+/// columns are counted in one walk through the text: on a single long line, counting from the
+/// line's start for every finding would take time that grows with the square of the input.
+fn place(markdown: &str, line_starts: &[usize], findings: &mut [Finding]) {
+    let (mut line, mut at, mut column) = (0usize, 0usize, 1usize);
+    for finding in findings {
+        let found_line = line_starts.partition_point(|line_start| *line_start <= finding.start);
+        if found_line != line {
+            line = found_line;
+            at = line_starts[line - 1];
+            column = 1;
+        }
+        column += markdown[at..finding.start].chars().count();
+        at = finding.start;
+        finding.line = line;
+        finding.column = column;
+    }
 }
 
 /// A finding in a postmortem: the field it concerns (`sections.summary`,

@@ -16,25 +16,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
-        let mime = content_type.split(';').next().unwrap_or("").trim();
-        let is_json = mime.eq_ignore_ascii_case("application/json")
-            || (mime.starts_with("application/") && mime.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::unsupported_media_type(if mime.is_empty() {
-                "the request needs `Content-Type: application/json`".to_owned()
-            } else {
-                format!("expected `Content-Type: application/json`, got `{mime}`")
-            }));
-        }
-        let limit = state.limits.max_body_bytes;
-        let bytes = read_body(request.into_body(), limit).await?;
-        parse_json(&bytes).map(ApiJson)
+        json_within(request, state.limits.max_body_bytes)
+            .await
+            .map(ApiJson)
     }
+}
+
+/// A JSON body of at most `limit` bytes; [`ApiJson`] with the server's limit, or a route's own
+/// smaller one.
+pub(crate) async fn json_within<T: DeserializeOwned>(
+    request: Request,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let is_json = mime.eq_ignore_ascii_case("application/json")
+        || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::unsupported_media_type(if mime.is_empty() {
+            "the request needs `Content-Type: application/json`".to_owned()
+        } else {
+            format!("expected `Content-Type: application/json`, got `{mime}`")
+        }));
+    }
+    let bytes = read_body(request.into_body(), limit).await?;
+    parse_json(&bytes)
 }
 
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {

@@ -4996,3 +4996,39 @@ async fn the_incident_page_shows_the_timeline_and_metrics_and_adds_events_by_for
         imported.text()
     );
 }
+
+#[tokio::test]
+async fn the_lint_of_a_provoking_document_lists_a_thousand_findings_and_counts_the_rest() {
+    let app = TestApp::sqlite()
+        .await
+        .reconfigured(|parts| parts.limits.max_body_bytes = 8 * 1024 * 1024)
+        .await;
+    let sentence = "it was Bob's fault, he should have known. ";
+    let markdown = sentence.repeat(970_000 / sentence.len());
+    let answer = app
+        .post_json(
+            "/api/v1/lint",
+            json!({"markdown": markdown, "people": ["Bob"]}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let body = answer.json();
+    assert_eq!(body["findings"].as_array().unwrap().len(), 1_000);
+    let more = body["more"].as_u64().unwrap();
+    assert!(more > 40_000, "the rest are counted: {more}");
+    // Columns still count characters on the one long line.
+    assert_eq!(body["findings"][0]["column"], 8);
+    assert_eq!(body["findings"][0]["line"], 1);
+    let third = &body["findings"][2];
+    assert_eq!(
+        third["column"].as_u64().unwrap() as usize,
+        8 + sentence.len()
+    );
+    // However large the server lets other bodies be, the lint takes at most 1 MiB.
+    let too_big = "a".repeat(1024 * 1024 + 1);
+    let refused = app
+        .post_json("/api/v1/lint", json!({"markdown": too_big}))
+        .await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(refused.error_code(), "payload_too_large");
+}

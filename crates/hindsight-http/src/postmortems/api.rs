@@ -570,8 +570,11 @@ pub async fn transition(
 /// What the lint found in a postmortem, and what each next move still needs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LintReport {
+    /// At most 1,000, in order of the document.
     #[schema(value_type = Vec<Object>)]
     pub findings: Vec<FieldFinding>,
+    /// How many findings there were beyond the first 1,000, which are not listed.
+    pub more: usize,
     pub missing_for_review: Vec<MissingPiece>,
     pub missing_for_publish: Vec<MissingPiece>,
 }
@@ -594,8 +597,10 @@ pub async fn lint_stored(
     let (items, unowned) = crate::action_items::counts(&state, postmortem.id).await?;
     let content = postmortem.document.content(items, unowned);
     let missing = |target| missing_for(&template, &content, target);
+    let (findings, more) = hindsight_domain::lint::capped(findings);
     Ok(ApiJson(LintReport {
         findings,
+        more,
         missing_for_review: missing(PostmortemStatus::InReview),
         missing_for_publish: missing(PostmortemStatus::Published),
     }))
@@ -613,32 +618,51 @@ pub struct LintRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PostedLint {
-    /// Lines and columns are those of the posted text.
+    /// Lines and columns are those of the posted text; at most 1,000, in order.
     #[schema(value_type = Vec<Object>)]
     pub findings: Vec<Finding>,
+    /// How many findings there were beyond the first 1,000, which are not listed.
+    pub more: usize,
 }
 
+/// The largest body `POST /api/v1/lint` takes, whatever the server's general limit: enough for
+/// any postmortem, and a bound on the work one request can ask for.
+pub const MAX_LINT_BODY_BYTES: usize = 1024 * 1024;
+
 /// Lint posted Markdown, as the editor does while the writer types. A whole postmortem file is
-/// also checked for completeness.
+/// also checked for completeness. The body may be at most 1 MiB; at most 1,000 findings are
+/// listed, and `more` counts the rest.
 #[utoipa::path(post, path = "/api/v1/lint", tag = "postmortems",
     request_body = LintRequest,
-    responses((status = 200, body = PostedLint), (status = 422, description = "A postmortem file whose front matter is malformed", body = ErrorBody)))]
+    responses((status = 200, body = PostedLint),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "A postmortem file whose front matter is malformed", body = ErrorBody)))]
 pub async fn lint_posted(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<LintRequest>,
+    request: axum::extract::Request,
 ) -> Result<ApiJson<PostedLint>, ApiError> {
+    let limit = MAX_LINT_BODY_BYTES.min(state.limits.max_body_bytes);
+    let request: LintRequest = crate::extract::json_within(request, limit).await?;
     let mut config = state.postmortems.lint.clone();
     config.people.extend(request.people);
     config.people.extend(people(&state).await?);
     let templates = all_templates(&*state.store).await?;
-    let findings =
-        markdown_file::lint_file(&request.markdown, &templates, &config).map_err(|error| {
-            ApiError::invalid(hindsight_domain::ValidationErrors::single(
-                "markdown",
-                error.to_string(),
-            ))
-        })?;
-    Ok(ApiJson(PostedLint { findings }))
+    // The lint is CPU work: it runs beside the threads that answer requests, not on them.
+    let findings = tokio::task::spawn_blocking(move || {
+        markdown_file::lint_file(&request.markdown, &templates, &config)
+    })
+    .await
+    .map_err(|error| ApiError::internal(&error))?
+    .map_err(|error| {
+        ApiError::invalid(hindsight_domain::ValidationErrors::single(
+            "markdown",
+            error.to_string(),
+        ))
+    })?;
+    let (findings, more) = hindsight_domain::lint::capped(findings);
+    Ok(ApiJson(PostedLint { findings, more }))
 }
 
 /// A version without its document, for the history list.
