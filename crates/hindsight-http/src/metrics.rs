@@ -205,6 +205,21 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .contains(method)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,19 +243,4 @@ mod tests {
             "hindsight_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 2"
         ));
     }
-}
-
-fn is_standard(method: &Method) -> bool {
-    [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::CONNECT,
-        Method::TRACE,
-    ]
-    .contains(method)
 }

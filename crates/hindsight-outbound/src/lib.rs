@@ -187,17 +187,12 @@ pub fn is_internal(address: IpAddr) -> bool {
             if tunnelled.iter().any(|v4| is_internal(IpAddr::V4(*v4))) {
                 return true;
             }
+            // Teredo (2001::/32) sits inside 2001::/23, but is judged by what it carries.
+            let teredo = v6.segments()[..2] == [0x2001, 0];
             let bits = u128::from(v6);
-            in_v6(bits, INTERNAL_V6) && !in_v6(bits, GLOBAL_IN_IETF_V6) && {
-                // Teredo (2001::/32) sits inside 2001::/23, but is judged by what it carries.
-                !(segments_start(v6, [0x2001, 0]) && !tunnelled.is_empty())
-            }
+            !teredo && in_v6(bits, INTERNAL_V6) && !in_v6(bits, GLOBAL_IN_IETF_V6)
         }
     }
-}
-
-fn segments_start(v6: Ipv6Addr, prefix: [u16; 2]) -> bool {
-    v6.segments()[..2] == prefix
 }
 
 /// Which addresses outbound requests may reach.

@@ -775,17 +775,24 @@ pub(crate) fn revision_document(
 /// Opens the store a database URL names: `postgres://…` or `postgresql://…` for PostgreSQL;
 /// `sqlite:PATH`, `sqlite://PATH` or a plain file path for SQLite. Does not migrate.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(
+    match sqlite_path(database_url) {
+        None => Ok(Arc::new(
             postgres::PostgresStore::connect(database_url).await?,
-        ))
-    } else {
-        let path = database_url
-            .strip_prefix("sqlite://")
-            .or_else(|| database_url.strip_prefix("sqlite:"))
-            .unwrap_or(database_url);
-        Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref()).await?))
+        )),
+        Some(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
     }
+}
+
+/// The SQLite file a database URL names, or `None` for a PostgreSQL URL.
+pub fn sqlite_path(database_url: &str) -> Option<&std::path::Path> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return None;
+    }
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .unwrap_or(database_url);
+    Some(path.as_ref())
 }
 
 /// The database URL with any password replaced, for logs and messages.

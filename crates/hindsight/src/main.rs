@@ -1,6 +1,7 @@
 //! `hindsight`: parses the command line, loads configuration, wires the parts and dispatches.
 
 mod accounts;
+mod backup;
 mod config;
 mod deliveries;
 mod demo;
@@ -42,6 +43,14 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Copy a SQLite database to FILE while Hindsight runs: one consistent snapshot, checked
+    /// for integrity, with its size and time printed. For PostgreSQL it prints how to use
+    /// `pg_dump` instead.
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database with a backup. The backup is checked first (integrity,
+    /// schema version), and a database that a running Hindsight has open is refused: stop it
+    /// first.
+    Restore(backup::RestoreArgs),
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -105,6 +114,8 @@ fn main() -> ExitCode {
         }
         Command::Worker(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::worker(settings))),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Deliveries { command } => runtime().block_on(deliveries::run(command)),
         Command::Migrate(args) => config::Settings::load(&args, None)
             .and_then(|settings| runtime().block_on(serve::migrate(settings))),

@@ -129,11 +129,18 @@ pub async fn add_event(
     let checked = draft.validate(now).map_err(ApiError::invalid)?;
     let author = Some(actor.user.display_name.clone());
     let visibility = actor.visibility();
-    let outcome = super::add_event(&state, id, visibility, checked, confirm_early, author, now)
-        .await
-        .map_err(ApiError::or_missing(|| {
-            ApiError::not_found(format!("there is no incident {id}"))
-        }))?;
+    let outcome = super::add_event(
+        &state,
+        id,
+        visibility,
+        super::PersonEvent::new(checked, confirm_early),
+        author,
+        now,
+    )
+    .await
+    .map_err(ApiError::or_missing(|| {
+        ApiError::not_found(format!("there is no incident {id}"))
+    }))?;
     let event = outcome
         .inserted
         .into_iter()
@@ -178,8 +185,7 @@ pub async fn edit_event(
         id,
         visibility,
         event,
-        checked,
-        confirm_early,
+        super::PersonEvent::new(checked, confirm_early),
         author,
         now,
     )

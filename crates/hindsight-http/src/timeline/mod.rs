@@ -34,13 +34,34 @@ async fn change_timeline(
     Ok(outcome)
 }
 
+/// A person's event as checked: what it says, whether it may set a key time, and whether they
+/// confirmed a time more than a year before the incident's start.
+pub(crate) struct PersonEvent {
+    pub content: EventContent,
+    pub sets_key_time: bool,
+    pub confirm_early: bool,
+}
+
+impl PersonEvent {
+    pub fn new((content, sets_key_time): (EventContent, bool), confirm_early: bool) -> Self {
+        Self {
+            content,
+            sets_key_time,
+            confirm_early,
+        }
+    }
+}
+
 /// Adds a person's event to the timeline: what the API and the form share.
 pub(crate) async fn add_event(
     state: &AppState,
     incident: IncidentId,
     visibility: Visibility,
-    (content, sets_key_time): (EventContent, bool),
-    confirm_early: bool,
+    PersonEvent {
+        content,
+        sets_key_time,
+        confirm_early,
+    }: PersonEvent,
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {
@@ -71,8 +92,11 @@ pub(crate) async fn edit_event(
     incident: IncidentId,
     visibility: Visibility,
     event: EventId,
-    (content, sets_key_time): (EventContent, bool),
-    confirm_early: bool,
+    PersonEvent {
+        content,
+        sets_key_time,
+        confirm_early,
+    }: PersonEvent,
     author: Option<String>,
     now: Timestamp,
 ) -> Result<TimelineOutcome, StoreError> {

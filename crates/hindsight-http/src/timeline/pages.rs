@@ -288,8 +288,7 @@ pub async fn add_event(
         &state,
         incident.id,
         visibility(&actor),
-        checked,
-        form.confirm_early.is_some(),
+        super::PersonEvent::new(checked, form.confirm_early.is_some()),
         author(&actor),
         now,
     )
@@ -365,8 +364,7 @@ pub async fn edit_event(
         incident.id,
         visibility(&actor),
         event_id,
-        checked,
-        form.confirm_early.is_some(),
+        super::PersonEvent::new(checked, form.confirm_early.is_some()),
         author(&actor),
         now,
     )

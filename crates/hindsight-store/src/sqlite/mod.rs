@@ -32,6 +32,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use tokio::sync::oneshot;
 
 use crate::migration::{Migration, MigrationReport, check_not_newer};
+pub mod backup;
 mod follow_through;
 mod image;
 mod jobs;

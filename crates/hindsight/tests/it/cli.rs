@@ -10,6 +10,8 @@ fn every_command_has_help() {
         &["--help"][..],
         &["serve", "--help"],
         &["migrate", "--help"],
+        &["backup", "--help"],
+        &["restore", "--help"],
         &["config", "default", "--help"],
         &["export", "--help"],
         &["import", "--help"],

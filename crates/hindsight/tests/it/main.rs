@@ -2,6 +2,7 @@
 //! real HTTP, and driven through a real browser.
 
 mod alertmanager;
+mod backup;
 mod browser;
 mod cli;
 mod jobs;
