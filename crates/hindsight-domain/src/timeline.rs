@@ -18,7 +18,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::incident::{IncidentContent, IncidentDraft, ValidIncident, parse_time, shorten};
+use crate::incident::{
+    IncidentContent, IncidentDraft, IncidentStatus, ValidIncident, parse_time, shorten,
+};
 use crate::validation::ValidationErrors;
 use crate::{Incident, IncidentId};
 
@@ -481,6 +483,18 @@ impl<'a> Working<'a> {
         }
         let mut draft = IncidentDraft::from(&self.content);
         key.set_in(&mut draft, time);
+        // The last word moves the status on: a resolution resolves an incident still open or
+        // mitigated, a mitigation mitigates an open one. Never back, and never past closed.
+        let status = match (key, self.content.status) {
+            (KeyTime::Resolved, IncidentStatus::Open | IncidentStatus::Mitigated) => {
+                Some(IncidentStatus::Resolved)
+            }
+            (KeyTime::Mitigated, IncidentStatus::Open) => Some(IncidentStatus::Mitigated),
+            _ => None,
+        };
+        if let Some(status) = status {
+            draft.status = Some(status.as_str().to_owned());
+        }
         let valid = draft.validate(self.now).map_err(|errors| {
             ValidationErrors(
                 errors
@@ -513,6 +527,9 @@ impl<'a> Working<'a> {
 
     fn add(&mut self, mut event: NewEvent, sets_key_time: bool) -> Result<(), ValidationErrors> {
         event.holds = None;
+        if self.fires_again(&event) {
+            self.reopen()?;
+        }
         if let Some(key) = self.takes_over(&event.content, sets_key_time) {
             self.set_key_time(key, event.content.occurred_at)?;
             self.release(key);
@@ -523,6 +540,28 @@ impl<'a> Working<'a> {
             self.holders
                 .push(Holder::Inserted(self.write.insert.len() - 1));
         }
+        Ok(())
+    }
+
+    /// An alert that fires after its incident was resolved: the trouble is back.
+    fn fires_again(&self, event: &NewEvent) -> bool {
+        event.source == EventSource::Alert
+            && event.content.kind == EventKind::Alerted
+            && self.content.status == IncidentStatus::Resolved
+            && self
+                .content
+                .resolved_at
+                .is_some_and(|resolved| event.content.occurred_at > resolved)
+    }
+
+    /// Sets a resolved incident's status back to open; its key times stay as they were, and
+    /// the timeline shows the firing that reopened it.
+    fn reopen(&mut self) -> Result<(), ValidationErrors> {
+        let mut draft = IncidentDraft::from(&self.content);
+        draft.status = Some(IncidentStatus::Open.as_str().to_owned());
+        let valid = draft.validate(self.now)?;
+        self.content = (*valid).clone();
+        self.write.incident = Some(valid);
         Ok(())
     }
 
@@ -768,6 +807,10 @@ pub struct Metrics {
     /// Detected → mitigated.
     #[schema(value_type = Option<String>)]
     pub time_to_mitigate: Option<SignedDuration>,
+    /// Detected → the first `fixed` event: when the cause itself was repaired, which often
+    /// comes after the mitigation that stopped the harm.
+    #[schema(value_type = Option<String>)]
+    pub time_to_fix: Option<SignedDuration>,
     /// Detected → resolved.
     #[schema(value_type = Option<String>)]
     pub time_to_resolve: Option<SignedDuration>,
@@ -778,19 +821,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The metrics of an incident with these events (only `root_cause_identified` events are
-    /// read from them; every other time is the incident's own).
+    /// The metrics of an incident with these events (only `root_cause_identified` and `fixed`
+    /// events are read from them; every other time is the incident's own).
     pub fn of(content: &IncidentContent, events: &[TimelineEvent]) -> Self {
-        let root_cause = events
-            .iter()
-            .filter(|event| event.content.kind == EventKind::RootCauseIdentified)
-            .map(|event| event.content.occurred_at)
-            .min();
+        let first = |kind: EventKind| {
+            events
+                .iter()
+                .filter(|event| event.content.kind == kind)
+                .map(|event| event.content.occurred_at)
+                .min()
+        };
         Self::from_times(KeyTimes {
             started: Some(content.started_at),
             detected: content.detected_at,
             acknowledged: content.acknowledged_at,
-            root_cause,
+            root_cause: first(EventKind::RootCauseIdentified),
+            fixed: first(EventKind::Fixed),
             mitigated: content.mitigated_at,
             resolved: content.resolved_at,
         })
@@ -806,18 +852,20 @@ impl Metrics {
             time_to_acknowledge: span(times.detected, times.acknowledged),
             time_to_root_cause: span(times.detected, times.root_cause),
             time_to_mitigate: span(times.detected, times.mitigated),
+            time_to_fix: span(times.detected, times.fixed),
             time_to_resolve: span(times.detected, times.resolved),
             impact_window: span(times.started, times.mitigated.or(times.resolved)),
         }
     }
 
     /// Each metric with its name, for pages.
-    pub fn named(&self) -> [(&'static str, Option<SignedDuration>); 6] {
+    pub fn named(&self) -> [(&'static str, Option<SignedDuration>); 7] {
         [
             ("Time to detect", self.time_to_detect),
             ("Time to acknowledge", self.time_to_acknowledge),
             ("Time to root cause", self.time_to_root_cause),
             ("Time to mitigate", self.time_to_mitigate),
+            ("Time to fix", self.time_to_fix),
             ("Time to resolve", self.time_to_resolve),
             ("Impact window", self.impact_window),
         ]
@@ -831,6 +879,7 @@ pub struct KeyTimes {
     pub detected: Option<Timestamp>,
     pub acknowledged: Option<Timestamp>,
     pub root_cause: Option<Timestamp>,
+    pub fixed: Option<Timestamp>,
     pub mitigated: Option<Timestamp>,
     pub resolved: Option<Timestamp>,
 }

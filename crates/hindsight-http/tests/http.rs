@@ -3195,8 +3195,58 @@ async fn times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confi
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
 }
 
+async fn a_resolved_or_mitigated_event_moves_the_status_unless_told_to_leave_key_times(
+    app: TestApp,
+) {
+    let incident = app.create(incident()).await;
+    let id = incident["id"].as_i64().unwrap();
+    let event = |kind: &str, at: &str, sets: bool| json!({"kind": kind, "occurred_at": at, "text": kind, "sets_key_time": sets});
+    let timeline = format!("/api/v1/incidents/{id}/timeline");
+    let status = || async {
+        app.get(&format!("/api/v1/incidents/{id}")).await.json()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let left = app
+        .post_json(&timeline, event("mitigated", "2026-11-20T13:00:00Z", false))
+        .await;
+    assert_eq!(left.status, StatusCode::CREATED);
+    assert_eq!(
+        status().await,
+        "open",
+        "told to leave the key times, it leaves the status too"
+    );
+    app.post_json(&timeline, event("mitigated", "2026-11-20T13:05:00Z", true))
+        .await;
+    assert_eq!(status().await, "mitigated");
+    app.post_json(&timeline, event("resolved", "2026-11-20T14:00:00Z", true))
+        .await;
+    let resolved = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(resolved["resolved_at"], "2026-11-20T14:00:00Z");
+    // A `fixed` event is measured from detection as the time to fix.
+    app.post_json(&timeline, event("detected", "2026-11-20T12:30:00Z", true))
+        .await;
+    app.post_json(&timeline, event("fixed", "2026-11-20T13:45:00Z", true))
+        .await;
+    let metrics = app.get(&timeline).await.json()["metrics"].clone();
+    assert_eq!(metrics["time_to_fix"]["seconds"], 4500);
+    assert_eq!(metrics["time_to_fix"]["text"], "1 h 15 min");
+    // A closed incident stays closed, whatever comes later.
+    app.patch_json(
+        &format!("/api/v1/incidents/{id}"),
+        json!({"status": "closed"}),
+    )
+    .await;
+    app.post_json(&timeline, event("resolved", "2026-11-20T15:00:00Z", true))
+        .await;
+    assert_eq!(status().await, "closed");
+}
+
 on_both_backends!(
     a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing,
+    a_resolved_or_mitigated_event_moves_the_status_unless_told_to_leave_key_times,
     times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confirming,
     reading_an_incident_never_writes_even_one_the_policy_never_judged,
     a_review_meeting_is_proposed_scheduled_moved_and_cancelled_with_its_invite,
@@ -4610,6 +4660,29 @@ async fn an_alertmanager_delivery_opens_one_incident_and_a_retry_adds_nothing(ap
     );
     let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
     assert_eq!(incident["resolved_at"], "2026-11-21T04:21:17Z");
+    assert_eq!(
+        incident["status"], "resolved",
+        "the resolve resolves the incident"
+    );
+
+    // The same alert firing again after the resolution reopens its incident (no new one).
+    let mut refire: Value = serde_json::from_str(&firing).unwrap();
+    for alert in refire["alerts"].as_array_mut().unwrap() {
+        alert["startsAt"] = json!("2026-11-21T06:00:00Z");
+        alert["status"] = json!("firing");
+    }
+    let reopened = app
+        .deliver("alertmanager", &bearer, refire.to_string())
+        .await;
+    assert_eq!(reopened.json()["incident_id"], id, "{}", reopened.text());
+    assert_eq!(reopened.json()["opened"], false);
+    assert_eq!(app.count().await, 1);
+    let incident = app.get(&format!("/api/v1/incidents/{id}")).await.json();
+    assert_eq!(incident["status"], "open");
+    assert_eq!(
+        incident["resolved_at"], "2026-11-21T04:21:17Z",
+        "its key times stay"
+    );
 
     // Over 1 MiB is 413; not the sender's shape is 400; neither stores anything.
     let huge = format!("{{\"alerts\":[],\"pad\":\"{}\"}}", "x".repeat(1024 * 1024));

@@ -150,7 +150,7 @@ fn the_timeline_is_written_by_day_with_key_moments_bold_and_chat_quoted() {
     assert!(block.ends_with("<!-- /hindsight:timeline -->"));
     let expected = "Times are in Europe/London.\n\n\
         **Response:** Time to detect: 8 min · Time to acknowledge: unknown · Time to root cause: \
-        unknown · Time to mitigate: 22 min · Time to resolve: 32 min · Impact window: 30 min.\n\n\
+        unknown · Time to mitigate: 22 min · Time to fix: unknown · Time to resolve: 32 min · Impact window: 30 min.\n\n\
         #### Friday 20 November 2026\n\n\
         - 23:50 · Error introduced: Deploy of v2.3 started. (Sam)\n\
         - **23:58 · Alerted** (alert): HighErrorRate firing on checkout\n\n\

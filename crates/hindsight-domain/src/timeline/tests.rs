@@ -154,7 +154,17 @@ fn seed_003s_example_timeline_gives_one_hour_fifty_minutes_to_detect() {
     assert_eq!(format_duration(metrics.time_to_resolve), "1 h 15 min");
     assert_eq!(format_duration(metrics.time_to_acknowledge), "unknown");
     assert_eq!(format_duration(metrics.time_to_mitigate), "unknown");
+    assert_eq!(
+        format_duration(metrics.time_to_fix),
+        "1 h 7 min",
+        "detection to the revert"
+    );
     assert_eq!(format_duration(metrics.impact_window), "3 h 5 min");
+    assert_eq!(
+        incident.content.status,
+        crate::incident::IncidentStatus::Resolved,
+        "the resolution resolved it"
+    );
 }
 
 #[test]
@@ -164,6 +174,7 @@ fn a_missing_or_backwards_time_gives_unknown_never_a_number() {
         detected: None,
         acknowledged: Some(at("2026-11-20T12:10:00Z")),
         root_cause: Some(at("2026-11-20T11:00:00Z")),
+        fixed: None,
         mitigated: None,
         resolved: Some(at("2026-11-22T14:00:00Z")),
     });

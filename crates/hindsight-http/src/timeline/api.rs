@@ -31,6 +31,7 @@ pub struct MetricsView {
     pub time_to_acknowledge: MetricValue,
     pub time_to_root_cause: MetricValue,
     pub time_to_mitigate: MetricValue,
+    pub time_to_fix: MetricValue,
     pub time_to_resolve: MetricValue,
     pub impact_window: MetricValue,
 }
@@ -53,6 +54,7 @@ impl From<Metrics> for MetricsView {
             time_to_acknowledge: value(metrics.time_to_acknowledge),
             time_to_root_cause: value(metrics.time_to_root_cause),
             time_to_mitigate: value(metrics.time_to_mitigate),
+            time_to_fix: value(metrics.time_to_fix),
             time_to_resolve: value(metrics.time_to_resolve),
             impact_window: value(metrics.impact_window),
         }
