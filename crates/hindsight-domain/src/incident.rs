@@ -424,10 +424,15 @@ impl IncidentPatch {
 }
 
 impl IncidentDraft {
-    /// Whoever makes an incident private stays able to see it: they join its members (admins
-    /// see every incident and need not).
-    pub fn keep_author_in(&mut self, author: UserId, author_is_admin: bool) {
-        if self.private && !author_is_admin && !self.members.users.contains(&author.get()) {
+    /// Whoever makes an incident private (creating it private, or switching it to private) joins
+    /// its members, admins too, so the member list names them. Later, someone who is not an
+    /// admin cannot take themselves off: they would lose sight of what they are editing.
+    pub fn keep_author_in(&mut self, author: UserId, author_is_admin: bool, was_private: bool) {
+        let makes_private = self.private && !was_private;
+        if self.private
+            && (makes_private || !author_is_admin)
+            && !self.members.users.contains(&author.get())
+        {
             self.members.users.push(author.get());
         }
     }

@@ -4245,6 +4245,15 @@ async fn a_private_incident_is_404_on_every_route_for_non_members_and_absent_fro
     body["private"] = json!(true);
     body["members"] = json!({"users": [id_of("member@example.com")], "teams": [team["id"]]});
     let secret = app.create(body).await;
+    let me = app.get("/api/v1/me").await.json();
+    assert!(
+        secret["members"]["users"]
+            .as_array()
+            .unwrap()
+            .contains(&me["id"]),
+        "the admin who made it private is listed among its members: {}",
+        secret["members"]
+    );
     app.create(incident()).await;
     let id = secret["id"].to_string();
 

@@ -53,7 +53,11 @@ pub async fn create_incident(
     ApiJson(mut draft): ApiJson<IncidentDraft>,
 ) -> Result<impl IntoResponse, ApiError> {
     let now = state.clock.now();
-    draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
+    draft.keep_author_in(
+        actor.user.id,
+        actor.visibility() == Visibility::Everything,
+        false,
+    );
     let incident = draft.validate(now).map_err(ApiError::invalid)?;
     let incident = state
         .store
@@ -163,7 +167,11 @@ pub async fn update_incident(
             now,
             Box::new(move |current| {
                 let mut draft = patch.apply_to(&current.content);
-                draft.keep_author_in(author, visibility == Visibility::Everything);
+                draft.keep_author_in(
+                    author,
+                    visibility == Visibility::Everything,
+                    current.content.private,
+                );
                 draft.validate(now)
             }),
         )

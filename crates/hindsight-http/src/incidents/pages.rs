@@ -349,7 +349,11 @@ pub async fn create_incident(
     let now = state.clock.now();
     let (mut draft, mut errors) = form.to_draft(None);
     if let Some(actor) = &actor {
-        draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
+        draft.keep_author_in(
+            actor.user.id,
+            actor.visibility() == Visibility::Everything,
+            false,
+        );
     }
     let incident = match draft.validate(now) {
         Ok(incident) if errors.is_empty() => incident,
@@ -389,7 +393,11 @@ pub async fn update_incident(
     let current = load(&state, &actor, &id).await?;
     let (mut draft, errors) = form.to_draft(Some(&current.content));
     if let Some(actor) = &actor {
-        draft.keep_author_in(actor.user.id, actor.visibility() == Visibility::Everything);
+        draft.keep_author_in(
+            actor.user.id,
+            actor.visibility() == Visibility::Everything,
+            current.content.private,
+        );
     }
     if !errors.is_empty() {
         return Ok(invalid_form(
