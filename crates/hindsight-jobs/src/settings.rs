@@ -89,7 +89,8 @@ impl JobSettings {
             batch: 20,
             max_attempts: 8,
             backoff_base_seconds: 30,
-            public_url: "http://localhost:8080".into(),
+            // The server sets this to `public_url`, or to the address it listens on.
+            public_url: "http://127.0.0.1:7878".into(),
             reminders: ReminderRules::default(),
             reminder_time: hindsight_domain::notify::recurrence(
                 "reminders",

@@ -83,6 +83,12 @@ pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Re
     }
     let backend = store.backend();
     let outbound = outbound_client(&settings)?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let mut settings = settings;
+    settle_public_url(&mut settings, address);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = if run_jobs {
         Some(tokio::spawn(
@@ -110,10 +116,6 @@ pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Re
         follow_through: settings.follow_through.clone(),
         meetings: settings.meetings.clone(),
     });
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let address = listener.local_addr()?;
     println!(
         "Hindsight is serving at {} (database: {backend} {})",
         url_to_open(address),
@@ -162,9 +164,27 @@ async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stopped| *stopped).await;
 }
 
+/// Without `public_url`, links in notifications and invites point to the address Hindsight
+/// listens on, which works on this machine only; says so once at start.
+fn settle_public_url(settings: &mut Settings, address: SocketAddr) {
+    if settings.follow_through.public_url.is_some() {
+        return;
+    }
+    let url = url_to_open(address).trim_end_matches('/').to_owned();
+    tracing::warn!(
+        public_url = %url,
+        "public_url is not set, so links in notifications and invites point to {url}, the \
+         address Hindsight listens on; set public_url in the configuration to the address \
+         people open"
+    );
+    settings.jobs.public_url = url;
+}
+
 /// `hindsight worker`: background jobs only, until interrupted.
-pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+pub async fn worker(mut settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_format);
+    let listen = settings.listen;
+    settle_public_url(&mut settings, listen);
     let store = open_store(&settings).await?;
     let worker = start_worker(store, &settings, outbound_client(&settings)?)?;
     println!(
@@ -198,4 +218,32 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseArgs;
+
+    fn settings(config: Option<&str>) -> Settings {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("hindsight.toml");
+        std::fs::write(&path, config.unwrap_or("")).unwrap();
+        let args = DatabaseArgs {
+            database_url: Some("unused.db".into()),
+            config: Some(path),
+            log_format: None,
+        };
+        Settings::load(&args, None).unwrap()
+    }
+
+    #[test]
+    fn without_public_url_links_point_to_the_address_hindsight_listens_on() {
+        let mut unset = settings(None);
+        settle_public_url(&mut unset, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(unset.jobs.public_url, "http://127.0.0.1:9000");
+        let mut set = settings(Some("public_url = \"https://hindsight.example.com/\"\n"));
+        settle_public_url(&mut set, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(set.jobs.public_url, "https://hindsight.example.com");
+    }
 }
