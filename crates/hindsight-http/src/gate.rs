@@ -77,6 +77,8 @@ enum Refusal {
     CrossSite,
     /// The route is missing from the table: refuse rather than guess (a bug, logged).
     NoRule,
+    /// The credentials could not be checked, because the database did not answer.
+    Unavailable,
 }
 
 fn is_api(path: &str) -> bool {
@@ -123,6 +125,30 @@ fn refuse(refusal: Refusal, path: &str, query: Option<&str>) -> Response {
             "this change came from another site with your session cookie, and was refused",
         )
         .into_response(),
+        Refusal::Unavailable => {
+            let mut response = if is_api(path) {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database did not answer, so your credentials could not be checked; \
+                     try again shortly",
+                )
+                .into_response()
+            } else {
+                PageError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: "Unavailable",
+                    message: "Hindsight cannot reach its database just now, so it could not \
+                              check who you are. Try again in a few seconds."
+                        .into(),
+                }
+                .into_response()
+            };
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
         Refusal::NoRule => {
             tracing::error!(http.path = path, "route has no authorization rule; refused");
             ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this route is not open")
@@ -153,19 +179,32 @@ pub fn session_secret(headers: &HeaderMap) -> Option<String> {
         .map(|(_, secret)| secret.to_owned())
 }
 
-/// Who is asking: `Ok(None)` for nobody, `Err` for credentials that do not work.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Actor>, ()> {
+/// Why credentials did not give an actor.
+enum NotAuthenticated {
+    /// Credentials that do not work: unknown, revoked, malformed, or a disabled user's.
+    Refused,
+    /// The store could not be asked; whether they work is not known.
+    Unavailable(hindsight_store::StoreError),
+}
+
+/// Who is asking: `Ok(None)` for nobody, `Err` for credentials that do not work or could not
+/// be checked.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Actor>, NotAuthenticated> {
+    use NotAuthenticated::{Refused, Unavailable};
     let now = state.clock.now();
     if let Some(token) = bearer(headers) {
-        let hash = hash_secret(token?);
+        let hash = hash_secret(token.map_err(|()| Refused)?);
         let (token, user) = state
             .store
             .find_api_token(&hash)
             .await
-            .map_err(|_| ())?
-            .ok_or(())?;
+            .map_err(Unavailable)?
+            .ok_or(Refused)?;
         if user.disabled {
-            return Err(());
+            return Err(Refused);
         }
         let stale = token
             .last_used_at
@@ -190,7 +229,12 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ac
         return Ok(None);
     };
     let hash = hash_secret(&secret);
-    let Some((session, user)) = state.store.find_session(&hash).await.map_err(|_| ())? else {
+    let Some((session, user)) = state
+        .store
+        .find_session(&hash)
+        .await
+        .map_err(NotAuthenticated::Unavailable)?
+    else {
         // A cookie for a session that ended is not an error: the person signs in again.
         return Ok(None);
     };
@@ -284,10 +328,20 @@ where
             let actor = authenticate(&state, request.headers()).await;
             let path = request.uri().path().to_owned();
             let query = request.uri().query().map(str::to_owned);
+            if let Err(NotAuthenticated::Unavailable(error)) = &actor {
+                tracing::error!(
+                    http.route = route_name,
+                    %error,
+                    "credentials could not be checked: the database did not answer"
+                );
+            }
+            let actor = actor.map_err(|error| matches!(error, NotAuthenticated::Unavailable(_)));
             let refusal = match (permission, &actor) {
                 (None, _) => Some(Refusal::NoRule),
                 (Some(Permission::Public), _) => None,
-                (Some(_), Err(())) | (Some(_), Ok(None)) => Some(Refusal::Unauthenticated),
+                // Not known whether the credentials work: say so, rather than "sign in".
+                (Some(_), Err(true)) => Some(Refusal::Unavailable),
+                (Some(_), Err(false)) | (Some(_), Ok(None)) => Some(Refusal::Unauthenticated),
                 (Some(needed), Ok(Some(actor))) if !actor.can(needed) => Some(Refusal::Forbidden),
                 (Some(_), Ok(Some(actor))) => {
                     let cookie = matches!(actor.credential, Credential::Session { .. });

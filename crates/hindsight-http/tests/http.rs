@@ -3244,8 +3244,36 @@ async fn a_resolved_or_mitigated_event_moves_the_status_unless_told_to_leave_key
     assert_eq!(status().await, "closed");
 }
 
+async fn a_database_failure_while_checking_credentials_is_503_not_401(app: TestApp) {
+    app.create(incident()).await;
+    app.database
+        .try_raw_sql("alter table api_token rename to api_token_away")
+        .await
+        .unwrap();
+    let answer = app.get("/api/v1/incidents").await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.text()
+    );
+    assert_eq!(answer.error_code(), "unavailable");
+    assert_eq!(answer.headers[header::RETRY_AFTER], "5");
+    let page = app.get("/incidents").await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.text().contains("cannot reach its database"));
+    // Public routes still answer.
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    app.database
+        .try_raw_sql("alter table api_token_away rename to api_token")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/api/v1/incidents").await.status, StatusCode::OK);
+}
+
 on_both_backends!(
     a_nul_in_any_text_is_422_naming_the_field_and_stores_nothing,
+    a_database_failure_while_checking_credentials_is_503_not_401,
     a_resolved_or_mitigated_event_moves_the_status_unless_told_to_leave_key_times,
     times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confirming,
     reading_an_incident_never_writes_even_one_the_policy_never_judged,
