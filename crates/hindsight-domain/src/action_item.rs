@@ -599,18 +599,24 @@ pub struct ActionItemQuery {
     /// `user:3` or `team:2` owns it, or `me`.
     pub owner: Option<String>,
     /// Owned by this team or by one of its members.
+    #[param(minimum = 1)]
     pub team: Option<i64>,
     /// Comma-separated statuses; `unfinished` means `open,in_progress`.
     pub status: Option<String>,
     /// `true`: only unfinished items past their due date.
     pub overdue: Option<bool>,
-    /// Due on or before this date.
+    /// Due on or before this date, like `2026-12-31` (empty means no bound).
     pub due_before: Option<String>,
+    /// From postmortems of this incident.
+    #[param(minimum = 1)]
     pub incident: Option<i64>,
+    /// From this postmortem.
+    #[param(minimum = 1)]
     pub postmortem: Option<i64>,
     /// Its incident touched this service.
     pub service: Option<String>,
     /// At most this many, 1 to 5000 (default 500).
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
 }
 

@@ -208,15 +208,20 @@ pub struct ImpactDraft {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentDraft {
-    #[schema(example = "Checkout returns 502 for card payments")]
+    /// One line, at most 200 characters.
+    #[schema(example = "Checkout returns 502 for card payments", max_length = 200)]
     pub title: Option<String>,
+    /// Markdown, at most 20,000 characters.
+    #[schema(max_length = 20000)]
     pub summary: Option<String>,
     #[schema(value_type = Option<Severity>)]
     pub severity: Option<String>,
     /// Defaults to `open`.
     #[schema(value_type = Option<IncidentStatus>)]
     pub status: Option<String>,
+    /// At most 32, each one line of at most 100 characters.
     #[serde(default)]
+    #[schema(max_items = 32)]
     pub services: Vec<String>,
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-11-20T14:10:00Z")]
     pub started_at: Option<String>,
@@ -235,7 +240,9 @@ pub struct IncidentDraft {
     #[serde(default)]
     pub impact: ImpactDraft,
     pub owner: Option<String>,
+    /// At most 32.
     #[serde(default)]
+    #[schema(max_items = 32)]
     pub tags: Vec<String>,
     /// Private incidents are seen only by their members and admins.
     #[serde(default)]
@@ -249,8 +256,10 @@ pub struct IncidentDraft {
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatch {
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 200)]
     pub title: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 20000)]
     pub summary: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Severity>)]
@@ -824,11 +833,12 @@ pub struct IncidentQuery {
     pub severity: Option<String>,
     /// Incidents that list this service.
     pub service: Option<String>,
-    /// Incidents that started at or after this RFC 3339 time.
+    /// Incidents that started at or after this RFC 3339 time (empty means no bound).
     pub started_after: Option<String>,
-    /// Incidents that started before this RFC 3339 time.
+    /// Incidents that started before this RFC 3339 time (empty means no bound).
     pub started_before: Option<String>,
     /// Page size, 1 to 200; 50 by default.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -79,10 +79,13 @@ impl Auditor {
     pub async fn incident_privacy(&self, incident: &Incident) {
         let content = &incident.content;
         let detail = if content.private {
+            let count = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
             format!(
-                "private: {} users and {} teams besides admins",
-                content.members.users.len(),
-                content.members.teams.len()
+                "private: {} and {} besides admins",
+                count(content.members.users.len(), "user", "users"),
+                count(content.members.teams.len(), "team", "teams")
             )
         } else {
             "public".to_owned()
@@ -117,8 +120,11 @@ impl FromRequestParts<AppState> for Auditor {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only entries older than this id.
+    #[param(minimum = 1)]
     pub before: Option<i64>,
     /// 1 to 500; 100 by default.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -126,16 +132,17 @@ fn page_of(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<(Option<i64>, u32), ApiError> {
     let Query(query) = query?;
+    let mut errors = hindsight_domain::ValidationErrors::new();
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            hindsight_domain::ValidationErrors::single(
-                "limit",
-                "limit must be a whole number from 1 to 500",
-            ),
-        ));
+        errors.add("limit", "limit must be a whole number from 1 to 500");
     }
-    Ok((query.before, limit))
+    if query.before.is_some_and(|before| before < 1) {
+        errors.add("before", "before must be a positive id");
+    }
+    errors
+        .into_result((query.before, limit))
+        .map_err(ApiError::invalid)
 }
 
 /// The audit log, newest first.

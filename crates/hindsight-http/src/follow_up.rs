@@ -105,6 +105,7 @@ pub struct DeliveryQuery {
     /// pending, delivered, dead or disabled.
     pub status: Option<String>,
     /// 1 to 1000; 100 by default.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

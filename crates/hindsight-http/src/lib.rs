@@ -17,7 +17,7 @@ mod incidents;
 pub mod markdown;
 pub mod meetings;
 pub mod metrics;
-mod openapi;
+pub(crate) mod openapi;
 mod ops;
 mod pages;
 pub mod policy;

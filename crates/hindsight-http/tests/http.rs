@@ -16,6 +16,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[path = "http/contract.rs"]
+mod contract;
+
 struct TestApp {
     router: Router,
     database: TestDatabase,
@@ -133,10 +136,13 @@ impl TestApp {
                 format!("Bearer {token}").parse().unwrap(),
             );
         }
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
+        contract::check(&method, &path, status, &headers, &body);
         Answer {
             status,
             headers,
@@ -4407,7 +4413,7 @@ async fn sign_ins_refusals_and_account_changes_reach_the_audit_log(mut app: Test
         })
         .collect();
     let expected = [
-        "incident.private_changed admin@example.com private: 0 users and 0 teams besides admins",
+        "incident.private_changed admin@example.com private: 1 user and 0 teams besides admins",
         "token.created admin@example.com ci (read)",
         "permission.denied vi@example.com role or token scope too narrow",
         "permission.denied vi@example.com role or token scope too narrow",

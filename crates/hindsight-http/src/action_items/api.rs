@@ -203,7 +203,10 @@ pub async fn update(
 /// Export the filtered list: `csv`, or JSON ready to create issues in `github` or `jira`.
 #[utoipa::path(get, path = "/api/v1/action-items/export/{format}", tag = "action items",
     params(("format" = String, Path, description = "`csv`, `github` or `jira`"), ActionItemQuery),
-    responses((status = 200, description = "The list in that format"),
+    responses((status = 200, description = "The list in that format", content(
+            (String = "text/csv"),
+            (Vec<Object> = "application/json"),
+        )),
         (status = 404, description = "An unknown format", body = ErrorBody),
         (status = 422, description = "A filter is invalid", body = ErrorBody)))]
 pub async fn export(

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hindsight_domain::document::PostmortemId;
-use hindsight_domain::meeting::{HeldRequest, MeetingRequest, Proposal, ReviewMeeting};
+use hindsight_domain::meeting::{self, HeldRequest, MeetingRequest, Proposal, ReviewMeeting};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -66,9 +66,11 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalQuery {
-    /// Business days of delay for investigation.
+    /// Business days of delay for investigation, 0 to 10.
+    #[param(maximum = 10)]
     pub delay_days: Option<u32>,
 }
 
@@ -86,14 +88,22 @@ pub async fn proposal(
 ) -> Result<ApiJson<Proposal>, ApiError> {
     let id = parse_postmortem(&id)?;
     let Query(query) = query?;
+    let delay_days = query.delay_days.unwrap_or(0);
+    if delay_days > meeting::MAX_DELAY_DAYS {
+        return Err(ApiError::invalid(
+            hindsight_domain::ValidationErrors::single(
+                "delay_days",
+                format!(
+                    "a delay for investigation is at most {} business days",
+                    meeting::MAX_DELAY_DAYS
+                ),
+            ),
+        ));
+    }
     let loaded = load(&state, &actor, id)
         .await
         .map_err(ApiError::or_missing(missing(id)))?;
-    Ok(ApiJson(propose(
-        &state,
-        &loaded,
-        query.delay_days.unwrap_or(0),
-    )))
+    Ok(ApiJson(propose(&state, &loaded, delay_days)))
 }
 
 /// Schedule the meeting: the proposal, with what the request changes. The invite goes by email

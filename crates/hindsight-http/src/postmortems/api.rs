@@ -259,15 +259,19 @@ pub async fn get_postmortem(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PostmortemQuery {
     /// `draft`, `in_review` or `published`.
     pub status: Option<String>,
     /// Only postmortems covering this incident.
+    #[param(minimum = 1)]
     pub incident: Option<i64>,
     /// Only postmortems older than this id (the `next_before` of the previous page).
+    #[param(minimum = 1)]
     pub before: Option<i64>,
     /// 1 to 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -735,6 +739,7 @@ pub async fn revision(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     /// The older version.

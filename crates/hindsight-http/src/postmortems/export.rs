@@ -44,10 +44,22 @@ pub struct PostmortemExport {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `markdown` (the default), `json` or `html`.
+    #[param(value_type = Option<ExportFormat>)]
     pub format: Option<String>,
+}
+
+/// The formats an export comes in, for the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+    Html,
 }
 
 async fn gather(
@@ -101,7 +113,11 @@ fn attachment(name: String) -> HeaderValue {
 #[utoipa::path(get, path = "/api/v1/postmortems/{id}/export", tag = "postmortems",
     params(("id" = i64, Path), ExportQuery),
     responses(
-        (status = 200, description = "`text/markdown`, `application/json` (a `PostmortemExport`) or `text/html`", body = PostmortemExport),
+        (status = 200, description = "The postmortem in the format asked for", content(
+            (String = "text/markdown", example = "+++\nformat = \"hindsight-postmortem/1\"\n…"),
+            (PostmortemExport = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 404, body = crate::error::ErrorBody),
         (status = 422, description = "An unknown format", body = crate::error::ErrorBody),
     ))]

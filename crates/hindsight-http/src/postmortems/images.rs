@@ -125,6 +125,7 @@ async fn read_limited(body: Body, limit: u64) -> Result<Vec<u8>, ApiError> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     /// The file's name, kept as the image's name and alt text (`graph.png`).
@@ -136,7 +137,11 @@ pub struct UploadQuery {
 /// not the image it says it is, is refused. The answer carries the Markdown that shows it.
 #[utoipa::path(post, path = "/api/v1/postmortems/{id}/images", tag = "postmortems",
     params(("id" = i64, Path), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "image/png"),
+    request_body(description = "The image file itself", content(
+        (crate::openapi::Binary = "image/png"),
+        (crate::openapi::Binary = "image/jpeg"),
+        (crate::openapi::Binary = "image/webp"),
+    )),
     responses(
         (status = 201, body = ImageView),
         (status = 404, body = ErrorBody),

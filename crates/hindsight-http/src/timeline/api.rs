@@ -226,6 +226,7 @@ pub async fn delete_event(
 
 /// Which part of a Slack export to import.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SlackImportQuery {
     /// The channel's name, as in `channels.json` (with or without `#`).
@@ -250,7 +251,10 @@ pub struct SlackImportSummary {
 /// All or nothing: a malformed file is named and nothing from the import is kept.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/timeline/imports/slack", tag = "timeline",
     params(("id" = String, Path), SlackImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/zip"),
+    request_body(description = "The export Slack made, as a `.zip` file", content(
+        (crate::openapi::Binary = "application/zip"),
+        (crate::openapi::Binary = "application/octet-stream"),
+    )),
     responses(
         (status = 200, body = SlackImportSummary),
         (status = 404, body = ErrorBody),
