@@ -7,5 +7,6 @@ mod browser;
 mod cli;
 mod jobs;
 mod meeting;
+mod openapi;
 mod postmortem;
 mod support;
