@@ -226,19 +226,19 @@ pub struct EventDraft {
 /// How far before its incident's start an event may lie unless the person confirms it.
 pub const EARLY_LIMIT: SignedDuration = SignedDuration::from_hours(365 * 24);
 
-/// Refuses an event more than [`EARLY_LIMIT`] before `incident` started, unless confirmed.
+/// Refuses an event [`EARLY_LIMIT`] or more before `incident` started, unless confirmed.
 pub fn refuse_early(
     content: &EventContent,
     incident: &IncidentContent,
     confirmed: bool,
 ) -> Result<(), ValidationErrors> {
-    let early = incident.started_at.duration_since(content.occurred_at) > EARLY_LIMIT;
+    let early = incident.started_at.duration_since(content.occurred_at) >= EARLY_LIMIT;
     if early && !confirmed {
         return Err(ValidationErrors::single(
             "occurred_at",
             format!(
-                "{} is more than a year before the incident started ({}); check the year, \
-                 or confirm that it is right",
+                "{} is a year or more before the incident started ({}); check the year, or \
+                 confirm that it is right (`\"confirm_early\": true`, or tick the box)",
                 content.occurred_at, incident.started_at
             ),
         ));

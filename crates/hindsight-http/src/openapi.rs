@@ -13,7 +13,7 @@ use crate::routes::Routes;
             `Authorization: Bearer <token>` (create one with `hindsight token create` or \
             `POST /api/v1/tokens`). Every error answers with \
             `{\"error\": {\"code\", \"message\", \"details\"}}` and a stable `code`. \
-            Rules the schemas cannot state (a time before the incident's start, an owner who \
+            Rules the schemas cannot state (a detection before the incident's start, an owner who \
             is no user, a NUL character in any text, a time outside 1970-01-01 to 9998-12-31) \
             are refused with 422 `invalid_fields`, whose `details` name each field.",
         license(name = "AGPL-3.0-or-later"),

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hindsight_domain::Clock;
-use hindsight_domain::access::{ApiTokenDraft, ApiTokenId, NewAuditEvent, UserDraft};
+use hindsight_domain::access::{ApiTokenDraft, ApiTokenId, NewAuditEvent, TokenScope, UserDraft};
 use hindsight_http::{SystemClock, accounts};
 use hindsight_store::{Store, StoreError, UserChange};
 
@@ -151,6 +151,13 @@ pub async fn run_user(command: UserCommand) -> anyhow::Result<()> {
             let user = accounts::create_user(&*store, draft, now)
                 .await
                 .map_err(explain)?;
+            audit(
+                &*store,
+                "user.created",
+                format!("user {}", user.id),
+                format!("{} as {}", user.email, user.role),
+            )
+            .await;
             println!(
                 "Created {} <{}> as {}.",
                 user.display_name, user.email, user.role
@@ -220,8 +227,13 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
             };
             let (_, requested) = draft.clone().validate().map_err(|e| explain(e.into()))?;
             if !user.role.may_hold(requested) {
+                let widest = [TokenScope::Admin, TokenScope::Write, TokenScope::Read]
+                    .into_iter()
+                    .find(|scope| user.role.may_hold(*scope))
+                    .unwrap_or(TokenScope::Read);
                 bail!(
-                    "{} is a {}, so {}",
+                    "{} is a {}, so their tokens can have the {widest} scope at most, not \
+                     {requested} (the API refuses the same: {})",
                     user.email,
                     user.role,
                     requested.too_wide().summary()
@@ -230,6 +242,13 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
             let (token, secret) = accounts::create_api_token(&*store, user.id, draft, now)
                 .await
                 .map_err(explain)?;
+            audit(
+                &*store,
+                "token.created",
+                format!("token {}", token.id),
+                format!("{} ({}) for {}", token.name, token.scope, user.email),
+            )
+            .await;
             println!(
                 "Created token {} ({}, {}) for {}.",
                 token.id, token.name, token.scope, user.email

@@ -13,27 +13,59 @@ use crate::config::{DatabaseArgs, Settings};
 pub struct BackupArgs {
     /// The file to write the copy to; it must not exist yet.
     pub file: PathBuf,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// The database to copy: a SQLite file (default `hindsight.db`), which must exist. With a
+    /// `postgres://` URL, the command says how to use `pg_dump` instead.
+    #[arg(long, env = "HINDSIGHT_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// A TOML configuration file that names the database.
+    #[arg(long, env = "HINDSIGHT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The backup to restore, as `hindsight backup` wrote it.
     pub file: PathBuf,
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// The database to replace: a SQLite file (default `hindsight.db`; created when missing).
+    /// What it held is kept beside it first.
+    #[arg(long, env = "HINDSIGHT_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// A TOML configuration file that names the database.
+    #[arg(long, env = "HINDSIGHT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
-const POSTGRES: &str = "for PostgreSQL, use its own tools, which take a consistent snapshot \
-    while Hindsight runs:\n  back up:  pg_dump --format=custom --file=hindsight.dump \"$HINDSIGHT_DATABASE_URL\"\n  \
-    restore:  pg_restore --clean --if-exists --no-owner --dbname=\"$HINDSIGHT_DATABASE_URL\" hindsight.dump\n\
-    (stop Hindsight before restoring; it migrates an older schema when it starts)";
+fn settings(database_url: &Option<String>, config: &Option<PathBuf>) -> anyhow::Result<Settings> {
+    Settings::load(
+        &DatabaseArgs {
+            database_url: database_url.clone(),
+            config: config.clone(),
+            log_format: None,
+        },
+        None,
+    )
+}
+
+/// What to do instead on PostgreSQL, with the database and file the person named.
+fn postgres_advice(database_url: &str, file: &std::path::Path) -> String {
+    let shown = hindsight_store::redact_url(database_url);
+    format!(
+        "PostgreSQL has its own tools, which take a consistent snapshot while Hindsight runs:\n  \
+         pg_dump --format=custom --file={file} '{shown}'\n\
+         and, with Hindsight stopped, to restore:\n  \
+         pg_restore --clean --if-exists --no-owner --dbname='{shown}' {file}\n\
+         (give the password through PGPASSWORD or ~/.pgpass rather than in the URL)",
+        file = file.display()
+    )
+}
 
 pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
-    let settings = Settings::load(&args.database, None)?;
+    let settings = settings(&args.database_url, &args.config)?;
     let Some(database) = hindsight_store::sqlite_path(&settings.database_url) else {
-        bail!("hindsight backup copies SQLite databases; {POSTGRES}");
+        bail!(
+            "backup copies SQLite databases. {}",
+            postgres_advice(&settings.database_url, &args.file)
+        );
     };
     let copied = backup::backup(database, &args.file)?;
     println!(
@@ -48,20 +80,29 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
 }
 
 pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let settings = Settings::load(&args.database, None)?;
+    let settings = settings(&args.database_url, &args.config)?;
     let Some(database) = hindsight_store::sqlite_path(&settings.database_url) else {
-        bail!("hindsight restore restores SQLite databases; {POSTGRES}");
+        bail!(
+            "restore restores SQLite databases. {}",
+            postgres_advice(&settings.database_url, &args.file)
+        );
     };
-    let copied = backup::restore(&args.file, database)?;
+    let restored = backup::restore(&args.file, database)?;
+    let copied = &restored.copied;
     println!(
-        "Restored {} from {}: {}, schema version {}, in {}; it passed SQLite's integrity check. \
-         Start Hindsight on it as before.",
+        "Restored {} from {}: {}, schema version {}, in {}; it passed SQLite's integrity check.",
         database.display(),
         args.file.display(),
-        size(&copied),
+        size(copied),
         copied.schema_version,
-        took(&copied)
+        took(copied)
     );
+    if let Some(kept) = &restored.kept {
+        println!(
+            "What the database held before is kept in {}; delete it once you are sure.",
+            kept.display()
+        );
+    }
     Ok(())
 }
 

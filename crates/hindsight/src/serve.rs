@@ -172,10 +172,9 @@ fn settle_public_url(settings: &mut Settings, address: SocketAddr) {
     }
     let url = url_to_open(address).trim_end_matches('/').to_owned();
     tracing::warn!(
-        public_url = %url,
-        "public_url is not set, so links in notifications and invites point to {url}, the \
-         address Hindsight listens on; set public_url in the configuration to the address \
-         people open"
+        "public_url is not set: links in notifications and invites point to {url}, which works \
+         on this machine only; set public_url in the configuration file (`hindsight config \
+         default` shows it)"
     );
     settings.jobs.public_url = url;
 }

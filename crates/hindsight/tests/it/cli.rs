@@ -490,8 +490,9 @@ fn the_cli_refuses_a_token_wider_than_its_users_role_as_the_api_does() {
     let (code, stdout, stderr) = token("admin");
     assert_ne!(code, 0, "{stdout}");
     assert!(
-        stderr.contains("vi@example.com is a viewer")
-            && stderr.contains("you may not create a token with the admin scope"),
+        stderr.contains(
+            "vi@example.com is a viewer, so their tokens can have the read scope at most"
+        ) && stderr.contains("you may not create a token with the admin scope"),
         "{stderr}"
     );
     assert!(!stdout.contains("Token (shown once)"));
