@@ -122,7 +122,7 @@ pub(crate) async fn current(
 
 /// The decision on an incident, every rule that fired, requests, overrides and history.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/policy", tag = "policy",
-    params(("id" = i64, Path)),
+    params(("id" = String, Path, description = "The incident: `42` or `INC-42`")),
     responses((status = 200, body = PolicyState), (status = 404, body = ErrorBody)))]
 pub async fn get_policy(
     State(state): State<AppState>,
@@ -183,7 +183,7 @@ fn check_override(
 
 /// Override the policy's decision, with a written justification.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/policy/override", tag = "policy",
-    params(("id" = i64, Path)), request_body = OverrideRequest,
+    params(("id" = String, Path, description = "The incident: `42` or `INC-42`")), request_body = OverrideRequest,
     responses((status = 200, body = PolicyState), (status = 404, body = ErrorBody),
         (status = 422, description = "No justification, or an unknown outcome", body = ErrorBody)))]
 pub async fn override_api(
@@ -239,7 +239,7 @@ pub struct PostmortemRequestBody {
 
 /// Ask for a postmortem on an incident; the request counts as a trigger.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/postmortem-requests", tag = "policy",
-    params(("id" = i64, Path)), request_body = PostmortemRequestBody,
+    params(("id" = String, Path, description = "The incident: `42` or `INC-42`")), request_body = PostmortemRequestBody,
     responses((status = 201, body = PolicyState), (status = 404, body = ErrorBody),
         (status = 422, description = "No reason given", body = ErrorBody)))]
 pub async fn request_api(

@@ -90,7 +90,7 @@ pub struct IncidentView {
 
 /// Read one incident, with the ids of the postmortems that cover it.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
-    params(("id" = i64, Path, description = "The incident's id")),
+    params(("id" = String, Path, description = "The incident: `42` or `INC-42`")),
     responses(
         (status = 200, body = IncidentView),
         (status = 404, description = "No such incident", body = ErrorBody),
@@ -128,7 +128,7 @@ pub async fn get_incident(
 
 /// Change some fields of an incident (JSON Merge Patch: absent stays, `null` clears).
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents",
-    params(("id" = i64, Path, description = "The incident's id")),
+    params(("id" = String, Path, description = "The incident: `42` or `INC-42`")),
     request_body(content = IncidentPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The incident as changed", body = Incident),
