@@ -3157,7 +3157,7 @@ async fn times_outside_1970_to_9998_are_422_and_an_event_years_early_needs_confi
     assert!(
         refused
             .text()
-            .contains("more than a year before the incident started")
+            .contains("a year or more before the incident started")
     );
     let timeline = app
         .get(&format!("/api/v1/incidents/{id}/timeline"))
