@@ -51,10 +51,28 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
     axum::body::to_bytes(body, limit).await.map_err(|error| {
         if is_length_limit(&error) {
             ApiError::payload_too_large(limit)
+        } else if let Some(slow) = too_slow(&error) {
+            ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                slow.to_string(),
+            )
         } else {
             ApiError::malformed_json(format!("could not read the request body: {error}"))
         }
     })
+}
+
+/// The pacing limit a body broke, if that is why it could not be read.
+fn too_slow(error: &axum::Error) -> Option<&crate::paced::BodyTooSlow> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = source {
+        if let Some(slow) = error.downcast_ref::<crate::paced::BodyTooSlow>() {
+            return Some(slow);
+        }
+        source = error.source();
+    }
+    None
 }
 
 fn is_length_limit(error: &axum::Error) -> bool {

@@ -302,6 +302,11 @@ where
         let rules = Arc::clone(&self.rules);
         Box::pin(async move {
             let method = request.method().clone();
+            let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
+                || request
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .is_some_and(|length| length.as_bytes() != b"0");
             let route = request.extensions().get::<MatchedPath>().cloned();
             let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
             // No matched route means the fallback (a 404): nothing to protect.
@@ -316,6 +321,11 @@ where
                             response.headers_mut().insert(header::ALLOW, allow);
                         }
                         crate::add_security_headers(&mut response);
+                        if has_body {
+                            response
+                                .headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
                         state
                             .metrics
                             .record(&method, route_name, 405, started.elapsed());
@@ -390,6 +400,14 @@ where
                 }
             };
             crate::add_security_headers(&mut response);
+            // A refusal may leave the body unread, and then the connection cannot carry another
+            // request: say so, rather than let the client's next request meet a closed socket.
+            let status = response.status();
+            if has_body && (status.is_client_error() || status.is_server_error()) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             let elapsed = started.elapsed();
             let status = response.status().as_u16();
             state.metrics.record(&method, route_name, status, elapsed);

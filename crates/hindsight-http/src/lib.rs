@@ -19,6 +19,7 @@ pub mod meetings;
 pub mod metrics;
 pub(crate) mod openapi;
 mod ops;
+pub mod paced;
 mod pages;
 pub mod policy;
 pub mod postmortems;
@@ -244,15 +245,123 @@ fn add_security_headers(response: &mut axum::response::Response) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
-/// Serves the application on `listener` until `shutdown` completes, then finishes the requests
-/// under way.
+/// How long clients may take, how many may be connected, and how long a stop may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// From the first byte of a request to the end of its head.
+    pub header_timeout: std::time::Duration,
+    /// The longest pause while a request body arrives.
+    pub body_idle_timeout: std::time::Duration,
+    /// The longest a whole request body may take.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// After a stop signal, how long requests under way may finish before they are dropped.
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_idle_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_grace: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves the application on `listener` until `shutdown` completes. Then it stops accepting,
+/// lets the requests under way finish for at most `limits.shutdown_grace`, and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ServeLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    use tower::ServiceExt;
+    let router = app(state);
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait, rather than spin.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tokio::spawn(refuse_busy(stream, limits.max_connections));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                let request = request.map(|body| {
+                    axum::body::Body::new(paced::Paced::new(
+                        body,
+                        limits.body_idle_timeout,
+                        limits.body_timeout,
+                    ))
+                });
+                router.clone().oneshot(request)
+            },
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!(
+                grace_seconds = limits.shutdown_grace.as_secs(),
+                "requests still under way when the grace period ended were dropped"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One connection more than the server serves at once: a short 503 and the connection closes.
+async fn refuse_busy(mut stream: tokio::net::TcpStream, max: usize) {
+    use tokio::io::AsyncWriteExt;
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            max_connections = max,
+            "a connection was refused: the server is at its connection limit"
+        );
+    }
+    let body = r#"{"error":{"code":"unavailable","message":"the server has as many connections as it serves at once; try again shortly"}}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

@@ -76,6 +76,9 @@ struct FileConfig {
     database_url: Option<String>,
     log_format: Option<LogFormat>,
     max_body_bytes: Option<usize>,
+    /// How long clients may take, how many may connect, how long a stop waits.
+    #[serde(default)]
+    server: FileServer,
     secure_cookies: Option<bool>,
     #[serde(default)]
     outbound_allow: Vec<String>,
@@ -118,6 +121,56 @@ struct FileConfig {
     meetings: hindsight_domain::meeting::MeetingsFile,
 }
 
+/// `[server]`: every figure in seconds but `max_connections`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    header_timeout_seconds: Option<u64>,
+    body_idle_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+impl FileServer {
+    fn limits(&self) -> anyhow::Result<hindsight_http::ServeLimits> {
+        let defaults = hindsight_http::ServeLimits::default();
+        let seconds = |name: &str, value: Option<u64>, default: std::time::Duration| match value {
+            None => Ok(default),
+            Some(0) => bail!("server.{name} must be at least 1"),
+            Some(value) if value > 3600 => bail!("server.{name} must be at most 3600"),
+            Some(value) => Ok(std::time::Duration::from_secs(value)),
+        };
+        let max_connections = self.max_connections.unwrap_or(defaults.max_connections);
+        if !(1..=100_000).contains(&max_connections) {
+            bail!("server.max_connections must be 1 to 100000");
+        }
+        Ok(hindsight_http::ServeLimits {
+            header_timeout: seconds(
+                "header_timeout_seconds",
+                self.header_timeout_seconds,
+                defaults.header_timeout,
+            )?,
+            body_idle_timeout: seconds(
+                "body_idle_timeout_seconds",
+                self.body_idle_timeout_seconds,
+                defaults.body_idle_timeout,
+            )?,
+            body_timeout: seconds(
+                "body_timeout_seconds",
+                self.body_timeout_seconds,
+                defaults.body_timeout,
+            )?,
+            max_connections,
+            shutdown_grace: seconds(
+                "shutdown_grace_seconds",
+                self.shutdown_grace_seconds,
+                defaults.shutdown_grace,
+            )?,
+        })
+    }
+}
+
 /// `[timeline]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +205,7 @@ pub struct Settings {
     pub database_url: String,
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
+    pub server: hindsight_http::ServeLimits,
     pub secure_cookies: bool,
     /// Internal address ranges that outbound requests (webhooks, Slack) may reach anyway.
     pub outbound_allow: Vec<hindsight_outbound::Cidr>,
@@ -180,6 +234,7 @@ impl Settings {
             }
         };
         let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        let server = file.server.limits()?;
         if max_body_bytes < 1024 {
             bail!("max_body_bytes = {max_body_bytes} is too small; use at least 1024");
         }
@@ -324,6 +379,7 @@ impl Settings {
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
             max_body_bytes,
+            server,
             secure_cookies: serve.is_some_and(|serve| serve.secure_cookies)
                 || file.secure_cookies.unwrap_or(false),
         })

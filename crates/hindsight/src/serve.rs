@@ -122,7 +122,7 @@ pub async fn serve(settings: Settings, demo: bool, run_jobs: bool) -> anyhow::Re
         redact_url(&settings.database_url)
     );
     tracing::info!(listen = %address, database = backend, "serving");
-    hindsight_http::serve(listener, state, async move {
+    hindsight_http::serve(listener, state, settings.server, async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     })

@@ -5,6 +5,7 @@ mod alertmanager;
 mod backup;
 mod browser;
 mod cli;
+mod faults;
 mod jobs;
 mod meeting;
 mod openapi;

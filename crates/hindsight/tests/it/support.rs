@@ -145,6 +145,22 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM, as a deploy does, and waits at most `limit` for the process to exit;
+    /// how long it took, or `None` if it was still running (it is then killed).
+    pub fn terminate(&mut self, limit: Duration) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

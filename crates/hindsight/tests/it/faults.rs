@@ -1,0 +1,197 @@
+//! Clients that misbehave and stops under load, against the real binary: a head sent byte by
+//! byte, a body that trickles, one connection too many, SIGTERM while a body is still coming,
+//! and a refused change whose body was never read.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::support::Server;
+
+/// A server whose limits are short enough for a test to meet them.
+fn server(folder: &std::path::Path, limits: &str) -> Server {
+    let config = folder.join("hindsight.toml");
+    std::fs::write(&config, format!("[server]\n{limits}")).unwrap();
+    Server::start(
+        folder,
+        "sqlite://hindsight.db",
+        &["--no-jobs", "--config", config.to_str().unwrap()],
+    )
+}
+
+/// Reads what the server sends until it closes the connection, or `limit` passes.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buffer) {
+            Ok(0) => return (String::from_utf8_lossy(&seen).into_owned(), true),
+            Ok(read) => seen.extend_from_slice(&buffer[..read]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (String::from_utf8_lossy(&seen).into_owned(), true),
+        }
+    }
+    (String::from_utf8_lossy(&seen).into_owned(), false)
+}
+
+#[test]
+fn a_request_head_sent_byte_by_byte_is_cut_at_the_header_timeout() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = server(folder.path(), "header_timeout_seconds = 1\n");
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    let started = Instant::now();
+    let head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    // One byte every 100 ms: the head would take 4 s; the server stops listening after 1.
+    let mut closed_after = None;
+    for byte in head
+        .iter()
+        .chain(b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    {
+        if stream.write_all(&[*byte]).is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        stream.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 512];
+        let gone = matches!(stream.read(&mut probe), Ok(0) | Ok(_));
+        stream.set_nonblocking(false).unwrap();
+        if gone {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("the server closed the slow connection");
+    assert!(
+        closed_after < Duration::from_secs(4),
+        "closed after {closed_after:?}, before the head was complete"
+    );
+}
+
+#[test]
+fn a_body_that_pauses_or_trickles_too_long_is_answered_408_and_the_connection_closes() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = server(
+        folder.path(),
+        "body_idle_timeout_seconds = 1\nbody_timeout_seconds = 3\n",
+    );
+    let head = |length: usize| {
+        format!(
+            "POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+            server.token
+        )
+    };
+    // A pause longer than the idle limit.
+    let mut paused = TcpStream::connect(server.address).unwrap();
+    paused.write_all(head(100).as_bytes()).unwrap();
+    paused.write_all(b"{\"title\": ").unwrap();
+    let (answer, closed) = read_until_closed(&mut paused, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(closed, "the connection closes after the 408");
+    // A steady trickle, each pause within the idle limit, that takes longer than the total.
+    let mut trickle = TcpStream::connect(server.address).unwrap();
+    trickle.write_all(head(100).as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut answered = String::new();
+    while started.elapsed() < Duration::from_secs(8) {
+        if trickle.write_all(b" ").is_err() {
+            break;
+        }
+        let (seen, closed) = read_until_closed(&mut trickle, Duration::from_millis(400));
+        answered.push_str(&seen);
+        if closed || !seen.is_empty() {
+            break;
+        }
+    }
+    assert!(answered.starts_with("HTTP/1.1 408"), "{answered}");
+    assert!(started.elapsed() < Duration::from_secs(6));
+    // Nothing was stored, and the server serves others as before.
+    let (status, list) = server.request("GET", "/api/v1/incidents", None);
+    assert_eq!(status, 200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn one_connection_over_the_limit_is_answered_503_and_closed() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = server(folder.path(), "max_connections = 2\n");
+    let _first = TcpStream::connect(server.address).unwrap();
+    let _second = TcpStream::connect(server.address).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(server.address).unwrap();
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (answer, closed) = read_until_closed(&mut third, Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(closed);
+    drop(_first);
+    drop(_second);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _) = server.request("GET", "/healthz", None);
+    assert_eq!(status, 200, "a freed connection is served again");
+}
+
+#[test]
+fn sigterm_while_a_body_is_still_coming_exits_within_the_grace_period() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut server = server(
+        folder.path(),
+        "shutdown_grace_seconds = 2\nbody_idle_timeout_seconds = 60\nbody_timeout_seconds = 600\n",
+    );
+    let mut slow = TcpStream::connect(server.address).unwrap();
+    slow.write_all(
+        format!(
+            "POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{",
+            server.token
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let took = server
+        .terminate(Duration::from_secs(10))
+        .expect("the server exits although a client is still sending");
+    assert!(took < Duration::from_secs(5), "it took {took:?}");
+}
+
+#[test]
+fn a_refused_change_whose_body_was_not_read_says_connection_close() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = server(folder.path(), "");
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    let body = "{\"title\": \"x\"}";
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer hs_wrong\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(3));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}
