@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hindsight_domain::ValidationErrors;
-use hindsight_store::StoreError;
+use hindsight_store::{Outage, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -31,7 +31,8 @@ pub struct ErrorBody {
 pub struct ErrorContent {
     /// Stable, snake_case: `malformed_json`, `invalid_fields`, `not_found`,
     /// `payload_too_large`, `unsupported_media_type`, `conflict`, `unauthenticated`,
-    /// `forbidden`, `too_many_requests`, `internal`, `unavailable`.
+    /// `forbidden`, `too_many_requests`, `request_timeout`, `internal`, `unavailable` (503,
+    /// with `Retry-After`), `insufficient_storage` (507: the server's disk is full).
     #[schema(example = "invalid_fields")]
     pub code: &'static str,
     pub message: String,
@@ -119,6 +120,11 @@ impl From<StoreError> for ApiError {
                 ),
                 details: Some(serde_json::json!({ "current_version": current })),
             },
+            StoreError::Unavailable(outage, detail) => {
+                report_outage(outage, &detail);
+                let (status, code) = outage_status(outage);
+                Self::new(status, code, outage_message(outage))
+            }
             StoreError::Schema(_) | StoreError::Backend(_) => Self::internal(&error),
         }
     }
@@ -135,6 +141,90 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
     }
 }
 
+/// How an outage is answered: 507 for a full disk (an operator must act), else 503.
+pub(crate) fn outage_status(outage: Outage) -> (StatusCode, &'static str) {
+    match outage {
+        Outage::DiskFull => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    }
+}
+
+/// What a client is told: the cause in words, that nothing was saved, and what to do.
+pub(crate) fn outage_message(outage: Outage) -> &'static str {
+    match outage {
+        Outage::DiskFull => {
+            "the server's disk is full, so nothing was changed; an operator must free space"
+        }
+        Outage::Busy => {
+            "the database is busy (locked by another process), so nothing was changed; try again"
+        }
+        Outage::ReadOnly => "the database is read-only just now, so nothing was changed",
+        Outage::Unreachable => {
+            "the database cannot be reached just now, so nothing was changed; try again shortly"
+        }
+        Outage::Io => "the database's disk failed to read or write, so nothing was changed",
+    }
+}
+
+/// The last outage a request met in this process, and when: readiness reports it.
+static LAST_OUTAGE: std::sync::Mutex<Option<(std::time::Instant, Outage)>> =
+    std::sync::Mutex::new(None);
+
+/// The outage a request met within `within`, if any.
+pub(crate) fn recent_outage(within: std::time::Duration) -> Option<Outage> {
+    let last = *LAST_OUTAGE.lock().ok()?;
+    last.filter(|(at, _)| at.elapsed() < within)
+        .map(|(_, outage)| outage)
+}
+
+/// Seconds a client should wait before trying again: longer for what needs an operator.
+pub(crate) fn retry_after(status: StatusCode) -> Option<&'static str> {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+        StatusCode::INSUFFICIENT_STORAGE => Some("60"),
+        _ => None,
+    }
+}
+
+/// Logs an outage once, then at most once every 10 seconds per kind with how many more there
+/// were: a full disk must not fill itself further with one log line per failed write.
+pub fn report_outage(outage: Outage, detail: &str) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static SEEN: Mutex<Option<HashMap<Outage, (Instant, u64)>>> = Mutex::new(None);
+    const QUIET: Duration = Duration::from_secs(10);
+    if let Ok(mut last) = LAST_OUTAGE.lock() {
+        *last = Some((Instant::now(), outage));
+    }
+    let Ok(mut seen) = SEEN.lock() else {
+        return;
+    };
+    let seen = seen.get_or_insert_with(HashMap::new);
+    let now = Instant::now();
+    match seen.get_mut(&outage) {
+        Some((last, suppressed)) if now.duration_since(*last) < QUIET => *suppressed += 1,
+        Some((last, suppressed)) => {
+            tracing::error!(
+                cause = outage.describe(),
+                error = detail,
+                more_since_last = *suppressed,
+                "the database is unavailable"
+            );
+            *last = now;
+            *suppressed = 0;
+        }
+        None => {
+            tracing::error!(
+                cause = outage.describe(),
+                error = detail,
+                "the database is unavailable"
+            );
+            seen.insert(outage, (now, 0));
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -144,6 +234,13 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = retry_after(self.status) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(seconds),
+            );
+        }
+        response
     }
 }

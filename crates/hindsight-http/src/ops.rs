@@ -29,32 +29,54 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// The process can serve: its database answers.
+/// Free space below which a SQLite database's instance is not ready: writes are about to fail.
+const MIN_FREE_BYTES: u64 = 1024 * 1024;
+
+/// How long after a request met an outage (a full disk, a lock, read-only, unreachable) the
+/// instance stays not ready.
+const OUTAGE_MEMORY: Duration = Duration::from_secs(10);
+
+/// The instance can serve writes as well as reads: the database answers a read within 2 s, no
+/// request met an outage in the last 10 s, and (SQLite) its disk has at least 1 MiB free.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "The database answers"),
-        (status = 503, description = "The database does not answer", body = crate::error::ErrorBody),
+        (status = 200, description = "Ready: reads answer and writes have not been failing"),
+        (status = 503, description = "Not ready; `message` says why", body = crate::error::ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let not_ready =
+        |message: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
     let ping = tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await;
     match ping {
-        Ok(Ok(())) => Ok(Json(
-            json!({"status": "ready", "database": state.store.backend()}),
-        )),
+        Ok(Ok(())) => {}
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness check failed");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the database does not answer",
-            ))
+            return Err(not_ready("the database does not answer".into()));
         }
-        Err(_) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the database did not answer within 2 seconds",
-        )),
+        Err(_) => {
+            return Err(not_ready(
+                "the database did not answer within 2 seconds".into(),
+            ));
+        }
     }
+    if let Some(free) = state.store.free_bytes()
+        && free < MIN_FREE_BYTES
+    {
+        return Err(not_ready(format!(
+            "the disk holding the database has {} KiB free, too little to write",
+            free / 1024
+        )));
+    }
+    if let Some(outage) = crate::error::recent_outage(OUTAGE_MEMORY) {
+        return Err(not_ready(format!(
+            "writes failed in the last {} seconds: {}",
+            OUTAGE_MEMORY.as_secs(),
+            outage.describe()
+        )));
+    }
+    Ok(Json(
+        json!({"status": "ready", "database": state.store.backend()}),
+    ))
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -111,6 +111,20 @@ impl From<StoreError> for PageError {
                 title: "Already there",
                 message,
             },
+            StoreError::Unavailable(outage, detail) => {
+                crate::error::report_outage(outage, &detail);
+                let message = crate::error::outage_message(outage);
+                let mut first = message.chars();
+                let message = first
+                    .next()
+                    .map(|letter| letter.to_uppercase().chain(first).collect::<String>())
+                    .unwrap_or_default();
+                Self {
+                    status: crate::error::outage_status(outage).0,
+                    title: "Unavailable",
+                    message: format!("{message}. Go back to keep what you typed."),
+                }
+            }
             other => Self::internal(&other),
         }
     }
@@ -134,10 +148,17 @@ impl IntoResponse for PageError {
             title: self.title,
             message: &self.message,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(_) => (self.status, self.message).into_response(),
+        };
+        if let Some(seconds) = crate::error::retry_after(self.status) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(seconds),
+            );
         }
+        response
     }
 }
 

@@ -40,7 +40,7 @@ use hindsight_domain::{
 };
 use jiff::Timestamp;
 
-pub use error::StoreError;
+pub use error::{Outage, StoreError};
 pub use jobs::{
     Attempt, AttemptRecord, Delivery, DeliveryFilter, DeliveryTask, Job, NewJob, Notification,
     RouteFn, channel_of, event_id,
@@ -334,6 +334,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Answers when the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Bytes free on the disk that holds the database, where the store can tell (SQLite);
+    /// readiness turns false before writes start failing.
+    fn free_bytes(&self) -> Option<u64> {
+        None
+    }
 
     /// Stores a new incident, and an event for each key time it records (by `author`).
     async fn create_incident(

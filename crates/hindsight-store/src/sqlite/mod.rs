@@ -246,9 +246,12 @@ fn commit_batch(connection: &Connection, batch: Vec<WriteJob>) {
             }
         }
         Err(error) => {
-            tracing::error!(error = %error, "SQLite commit failed; the batch is rolled back");
-            let _ = connection.execute_batch("rollback");
             let error = StoreError::from(error);
+            // An outage is reported, once in a while, where requests meet it.
+            if !matches!(error, StoreError::Unavailable(..)) {
+                tracing::error!(error = %error, "SQLite commit failed; the batch is rolled back");
+            }
+            let _ = connection.execute_batch("rollback");
             for (reply, _) in done {
                 let _ = reply.send(Err(error.clone()));
             }
@@ -847,6 +850,15 @@ fn apply_migrations(connection: &Connection) -> Result<MigrationReport, StoreErr
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn free_bytes(&self) -> Option<u64> {
+        let folder = match self.path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => Path::new("."),
+        };
+        let stats = rustix::fs::statvfs(folder).ok()?;
+        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {

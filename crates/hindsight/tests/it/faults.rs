@@ -195,3 +195,149 @@ fn a_refused_change_whose_body_was_not_read_says_connection_close() {
         "{answer}"
     );
 }
+
+/// One request over a fresh connection; the whole answer, head and body, as text.
+fn raw(server: &Server, method: &str, path: &str, body: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.token,
+        body.len()
+    )
+    .unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(30));
+    answer
+}
+
+/// A small filesystem of its own, mounted for the test when it runs as root; unmounted after.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            eprintln!("skipped: mounting a small filesystem needs root");
+            return None;
+        }
+        Some(Self(path.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_answers_507_turns_readiness_off_and_keeps_every_acknowledged_write() {
+    let folder = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&folder.path().join("disk"), "2m") else {
+        return;
+    };
+    let database = format!("sqlite://{}/hindsight.db", disk.0.display());
+    let server = Server::start(folder.path(), &database, &["--no-jobs"]);
+    let summary = "The queue grew while the consumers waited on a lock. ".repeat(350);
+    let mut acknowledged = Vec::new();
+    let mut refusal = None;
+    for number in 0..400 {
+        let body = serde_json::json!({
+            "title": format!("Incident {number}"), "severity": "SEV3",
+            "started_at": "2026-11-20T10:00:00Z", "summary": summary,
+        })
+        .to_string();
+        let answer = raw(&server, "POST", "/api/v1/incidents", Some(&body));
+        if answer.starts_with("HTTP/1.1 201") {
+            let json = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+            let id = serde_json::from_str::<serde_json::Value>(json).unwrap()["id"]
+                .as_i64()
+                .unwrap();
+            acknowledged.push(id);
+        } else {
+            refusal = Some(answer);
+            break;
+        }
+    }
+    let refusal = refusal.expect("the disk filled up");
+    assert!(refusal.starts_with("HTTP/1.1 507"), "{refusal}");
+    assert!(refusal.contains("insufficient_storage"), "{refusal}");
+    assert!(refusal.contains("the server's disk is full"), "{refusal}");
+    assert!(
+        refusal.to_ascii_lowercase().contains("retry-after: 60"),
+        "{refusal}"
+    );
+    assert!(
+        acknowledged.len() > 5,
+        "{} writes before the disk was full",
+        acknowledged.len()
+    );
+    let ready = raw(&server, "GET", "/readyz", None);
+    assert!(
+        ready.starts_with("HTTP/1.1 503"),
+        "readiness tells: {ready}"
+    );
+    for id in &acknowledged {
+        let answer = raw(&server, "GET", &format!("/api/v1/incidents/{id}"), None);
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "incident {id}: {answer}"
+        );
+    }
+}
+
+#[test]
+fn a_database_locked_by_another_process_answers_503_with_retry_after() {
+    let folder = tempfile::tempdir().unwrap();
+    let server = server(folder.path(), "");
+    let path = folder.path().join("hindsight.db");
+    // Another process takes the write lock and holds it past the 5 s busy timeout.
+    let mut holder = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('begin exclusive')\n\
+             print('locked', flush=True)\n\
+             time.sleep(8)\n",
+        )
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let body =
+        r#"{"title": "During the lock", "severity": "SEV3", "started_at": "2026-11-20T10:00:00Z"}"#;
+    let answer = raw(&server, "POST", "/api/v1/incidents", Some(body));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains("\"unavailable\"") && answer.contains("locked by another process"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 5"),
+        "{answer}"
+    );
+    // Once the lock is gone, the same write goes through.
+    let again = raw(&server, "POST", "/api/v1/incidents", Some(body));
+    assert!(again.starts_with("HTTP/1.1 201"), "{again}");
+}
