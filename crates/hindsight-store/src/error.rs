@@ -121,7 +121,15 @@ impl From<tokio_postgres::Error> for StoreError {
         if error.is_closed()
             || std::error::Error::source(&error).is_some_and(|source| source.is::<std::io::Error>())
         {
-            return Self::Unavailable(Outage::Unreachable, error.to_string());
+            // tokio-postgres leaves the cause ("Connection refused") to its source.
+            let mut detail = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                detail.push_str(": ");
+                detail.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            return Self::Unavailable(Outage::Unreachable, detail);
         }
         match error.as_db_error() {
             Some(db) => Self::backend_message(format!(

@@ -789,6 +789,16 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
+/// Bytes free on the disk that holds `file` (a SQLite database), where it can be told.
+pub fn free_bytes_at(file: &std::path::Path) -> Option<u64> {
+    let folder = match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let stats = rustix::fs::statvfs(folder).ok()?;
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
 /// The SQLite file a database URL names, or `None` for a PostgreSQL URL.
 pub fn sqlite_path(database_url: &str) -> Option<&std::path::Path> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {

@@ -130,6 +130,7 @@ struct FileServer {
     body_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
     shutdown_grace_seconds: Option<u64>,
+    database_wait_seconds: Option<u64>,
 }
 
 impl FileServer {
@@ -206,6 +207,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
     pub server: hindsight_http::ServeLimits,
+    /// How long the start waits for a PostgreSQL server that cannot be reached yet.
+    pub database_wait: std::time::Duration,
     pub secure_cookies: bool,
     /// Internal address ranges that outbound requests (webhooks, Slack) may reach anyway.
     pub outbound_allow: Vec<hindsight_outbound::Cidr>,
@@ -235,6 +238,11 @@ impl Settings {
         };
         let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
         let server = file.server.limits()?;
+        let database_wait = match file.server.database_wait_seconds {
+            None => std::time::Duration::from_secs(60),
+            Some(seconds) if seconds <= 3600 => std::time::Duration::from_secs(seconds),
+            Some(_) => bail!("server.database_wait_seconds must be at most 3600"),
+        };
         if max_body_bytes < 1024 {
             bail!("max_body_bytes = {max_body_bytes} is too small; use at least 1024");
         }
@@ -380,6 +388,7 @@ impl Settings {
                 .unwrap_or(LogFormat::Text),
             max_body_bytes,
             server,
+            database_wait,
             secure_cookies: serve.is_some_and(|serve| serve.secure_cookies)
                 || file.secure_cookies.unwrap_or(false),
         })

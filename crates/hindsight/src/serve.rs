@@ -8,7 +8,7 @@ use hindsight_http::metrics::Metrics;
 use hindsight_http::signin::Throttle;
 use hindsight_http::{AppParts, AppState, Limits, SystemClock};
 use hindsight_outbound::{OutboundClient, OutboundPolicy};
-use hindsight_store::{Store, redact_url};
+use hindsight_store::{Outage, Store, StoreError, redact_url};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings};
@@ -25,20 +25,76 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-/// Opens the database the settings name and brings its schema up to date.
+/// Opens the database the settings name and brings its schema up to date. A PostgreSQL server
+/// that cannot be reached yet (it may be starting beside Hindsight) is tried again with a
+/// growing pause for `database_wait`, each wait logged with its cause.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let shown = redact_url(&settings.database_url);
-    let store = hindsight_store::open(&settings.database_url)
-        .await
-        .with_context(|| format!("cannot open the database {shown}"))?;
+    let is_postgres = hindsight_store::sqlite_path(&settings.database_url).is_none();
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(500);
+    let store = loop {
+        match hindsight_store::open(&settings.database_url).await {
+            Ok(store) => break store,
+            Err(StoreError::Unavailable(Outage::Unreachable | Outage::Busy, detail))
+                if is_postgres && started.elapsed() < settings.database_wait =>
+            {
+                let pause_now = pause.min(settings.database_wait.saturating_sub(started.elapsed()));
+                tracing::warn!(
+                    database = %shown,
+                    cause = %detail,
+                    "waiting for the database; trying again in {} ms",
+                    pause_now.as_millis()
+                );
+                tokio::time::sleep(pause_now).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(error @ StoreError::Unavailable(Outage::Unreachable | Outage::Busy, _))
+                if is_postgres =>
+            {
+                anyhow::bail!(
+                    "cannot open the database {shown}: it could not be reached for {} s: {}",
+                    settings.database_wait.as_secs(),
+                    plain(&error)
+                );
+            }
+            Err(error) => return Err(explain(settings, "open", error)),
+        }
+    };
     let report = store
         .migrate()
         .await
-        .with_context(|| format!("cannot migrate the database {shown}"))?;
+        .map_err(|error| explain(settings, "migrate", error))?;
     for (version, name) in &report.applied {
         tracing::info!(migration.version = version, migration.name = %name, "migration applied");
     }
     Ok(store)
+}
+
+/// A storage error as an operator reads it at start: the cause named once, and a full disk
+/// called full even where SQLite only says "disk I/O error".
+fn explain(settings: &Settings, doing: &str, error: StoreError) -> anyhow::Error {
+    let shown = redact_url(&settings.database_url);
+    if let StoreError::Unavailable(Outage::DiskFull | Outage::Io, _) = error
+        && let Some(path) = hindsight_store::sqlite_path(&settings.database_url)
+        && let Some(free) = hindsight_store::free_bytes_at(path)
+        && free < 1024 * 1024
+    {
+        return anyhow::anyhow!(
+            "cannot {doing} the database {shown}: the disk that holds it is full ({} KiB free); \
+             free some space and start again",
+            free / 1024
+        );
+    }
+    anyhow::anyhow!("cannot {doing} the database {shown}: {}", plain(&error))
+}
+
+/// The error's words without the "database error:" prefix a backend error carries.
+fn plain(error: &StoreError) -> String {
+    match error {
+        StoreError::Backend(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
 }
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {

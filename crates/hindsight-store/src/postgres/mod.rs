@@ -81,11 +81,14 @@ impl PostgresStore {
             .build()
             .map_err(StoreError::backend)?;
         let store = Self { pool };
-        store.ping().await.map_err(|error| {
-            StoreError::backend_message(format!(
-                "cannot reach PostgreSQL at {}: {error}",
+        store.ping().await.map_err(|error| match error {
+            StoreError::Unavailable(outage, detail) => {
+                StoreError::Unavailable(outage, format!("{detail} (at {})", crate::redact_url(url)))
+            }
+            other => StoreError::backend_message(format!(
+                "cannot reach PostgreSQL at {}: {other}",
                 crate::redact_url(url)
-            ))
+            )),
         })?;
         Ok(store)
     }

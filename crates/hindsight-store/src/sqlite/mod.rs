@@ -853,12 +853,7 @@ impl Store for SqliteStore {
     }
 
     fn free_bytes(&self) -> Option<u64> {
-        let folder = match self.path.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() => folder,
-            _ => Path::new("."),
-        };
-        let stats = rustix::fs::statvfs(folder).ok()?;
-        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+        crate::free_bytes_at(&self.path)
     }
 
     async fn migrate(&self) -> Result<MigrationReport, StoreError> {

@@ -341,3 +341,40 @@ fn a_database_locked_by_another_process_answers_503_with_retry_after() {
     let again = raw(&server, "POST", "/api/v1/incidents", Some(body));
     assert!(again.starts_with("HTTP/1.1 201"), "{again}");
 }
+
+#[test]
+fn a_postgres_that_cannot_be_reached_at_start_is_waited_for_then_named_with_its_cause() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("hindsight.toml"),
+        "[server]\ndatabase_wait_seconds = 2\n",
+    )
+    .unwrap();
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let output = crate::support::hindsight()
+        .args(["serve", "--config", "hindsight.toml", "--database-url"])
+        .arg(format!("postgres://postgres@127.0.0.1:{port}/hindsight"))
+        .current_dir(folder.path())
+        .env("HINDSIGHT_LOG", "warn")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    assert!(stderr.contains("waiting for the database"), "{stderr}");
+    assert!(
+        stderr.contains("could not be reached for 2 s") && stderr.contains("Connection refused"),
+        "the cause is named: {stderr}"
+    );
+    assert_eq!(stderr.matches("database error:").count(), 0, "{stderr}");
+}
