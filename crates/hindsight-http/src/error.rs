@@ -166,15 +166,9 @@ pub(crate) fn outage_message(outage: Outage) -> &'static str {
     }
 }
 
-/// The last outage a request met in this process, and when: readiness reports it.
-static LAST_OUTAGE: std::sync::Mutex<Option<(std::time::Instant, Outage)>> =
-    std::sync::Mutex::new(None);
-
-/// The outage a request met within `within`, if any.
-pub(crate) fn recent_outage(within: std::time::Duration) -> Option<Outage> {
-    let last = *LAST_OUTAGE.lock().ok()?;
-    last.filter(|(at, _)| at.elapsed() < within)
-        .map(|(_, outage)| outage)
+tokio::task_local! {
+    /// The outage the request under way met, for the gate to remember for readiness.
+    pub(crate) static OUTAGE_SEEN: std::cell::Cell<Option<Outage>>;
 }
 
 /// Seconds a client should wait before trying again: longer for what needs an operator.
@@ -194,9 +188,7 @@ pub fn report_outage(outage: Outage, detail: &str) {
     use std::time::{Duration, Instant};
     static SEEN: Mutex<Option<HashMap<Outage, (Instant, u64)>>> = Mutex::new(None);
     const QUIET: Duration = Duration::from_secs(10);
-    if let Ok(mut last) = LAST_OUTAGE.lock() {
-        *last = Some((Instant::now(), outage));
-    }
+    let _ = OUTAGE_SEEN.try_with(|seen| seen.set(Some(outage)));
     let Ok(mut seen) = SEEN.lock() else {
         return;
     };

@@ -339,11 +339,17 @@ where
             let path = request.uri().path().to_owned();
             let query = request.uri().query().map(str::to_owned);
             if let Err(NotAuthenticated::Unavailable(error)) = &actor {
-                tracing::error!(
-                    http.route = route_name,
-                    %error,
-                    "credentials could not be checked: the database did not answer"
-                );
+                match error {
+                    hindsight_store::StoreError::Unavailable(outage, detail) => {
+                        crate::error::report_outage(*outage, detail);
+                        state.note_outage(*outage);
+                    }
+                    other => tracing::error!(
+                        http.route = route_name,
+                        error = %other,
+                        "credentials could not be checked: the database did not answer"
+                    ),
+                }
             }
             let actor = actor.map_err(|error| matches!(error, NotAuthenticated::Unavailable(_)));
             let refusal = match (permission, &actor) {
@@ -396,7 +402,20 @@ where
                     if let Ok(Some(actor)) = actor {
                         request.extensions_mut().insert(actor);
                     }
-                    inner.call(request).await?
+                    let seen = std::cell::Cell::new(None);
+                    let (response, seen) = crate::error::OUTAGE_SEEN
+                        .scope(seen, async {
+                            let response = inner.call(request).await;
+                            (
+                                response,
+                                crate::error::OUTAGE_SEEN.with(std::cell::Cell::get),
+                            )
+                        })
+                        .await;
+                    if let Some(outage) = seen {
+                        state.note_outage(outage);
+                    }
+                    response?
                 }
             };
             crate::add_security_headers(&mut response);

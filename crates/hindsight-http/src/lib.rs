@@ -73,6 +73,8 @@ struct Shared {
     parts: AppParts,
     /// Postmortems as the reading view renders them, by version.
     documents: postmortems::reading::DocumentCache,
+    /// The last outage (a full disk, a lock, …) a request met, and when: readiness reports it.
+    last_outage: std::sync::Mutex<Option<(std::time::Instant, hindsight_store::Outage)>>,
 }
 
 pub struct AppParts {
@@ -114,7 +116,25 @@ impl AppState {
         Self(Arc::new(Shared {
             parts,
             documents: postmortems::reading::DocumentCache::default(),
+            last_outage: std::sync::Mutex::new(None),
         }))
+    }
+
+    /// Remembers that a request met `outage` just now.
+    pub(crate) fn note_outage(&self, outage: hindsight_store::Outage) {
+        if let Ok(mut last) = self.0.last_outage.lock() {
+            *last = Some((std::time::Instant::now(), outage));
+        }
+    }
+
+    /// The outage a request met within `within`, if any.
+    pub(crate) fn recent_outage(
+        &self,
+        within: std::time::Duration,
+    ) -> Option<hindsight_store::Outage> {
+        let last = *self.0.last_outage.lock().ok()?;
+        last.filter(|(at, _)| at.elapsed() < within)
+            .map(|(_, outage)| outage)
     }
 
     pub(crate) fn documents(&self) -> &postmortems::reading::DocumentCache {

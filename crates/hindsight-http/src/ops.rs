@@ -67,7 +67,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, 
             free / 1024
         )));
     }
-    if let Some(outage) = crate::error::recent_outage(OUTAGE_MEMORY) {
+    if let Some(outage) = state.recent_outage(OUTAGE_MEMORY) {
         return Err(not_ready(format!(
             "writes failed in the last {} seconds: {}",
             OUTAGE_MEMORY.as_secs(),

@@ -5148,3 +5148,115 @@ async fn the_lint_of_a_provoking_document_lists_a_thousand_findings_and_counts_t
     assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(refused.error_code(), "payload_too_large");
 }
+
+/// A TCP proxy to PostgreSQL that a test can cut and restore, as a network or a restart would.
+struct CuttableProxy {
+    address: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    cuts: tokio::sync::watch::Sender<u64>,
+}
+
+impl CuttableProxy {
+    async fn start(target: &str) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cuts, _) = tokio::sync::watch::channel(0u64);
+        let target = target.to_owned();
+        let accepting = Arc::clone(&open);
+        let watcher = cuts.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused at once
+                }
+                let mut cut = watcher.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            address,
+            open,
+            cuts,
+        }
+    }
+
+    /// Every connection through the proxy ends, and new ones are refused.
+    async fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cuts.send_modify(|generation| *generation += 1);
+        // Let the forwarding tasks drop their sockets.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_lost_postgres_connection_answers_503_turns_readiness_off_and_recovers() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let target = url
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let proxy = CuttableProxy::start(&target).await;
+    let proxied_url = url.replacen(&target, &proxy.address.to_string(), 1);
+    let proxied = hindsight_store::open(&proxied_url).await.unwrap();
+    let app = TestApp::on(database)
+        .await
+        .reconfigured(move |parts| parts.store = proxied)
+        .await;
+    let first = app.create(incident()).await;
+    proxy.cut().await;
+    let write = app.post_json("/api/v1/incidents", incident()).await;
+    assert_eq!(
+        write.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        write.text()
+    );
+    assert_eq!(write.error_code(), "unavailable");
+    assert_eq!(write.headers[header::RETRY_AFTER], "5");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    proxy.restore();
+    let mut recovered = None;
+    for _ in 0..50 {
+        let answer = app.post_json("/api/v1/incidents", incident()).await;
+        if answer.status == StatusCode::CREATED {
+            recovered = Some(answer.json());
+            break;
+        }
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            answer.text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("writes work again once the database is back");
+    for id in [&first["id"], &recovered["id"]] {
+        assert_eq!(
+            app.get(&format!("/api/v1/incidents/{id}")).await.status,
+            StatusCode::OK
+        );
+    }
+}
