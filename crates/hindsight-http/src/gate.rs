@@ -412,10 +412,15 @@ where
                             )
                         })
                         .await;
-                    if let Some(outage) = seen {
-                        state.note_outage(outage);
+                    let response = response?;
+                    match seen {
+                        Some(outage) => state.note_outage(outage),
+                        None if !is_safe(&method) && response.status().is_success() => {
+                            state.clear_outage();
+                        }
+                        None => {}
                     }
-                    response?
+                    response
                 }
             };
             crate::add_security_headers(&mut response);

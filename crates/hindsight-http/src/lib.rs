@@ -127,6 +127,15 @@ impl AppState {
         }
     }
 
+    /// A change went through: writes work again, whatever failed before.
+    pub(crate) fn clear_outage(&self) {
+        if let Ok(mut last) = self.0.last_outage.lock()
+            && last.take().is_some()
+        {
+            tracing::info!("writes succeed again");
+        }
+    }
+
     /// The outage a request met within `within`, if any.
     pub(crate) fn recent_outage(
         &self,
@@ -352,6 +361,10 @@ pub async fn serve(
         });
     }
     drop(listener);
+    tracing::info!(
+        grace_seconds = limits.shutdown_grace.as_secs(),
+        "stopping: no new connections; requests under way may finish within the grace period"
+    );
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(limits.shutdown_grace) => {
@@ -367,12 +380,23 @@ pub async fn serve(
 /// One connection more than the server serves at once: a short 503 and the connection closes.
 async fn refuse_busy(mut stream: tokio::net::TcpStream, max: usize) {
     use tokio::io::AsyncWriteExt;
-    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        tracing::warn!(
-            max_connections = max,
-            "a connection was refused: the server is at its connection limit"
-        );
+    // Logged once, then at most once every 10 s with how many more were refused.
+    static REFUSED: std::sync::Mutex<(Option<std::time::Instant>, u64)> =
+        std::sync::Mutex::new((None, 0));
+    if let Ok(mut refused) = REFUSED.lock() {
+        let (last, since) = &mut *refused;
+        match last {
+            Some(at) if at.elapsed() < std::time::Duration::from_secs(10) => *since += 1,
+            _ => {
+                tracing::warn!(
+                    max_connections = max,
+                    more_since_last = *since,
+                    "a connection was refused: the server is at its connection limit"
+                );
+                *last = Some(std::time::Instant::now());
+                *since = 0;
+            }
+        }
     }
     let body = r#"{"error":{"code":"unavailable","message":"the server has as many connections as it serves at once; try again shortly"}}"#;
     let answer = format!(

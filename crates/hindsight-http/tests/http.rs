@@ -5253,6 +5253,11 @@ async fn a_lost_postgres_connection_answers_503_turns_readiness_off_and_recovers
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let recovered = recovered.expect("writes work again once the database is back");
+    assert_eq!(
+        app.get("/readyz").await.status,
+        StatusCode::OK,
+        "ready again"
+    );
     for id in [&first["id"], &recovered["id"]] {
         assert_eq!(
             app.get(&format!("/api/v1/incidents/{id}")).await.status,

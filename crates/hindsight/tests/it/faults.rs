@@ -338,8 +338,18 @@ fn a_database_locked_by_another_process_answers_503_with_retry_after() {
         "{answer}"
     );
     // Once the lock is gone, the same write goes through.
+    let ready = raw(&server, "GET", "/readyz", None);
+    assert!(
+        ready.starts_with("HTTP/1.1 503"),
+        "not ready after the failed write: {ready}"
+    );
     let again = raw(&server, "POST", "/api/v1/incidents", Some(body));
     assert!(again.starts_with("HTTP/1.1 201"), "{again}");
+    let ready = raw(&server, "GET", "/readyz", None);
+    assert!(
+        ready.starts_with("HTTP/1.1 200"),
+        "ready once a write went through: {ready}"
+    );
 }
 
 #[test]
