@@ -72,23 +72,13 @@ pub fn new_secret(prefix: &str) -> String {
     OsRng.fill_bytes(&mut bytes);
     let mut secret = String::with_capacity(prefix.len() + 64);
     secret.push_str(prefix);
-    push_hex(&mut secret, &bytes);
+    secret.push_str(&hex::encode(bytes));
     secret
-}
-
-fn push_hex(text: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in bytes {
-        text.push(DIGITS[usize::from(byte >> 4)] as char);
-        text.push(DIGITS[usize::from(byte & 0xf)] as char);
-    }
 }
 
 /// What is stored of a secret: its SHA-256, hex-encoded.
 pub fn hash_secret(secret: &str) -> String {
-    let mut hash = String::with_capacity(64);
-    push_hex(&mut hash, &Sha256::digest(secret.as_bytes()));
-    hash
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

@@ -74,9 +74,7 @@ pub fn signature(secrets: &[String], timestamp: i64, body: &[u8]) -> String {
         mac.update(body);
         let digest = mac.finalize().into_bytes();
         header.push_str(",v1=");
-        for byte in digest {
-            header.push_str(&format!("{byte:02x}"));
-        }
+        header.push_str(&hex::encode(digest));
     }
     header
 }
@@ -323,12 +321,7 @@ mod tests {
         assert_eq!(parts.len(), 3);
         let mut mac = Hmac::<Sha256>::new_from_slice(b"first-secret-0123").unwrap();
         mac.update(b"1700000000.{}");
-        let expected: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let expected = hex::encode(mac.finalize().into_bytes());
         assert_eq!(parts[1], format!("v1={expected}"));
         assert_ne!(parts[1], parts[2]);
     }

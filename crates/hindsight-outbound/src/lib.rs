@@ -26,10 +26,7 @@ const MAX_REDIRECTS: usize = 5;
 
 /// A range of addresses, as `10.0.0.0/8`, `fd00::/8` or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(ipnet::IpNet);
 
 impl std::str::FromStr for Cidr {
     type Err = String;
@@ -53,27 +50,17 @@ impl std::str::FromStr for Cidr {
                 .filter(|prefix| *prefix <= max)
                 .ok_or_else(|| format!("`{text}` has a prefix length outside 0 to {max}"))?,
         };
-        Ok(Self { network, prefix })
+        ipnet::IpNet::new(network, prefix)
+            .map(|net| Self(net.trunc()))
+            .map_err(|_| format!("`{text}` has a prefix length outside 0 to {max}"))
     }
 }
 
 impl Cidr {
+    /// Whether `address`, in any of its spellings (an IPv4-mapped IPv6 address is its IPv4
+    /// address), lies in the range.
     pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.network, canonical(address)) {
-            (IpAddr::V4(network), IpAddr::V4(address)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(network) & mask == u32::from(address) & mask
-            }
-            (IpAddr::V6(network), IpAddr::V6(address)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(network) & mask == u128::from(address) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical(address))
     }
 }
 

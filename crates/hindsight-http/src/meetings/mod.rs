@@ -314,7 +314,7 @@ fn unique() -> String {
     use rand_core::RngCore;
     let mut bytes = [0u8; 8];
     rand_core::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn scheduled<'a>(review: &'a Review, verb: &str) -> Result<&'a ReviewMeeting, StoreError> {

@@ -95,10 +95,7 @@ async fn store_image(
 
 /// The hex SHA-256 an image is known by.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Reads a body of at most `limit` bytes; more is a 413 before the rest is read.
