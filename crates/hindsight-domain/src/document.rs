@@ -496,76 +496,66 @@ pub struct FieldDiff {
     pub lines: Vec<DiffLine>,
 }
 
-/// Above this many line pairs a field is shown as removed and added in whole: the diff stays
-/// fast on the largest sections.
+/// Above this many line pairs a field is shown as removed and added in whole: however the
+/// two texts differ, the diff stays fast on the largest sections.
 const MAX_DIFF_CELLS: usize = 4_000_000;
 
-/// A line diff (longest common subsequence) of two texts.
+/// A line diff of two texts (Myers' algorithm, from the `similar` crate: memory in proportion
+/// to the texts, not to their product). A changed run shows its removed lines, then its added.
 pub fn diff_lines(before: &str, after: &str) -> Vec<DiffLine> {
-    let old: Vec<&str> = if before.is_empty() {
-        Vec::new()
-    } else {
-        before.lines().collect()
-    };
-    let new: Vec<&str> = if after.is_empty() {
-        Vec::new()
-    } else {
-        after.lines().collect()
-    };
+    let old: Vec<&str> = before.lines().collect();
+    let new: Vec<&str> = after.lines().collect();
     let line = |kind, text: &str| DiffLine {
         kind,
         text: text.to_owned(),
     };
-    // Common head and tail first: most edits touch a few lines of a long text.
-    let head = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    if old.len().saturating_mul(new.len()) > MAX_DIFF_CELLS {
+        let (head, tail) = common_ends(&old, &new);
+        let mut lines: Vec<DiffLine> = old[..head]
+            .iter()
+            .map(|text| line(DiffLineKind::Same, text))
+            .collect();
+        lines.extend(
+            old[head..old.len() - tail]
+                .iter()
+                .map(|text| line(DiffLineKind::Removed, text)),
+        );
+        lines.extend(
+            new[head..new.len() - tail]
+                .iter()
+                .map(|text| line(DiffLineKind::Added, text)),
+        );
+        lines.extend(
+            old[old.len() - tail..]
+                .iter()
+                .map(|text| line(DiffLineKind::Same, text)),
+        );
+        return lines;
+    }
+    let mut lines = Vec::with_capacity(old.len().max(new.len()));
+    for operation in similar::capture_diff_slices(similar::Algorithm::Myers, &old, &new) {
+        for change in operation.iter_changes(&old, &new) {
+            let kind = match change.tag() {
+                similar::ChangeTag::Equal => DiffLineKind::Same,
+                similar::ChangeTag::Delete => DiffLineKind::Removed,
+                similar::ChangeTag::Insert => DiffLineKind::Added,
+            };
+            lines.push(line(kind, change.value()));
+        }
+    }
+    lines
+}
+
+/// How many lines two texts share at their start and, after that, at their end.
+fn common_ends(old: &[&str], new: &[&str]) -> (usize, usize) {
+    let head = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let tail = old[head..]
         .iter()
         .rev()
         .zip(new[head..].iter().rev())
         .take_while(|(a, b)| a == b)
         .count();
-    let (old_mid, new_mid) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
-    let mut lines: Vec<DiffLine> = old[..head]
-        .iter()
-        .map(|text| line(DiffLineKind::Same, text))
-        .collect();
-    if old_mid.len().saturating_mul(new_mid.len()) > MAX_DIFF_CELLS {
-        lines.extend(old_mid.iter().map(|text| line(DiffLineKind::Removed, text)));
-        lines.extend(new_mid.iter().map(|text| line(DiffLineKind::Added, text)));
-    } else {
-        let (n, m) = (old_mid.len(), new_mid.len());
-        // lcs[i][j]: the longest common subsequence of old_mid[i..] and new_mid[j..].
-        let mut lcs = vec![0u32; (n + 1) * (m + 1)];
-        for i in (0..n).rev() {
-            for j in (0..m).rev() {
-                lcs[i * (m + 1) + j] = if old_mid[i] == new_mid[j] {
-                    lcs[(i + 1) * (m + 1) + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * (m + 1) + j].max(lcs[i * (m + 1) + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < n || j < m {
-            if i < n && j < m && old_mid[i] == new_mid[j] {
-                lines.push(line(DiffLineKind::Same, old_mid[i]));
-                i += 1;
-                j += 1;
-            } else if j < m && (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j]) {
-                lines.push(line(DiffLineKind::Added, new_mid[j]));
-                j += 1;
-            } else {
-                lines.push(line(DiffLineKind::Removed, old_mid[i]));
-                i += 1;
-            }
-        }
-    }
-    lines.extend(
-        old[old.len() - tail..]
-            .iter()
-            .map(|text| line(DiffLineKind::Same, text)),
-    );
-    lines
+    (head, tail)
 }
 
 /// Every field that differs between two versions, with a line diff of each.
@@ -881,6 +871,26 @@ mod tests {
         assert_eq!(shown, ["sa", "rb", "sc", "ax", "sd"]);
         assert!(diff_lines("", "").is_empty());
         assert_eq!(diff_lines("", "new").len(), 1);
+    }
+
+    #[test]
+    fn a_diff_of_two_long_texts_keeps_what_they_share() {
+        let before: String = (0..3000).map(|n| format!("line {n}\n")).collect();
+        let after = before.replace("line 1500\n", "line 1500, reworded\n");
+        let lines = diff_lines(&before, &after);
+        let changed: Vec<String> = lines
+            .iter()
+            .filter(|line| line.kind != DiffLineKind::Same)
+            .map(|line| format!("{}{}", &line.kind.as_str()[..1], line.text))
+            .collect();
+        assert_eq!(changed, ["rline 1500", "aline 1500, reworded"]);
+        assert_eq!(lines.len(), 3001);
+        // Two long texts with nothing in common are shown removed and added in whole.
+        let other: String = (0..3000).map(|n| format!("other {n}\n")).collect();
+        let whole = diff_lines(&before, &other);
+        assert_eq!(whole.len(), 6000);
+        assert_eq!(whole[0].kind, DiffLineKind::Removed);
+        assert_eq!(whole[5999].kind, DiffLineKind::Added);
     }
 
     #[test]
