@@ -14,6 +14,7 @@ pub mod extract;
 pub mod follow_up;
 pub mod gate;
 mod incidents;
+mod lookup;
 pub mod markdown;
 pub mod meetings;
 pub mod metrics;

@@ -24,10 +24,10 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::{CurrentActor, MaybeActor};
-use crate::incidents::api::parse_id;
-use crate::incidents::pages::{load, visibility};
+use crate::lookup::author_of;
+use crate::lookup::parse_id;
+use crate::lookup::{load, visibility};
 use crate::pages::{Nav, PageError, render};
-use crate::postmortems::author_of;
 use crate::routes::Routes;
 
 /// The organisation's policy and follow-through settings.

@@ -16,7 +16,7 @@ use hindsight_store::StoreError;
 use jiff::civil::Date;
 
 use crate::AppState;
-use crate::postmortems::author_of;
+use crate::lookup::author_of;
 use crate::routes::Routes;
 
 pub fn routes() -> Routes {

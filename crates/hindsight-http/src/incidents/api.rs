@@ -13,6 +13,7 @@ use crate::audit::Auditor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
+use crate::lookup::parse_id;
 use hindsight_domain::access::Visibility;
 
 /// One page of incidents, newest start first.
@@ -21,15 +22,6 @@ pub struct IncidentList {
     pub items: Vec<Incident>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
-}
-
-pub(crate) fn parse_id(text: &str) -> Result<IncidentId, ApiError> {
-    text.parse()
-        .map_err(|()| ApiError::not_found(format!("there is no incident `{}`", short(text))))
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(40).collect()
 }
 
 fn no_such_incident(id: IncidentId) -> ApiError {

@@ -7,7 +7,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use hindsight_domain::access::{Actor, UserId, Visibility};
+use hindsight_domain::access::Visibility;
 use hindsight_domain::{
     Incident, IncidentId, IncidentQuery, IncidentStatus, Severity, ValidationErrors,
 };
@@ -17,6 +17,7 @@ use super::form::IncidentForm;
 use crate::AppState;
 use crate::audit::Auditor;
 use crate::gate::MaybeActor;
+use crate::lookup::{load, visibility};
 use crate::pages::{Nav, PageError, display_time, render};
 
 /// An incident as a row of the list.
@@ -455,32 +456,4 @@ fn invalid_form(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     render(status, &FormPage::new(nav, id, form, errors))
-}
-
-/// What the reader may see; the gate lets no one without an actor reach these pages, and
-/// nobody would see a private incident if one did.
-pub(crate) fn visibility(actor: &Option<Actor>) -> Visibility {
-    match actor {
-        Some(actor) => actor.visibility(),
-        None => Visibility::MemberOf(UserId::new(i64::MAX).expect("positive")),
-    }
-}
-
-pub(crate) async fn load(
-    state: &AppState,
-    actor: &Option<Actor>,
-    id: &str,
-) -> Result<Incident, PageError> {
-    let missing = || {
-        PageError::not_found(format!(
-            "There is no incident {}.",
-            id.chars().take(40).collect::<String>()
-        ))
-    };
-    let id: IncidentId = id.parse().map_err(|()| missing())?;
-    state
-        .store
-        .get_incident(id, visibility(actor))
-        .await?
-        .ok_or_else(missing)
 }

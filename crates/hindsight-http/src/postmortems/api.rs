@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    all_templates, author_of, check_references, edit_document, lint_stored_postmortem,
-    move_postmortem, people, template_named,
+    all_templates, check_references, edit_document, lint_stored_postmortem, move_postmortem,
+    people, template_named,
 };
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
+use crate::lookup::author_of;
 
 /// A store error from a postmortem route: a 404 that says what was missing.
 fn postmortem_error(error: StoreError) -> ApiError {

@@ -12,7 +12,7 @@ pub(crate) mod reading;
 use hindsight_domain::access::Permission::{Read, Write};
 use hindsight_domain::access::{Actor, UserId, Visibility};
 use hindsight_domain::document::LintException;
-use hindsight_domain::document::{Author, Postmortem, PostmortemDocument, PostmortemId};
+use hindsight_domain::document::{Postmortem, PostmortemDocument, PostmortemId};
 use hindsight_domain::draft::{self, Refresh, Zone};
 use hindsight_domain::lint::{FieldFinding, Gate, KnownTimes, LintConfig, gate, lint_postmortem};
 use hindsight_domain::postmortem::{
@@ -24,6 +24,7 @@ use hindsight_domain::{Incident, ValidationErrors};
 use hindsight_store::{PostmortemChange, Store, StoreError};
 
 use crate::AppState;
+use crate::lookup::author_of;
 use crate::routes::Routes;
 
 /// What an organisation configures about postmortems.
@@ -159,13 +160,6 @@ pub async fn template_named(state: &AppState, key: &str) -> Result<Option<Templa
         .await?
         .into_iter()
         .find(|template| template.key == key))
-}
-
-pub fn author_of(actor: &Actor) -> Author {
-    Author {
-        user_id: Some(actor.user.id),
-        name: actor.user.display_name.clone(),
-    }
 }
 
 /// Checks that every incident exists for this reader and the owner exists; the store would

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::gate::CurrentActor;
-use crate::incidents::api::parse_id;
+use crate::lookup::parse_id;
 
 /// An incident's timeline, oldest first, with the metrics its key times give.
 #[derive(Debug, Serialize, ToSchema)]

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::gate::MaybeActor;
-use crate::incidents::pages::{load, visibility};
+use crate::lookup::{load, visibility};
 use crate::pages::{Nav, PageError, render};
 
 pub const LOCALTIME_SCRIPT: &str = include_str!("../../assets/localtime.js");
