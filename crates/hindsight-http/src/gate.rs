@@ -300,7 +300,9 @@ where
         let mut inner = std::mem::replace(&mut self.inner, inner);
         let state = self.state.clone();
         let rules = Arc::clone(&self.rules);
-        Box::pin(async move {
+        let request_id = request_id(request.headers());
+        let span = tracing::info_span!("request", request.id = %request_id);
+        let future = Box::pin(async move {
             let method = request.method().clone();
             let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
                 || request
@@ -435,16 +437,43 @@ where
             let elapsed = started.elapsed();
             let status = response.status().as_u16();
             state.metrics.record(&method, route_name, status, elapsed);
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
             tracing::info!(
                 http.method = %method,
                 http.route = route_name,
                 http.status = status,
-                user.id = ?user_id,
+                user.id = user_id.map(|id| id.get()),
                 elapsed_ms = elapsed.as_secs_f64() * 1000.0,
                 "request"
             );
             Ok(response)
-        })
+        });
+        Box::pin(tracing::Instrument::instrument(future, span))
+    }
+}
+
+/// The id that ties a request's log lines together: the caller's `X-Request-Id` when it sends
+/// a sensible one (a proxy's, say), else a new one. It is sent back in `X-Request-Id`.
+fn request_id(headers: &HeaderMap) -> String {
+    let given = headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte))
+        });
+    match given {
+        Some(id) => id.to_owned(),
+        None => {
+            use rand_core::RngCore;
+            let mut bytes = [0u8; 8];
+            rand_core::OsRng.fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        }
     }
 }
 

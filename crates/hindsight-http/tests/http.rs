@@ -5276,3 +5276,31 @@ async fn a_lost_postgres_connection_answers_503_turns_readiness_off_and_recovers
         );
     }
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_sensible_given_one_is_kept() {
+    let app = TestApp::sqlite().await;
+    let first = app.get("/healthz").await;
+    let second = app.get("/healthz").await;
+    let id = first.headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16);
+    assert_ne!(id, second.headers["x-request-id"].to_str().unwrap());
+    let given = app
+        .send(
+            Request::get("/api/v1/incidents")
+                .header("x-request-id", "lb-7f3a.42")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(given.headers["x-request-id"], "lb-7f3a.42");
+    let hostile = app
+        .send(
+            Request::get("/healthz")
+                .header("x-request-id", "a b<script>")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(hostile.headers["x-request-id"], "a b<script>");
+}
