@@ -96,13 +96,33 @@ impl Worker {
             stopping.store(true, std::sync::atomic::Ordering::SeqCst);
             notify.notify_one();
         });
+        // A failing tick is logged when it starts failing, then once a minute with a count, and
+        // once more when ticks succeed again: a full disk must not fill the log too.
+        let mut failing: Option<(std::time::Instant, u64)> = None;
         while !self.is_stopping() {
             match self.tick().await {
-                Ok(report) if report != TickReport::default() => {
-                    tracing::debug!(?report, "jobs tick")
+                Ok(report) => {
+                    if let Some((_, failures)) = failing.take() {
+                        tracing::info!(failures, "jobs ticks succeed again");
+                    }
+                    if report != TickReport::default() {
+                        tracing::debug!(?report, "jobs tick");
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "a jobs tick failed; retrying"),
+                Err(error) => match &mut failing {
+                    Some((last, count)) if last.elapsed() < std::time::Duration::from_secs(60) => {
+                        *count += 1
+                    }
+                    Some((last, count)) => {
+                        tracing::warn!(%error, failures_since_last = *count, "jobs ticks still fail; retrying");
+                        *last = std::time::Instant::now();
+                        *count = 0;
+                    }
+                    None => {
+                        tracing::warn!(%error, "a jobs tick failed; retrying");
+                        failing = Some((std::time::Instant::now(), 0));
+                    }
+                },
             }
             tokio::select! {
                 () = stopped.notified() => break,
