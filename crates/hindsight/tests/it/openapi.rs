@@ -69,7 +69,10 @@ fn every_api_operation_answers_as_the_openapi_document_says() {
             // NUL is refused in every text (422 naming the field), a rule the document states
             // once, in its description, rather than on each string.
             .args(["--generation-allow-x00", "false"])
-            .args(["--workers", "2", "--request-timeout", "30", "--no-color"])
+            .args(["--workers", "1", "--request-timeout", "30", "--no-color"])
+            // Hypothesis's health checks judge how fast data is generated, not the API; on a
+            // machine busy with the rest of the suite they fail a run that found nothing.
+            .args(["--suppress-health-check", "all"])
             .args(filter)
             .output()
             .expect("schemathesis runs");
