@@ -32,11 +32,18 @@ pub(crate) async fn json_within<T: DeserializeOwned>(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_owned();
     let mime = content_type.split(';').next().unwrap_or("").trim();
     let is_json = mime.eq_ignore_ascii_case("application/json")
         || (mime.starts_with("application/") && mime.ends_with("+json"));
     if !is_json {
+        // Read what was sent, if it is small, so that the answer is not lost to a reset.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            axum::body::to_bytes(request.into_body(), limit.min(64 * 1024)),
+        )
+        .await;
         return Err(ApiError::unsupported_media_type(if mime.is_empty() {
             "the request needs `Content-Type: application/json`".to_owned()
         } else {

@@ -317,8 +317,11 @@ where
                     Rule::Needs(permission) => Some(permission),
                     Rule::NoSuchMethod => {
                         let allowed = rules.allowed(route.as_str());
-                        let mut response =
-                            crate::method_not_allowed(method.clone(), request.uri().clone()).await;
+                        let uri = request.uri().clone();
+                        if has_body {
+                            drain(request.into_body()).await;
+                        }
+                        let mut response = crate::method_not_allowed(method.clone(), uri).await;
                         if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
                             response.headers_mut().insert(header::ALLOW, allow);
                         }
@@ -398,6 +401,9 @@ where
                         )
                         .await;
                     }
+                    if has_body {
+                        drain(request.into_body()).await;
+                    }
                     refuse(refusal, &path, query.as_deref())
                 }
                 None => {
@@ -452,6 +458,19 @@ where
         });
         Box::pin(tracing::Instrument::instrument(future, span))
     }
+}
+
+/// Reads and discards a refused request's body, when it is small and comes quickly, so that
+/// closing the connection after the answer does not reset it under a client still writing (the
+/// client would then lose the answer). A large or slow one is left; `Connection: close` tells
+/// the client not to reuse the connection.
+async fn drain(body: axum::body::Body) {
+    const MAX_DRAINED: usize = 64 * 1024;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        axum::body::to_bytes(body, MAX_DRAINED),
+    )
+    .await;
 }
 
 /// The id that ties a request's log lines together: the caller's `X-Request-Id` when it sends
