@@ -107,11 +107,13 @@ pub(crate) async fn edit_event(
         Some(event),
         now,
         Box::new(move |incident, events| {
-            timeline::refuse_early(&content, &incident.content, confirm_early)?;
             let target = events
                 .iter()
                 .find(|e| e.id == event)
                 .expect("the store loads it");
+            // A time confirmed once stays confirmed: only a moved event is checked again.
+            let moved = target.content.occurred_at != content.occurred_at;
+            timeline::refuse_early(&content, &incident.content, confirm_early || !moved)?;
             timeline::edit_event(
                 incident,
                 events,

@@ -477,3 +477,90 @@ fn an_incidents_decision_shows_its_reasons_a_request_counts_and_an_action_item_i
     );
     assert_eq!(items["items"][0]["status"], "done");
 }
+
+#[test]
+fn an_event_years_before_the_start_is_confirmed_with_a_box_and_what_was_typed_stays() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let server = Server::start(folder.path(), "hindsight.db", &[]);
+    let (status, incident) = server.request(
+        "POST",
+        "/api/v1/incidents",
+        Some(&serde_json::json!({
+            "title": "Certificates expired on the edge",
+            "severity": "SEV2",
+            "started_at": "2026-11-20T12:20:00Z",
+        })),
+    );
+    assert_eq!(status, 201);
+    let id = incident["id"].clone();
+    sign_in(&browser, &server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    browser.open(&server.url(&format!("/incidents/{id}")));
+    browser.find("details.add-event summary").click();
+    browser
+        .find("details.add-event input[name=occurred_at]")
+        .type_text("2024-11-20T09:00");
+    browser
+        .find("details.add-event textarea[name=text]")
+        .type_text("The certificate was issued for two years");
+    browser
+        .find("details.add-event button[type=submit]")
+        .click_and_wait_for_page();
+    // Refused: the form says why, shows the box, and keeps what was typed.
+    let refused = browser.page_text();
+    assert!(
+        refused.contains("a year or more before the incident started"),
+        "{refused}"
+    );
+    assert_eq!(
+        browser.find("textarea[name=text]").text(),
+        "The certificate was issued for two years"
+    );
+    assert_eq!(browser.count("input[name=confirm_early]"), 1);
+    browser.screenshot(&screenshot_path("early-event-refused"));
+    browser.set_size(390, 900);
+    browser.screenshot(&screenshot_path("early-event-refused-390"));
+    browser.set_size(1400, 900);
+    browser.color_scheme("dark");
+    browser.screenshot(&screenshot_path("early-event-refused-dark"));
+    browser.color_scheme("light");
+
+    browser.find("input[name=confirm_early]").click();
+    browser
+        .find("form.event-form button[type=submit]")
+        .click_and_wait_for_page();
+    let saved = browser.page_text();
+    assert!(
+        saved.contains("The certificate was issued for two years"),
+        "{saved}"
+    );
+    assert!(saved.contains("20 November 2024"), "{saved}");
+    // Still there after a reload, and saving it unchanged needs no second confirmation.
+    browser.open(&server.url(&format!("/incidents/{id}")));
+    assert!(
+        browser
+            .page_text()
+            .contains("The certificate was issued for two years")
+    );
+    browser
+        .find("li.event.note.manual a.edit")
+        .click_and_wait_for_page();
+    browser
+        .find("form.event-form button[type=submit]")
+        .click_and_wait_for_page();
+    let after = browser.page_text();
+    assert!(
+        !after.contains("a year or more") && after.contains("Certificates expired on the edge"),
+        "the unchanged save went through: {after}"
+    );
+    let (_, timeline) = server.request("GET", &format!("/api/v1/incidents/{id}/timeline"), None);
+    let early = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["text"] == "The certificate was issued for two years")
+        .count();
+    assert_eq!(early, 1);
+}
