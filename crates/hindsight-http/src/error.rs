@@ -180,41 +180,63 @@ pub(crate) fn retry_after(status: StatusCode) -> Option<&'static str> {
     }
 }
 
-/// Logs an outage once, then at most once every 10 seconds per kind with how many more there
-/// were: a full disk must not fill itself further with one log line per failed write.
-pub fn report_outage(outage: Outage, detail: &str) {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
-    static SEEN: Mutex<Option<HashMap<Outage, (Instant, u64)>>> = Mutex::new(None);
-    const QUIET: Duration = Duration::from_secs(10);
-    let _ = OUTAGE_SEEN.try_with(|seen| seen.set(Some(outage)));
-    let Ok(mut seen) = SEEN.lock() else {
-        return;
-    };
-    let seen = seen.get_or_insert_with(HashMap::new);
-    let now = Instant::now();
-    match seen.get_mut(&outage) {
-        Some((last, suppressed)) if now.duration_since(*last) < QUIET => *suppressed += 1,
-        Some((last, suppressed)) => {
-            tracing::error!(
-                cause = outage.describe(),
-                error = detail,
-                more_since_last = *suppressed,
-                "the database is unavailable"
-            );
-            *last = now;
-            *suppressed = 0;
-        }
-        None => {
-            tracing::error!(
-                cause = outage.describe(),
-                error = detail,
-                "the database is unavailable"
-            );
-            seen.insert(outage, (now, 0));
+/// Something logged when it first happens, then at most once every 10 seconds with how many
+/// more there were: a failure repeated per request must not fill the log (or a full disk).
+#[derive(Default)]
+pub(crate) struct Quietly(std::sync::Mutex<Option<(std::time::Instant, u64)>>);
+
+impl Quietly {
+    pub(crate) const fn new() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+
+    /// Calls `log` with the count since the last line, when a line is due.
+    pub(crate) fn log(&self, log: impl FnOnce(u64)) {
+        let Ok(mut state) = self.0.lock() else {
+            return;
+        };
+        match &mut *state {
+            Some((last, since)) if last.elapsed() < std::time::Duration::from_secs(10) => {
+                *since += 1;
+            }
+            Some((last, since)) => {
+                log(*since);
+                *last = std::time::Instant::now();
+                *since = 0;
+            }
+            None => {
+                log(0);
+                *state = Some((std::time::Instant::now(), 0));
+            }
         }
     }
+}
+
+/// Logs an outage, quietly per kind, and tells the gate the request met it (for readiness).
+pub fn report_outage(outage: Outage, detail: &str) {
+    static SEEN: [Quietly; 5] = [
+        Quietly::new(),
+        Quietly::new(),
+        Quietly::new(),
+        Quietly::new(),
+        Quietly::new(),
+    ];
+    let _ = OUTAGE_SEEN.try_with(|seen| seen.set(Some(outage)));
+    let index = match outage {
+        Outage::DiskFull => 0,
+        Outage::Busy => 1,
+        Outage::ReadOnly => 2,
+        Outage::Unreachable => 3,
+        Outage::Io => 4,
+    };
+    SEEN[index].log(|more_since_last| {
+        tracing::error!(
+            cause = outage.describe(),
+            error = detail,
+            more_since_last,
+            "the database is unavailable"
+        );
+    });
 }
 
 impl IntoResponse for ApiError {

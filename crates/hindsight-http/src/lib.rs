@@ -381,24 +381,14 @@ pub async fn serve(
 /// One connection more than the server serves at once: a short 503 and the connection closes.
 async fn refuse_busy(mut stream: tokio::net::TcpStream, max: usize) {
     use tokio::io::AsyncWriteExt;
-    // Logged once, then at most once every 10 s with how many more were refused.
-    static REFUSED: std::sync::Mutex<(Option<std::time::Instant>, u64)> =
-        std::sync::Mutex::new((None, 0));
-    if let Ok(mut refused) = REFUSED.lock() {
-        let (last, since) = &mut *refused;
-        match last {
-            Some(at) if at.elapsed() < std::time::Duration::from_secs(10) => *since += 1,
-            _ => {
-                tracing::warn!(
-                    max_connections = max,
-                    more_since_last = *since,
-                    "a connection was refused: the server is at its connection limit"
-                );
-                *last = Some(std::time::Instant::now());
-                *since = 0;
-            }
-        }
-    }
+    static REFUSED: error::Quietly = error::Quietly::new();
+    REFUSED.log(|more_since_last| {
+        tracing::warn!(
+            max_connections = max,
+            more_since_last,
+            "a connection was refused: the server is at its connection limit"
+        );
+    });
     let body = r#"{"error":{"code":"unavailable","message":"the server has as many connections as it serves at once; try again shortly"}}"#;
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",

@@ -452,7 +452,7 @@ fn policy_check_prints_the_decision_with_every_rule_and_refuses_a_bad_file() {
 fn the_cli_refuses_a_token_wider_than_its_users_role_as_the_api_does() {
     let folder = tempfile::tempdir().unwrap();
     let database = ["--database-url", "sqlite://hindsight.db"];
-    let (code, _, stderr) = run_code_with_input(
+    crate::support::run(
         folder.path(),
         &[
             &[
@@ -465,9 +465,9 @@ fn the_cli_refuses_a_token_wider_than_its_users_role_as_the_api_does() {
             &database,
         ]
         .concat(),
-        "a long enough passphrase\n",
-    );
-    assert_eq!(code, 0, "{stderr}");
+        Some("a long enough passphrase\n"),
+    )
+    .expect("the viewer is created");
     let token = |scope: &str| {
         run_code(
             folder.path(),
@@ -505,33 +505,4 @@ fn the_cli_refuses_a_token_wider_than_its_users_role_as_the_api_does() {
     let tokens: Vec<&str> = list.lines().collect();
     assert_eq!(tokens.len(), 1, "only the read token was made: {list}");
     assert!(tokens[0].contains("\tci\tread\t"), "{list}");
-}
-
-fn run_code_with_input(
-    folder: &std::path::Path,
-    args: &[&str],
-    input: &str,
-) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = hindsight()
-        .args(args)
-        .current_dir(folder)
-        .env("HINDSIGHT_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
 }
