@@ -52,7 +52,13 @@ fn a_backup_under_writes_restores_into_a_server_that_serves_every_acknowledged_w
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let acknowledged_count = |acknowledged: &Arc<Mutex<Vec<(i64, std::time::Instant)>>>| {
+        acknowledged.lock().unwrap().len()
+    };
+    // Writes are under way before the backup starts …
+    while acknowledged_count(&acknowledged) < 20 {
+        std::thread::yield_now();
+    }
     let before_backup = std::time::Instant::now();
     let printed = run(
         folder.path(),
@@ -67,7 +73,11 @@ fn a_backup_under_writes_restores_into_a_server_that_serves_every_acknowledged_w
             && printed.contains(" s"),
         "it prints size and time: {printed}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // … and go on after it.
+    let after = acknowledged_count(&acknowledged);
+    while acknowledged_count(&acknowledged) < after + 10 {
+        std::thread::yield_now();
+    }
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
         writer.join().unwrap();

@@ -129,9 +129,19 @@ fn a_body_that_pauses_or_trickles_too_long_is_answered_408_and_the_connection_cl
 fn one_connection_over_the_limit_is_answered_503_and_closed() {
     let folder = tempfile::tempdir().unwrap();
     let server = server(folder.path(), "max_connections = 2\n");
-    let _first = TcpStream::connect(server.address).unwrap();
-    let _second = TcpStream::connect(server.address).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Two keep-alive connections, each answered once: both are held by the server now.
+    let held = || {
+        let mut stream = TcpStream::connect(server.address).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut answer = [0u8; 512];
+        let read = stream.read(&mut answer).unwrap();
+        assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
+        stream
+    };
+    let _first = held();
+    let _second = held();
     let mut third = TcpStream::connect(server.address).unwrap();
     let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     let (answer, closed) = read_until_closed(&mut third, Duration::from_secs(3));
@@ -143,8 +153,12 @@ fn one_connection_over_the_limit_is_answered_503_and_closed() {
     assert!(closed);
     drop(_first);
     drop(_second);
-    std::thread::sleep(Duration::from_millis(300));
-    let (status, _) = server.request("GET", "/healthz", None);
+    // The server notices the closed connections as soon as it reads from them.
+    let started = Instant::now();
+    let mut status = 0;
+    while status != 200 && started.elapsed() < Duration::from_secs(5) {
+        status = crate::support::http(server.address, "GET", "/healthz", None, "text/plain").0;
+    }
     assert_eq!(status, 200, "a freed connection is served again");
 }
 
