@@ -487,11 +487,19 @@ fn request_id(headers: &HeaderMap) -> String {
         });
     match given {
         Some(id) => id.to_owned(),
+        // A random prefix drawn once per process and a counter: unique across instances
+        // without a system call on every request.
         None => {
-            use rand_core::RngCore;
-            let mut bytes = [0u8; 8];
-            rand_core::OsRng.fill_bytes(&mut bytes);
-            hex::encode(bytes)
+            static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let prefix = PREFIX.get_or_init(|| {
+                use rand_core::RngCore;
+                let mut bytes = [0u8; 4];
+                rand_core::OsRng.fill_bytes(&mut bytes);
+                hex::encode(bytes)
+            });
+            let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("{prefix}{next:08x}")
         }
     }
 }
